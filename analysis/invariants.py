@@ -1,0 +1,204 @@
+"""Which invariant explains the scores: lr/bs, lr/sqrt(bs), or lr and bs separately; and the free exponent α.
+
+With z = log10(lr) - α·log10(bs), score is modelled as a quadratic in z (plus task offsets for a category): α = 1
+is lr/bs (SmolTulu), α = 0.5 is lr/sqrt(bs) (Adam square-root scaling). `separate` is the full quadratic
+surface in log10(lr), log10(bs) with interaction, which contains both. Models are compared by leave-one-out CV
+RMSE over grid points and by AIC. `chosen` is the invariant with the lower CV RMSE, unless `separate` beats it
+by more than one standard error of the paired LOO differences (the one-standard-error rule: prefer the simpler
+model the data cannot reject).
+
+α is also estimated freely: the weighted RSS is profiled over a grid of α, refined by a parabola through the
+best three, with a percentile CI over the shared bootstrap resamples. Every α's normal equations are polynomials
+in α of the sums of w·u^a·v^b (u, v = scaled log10 lr, log10 bs), so each resample needs those few sums only,
+one matrix product for all resamples, whatever the number of α values.
+"""
+
+from __future__ import annotations
+
+from math import comb
+
+import numpy as np
+import pandas as pd
+
+from analysis import wls
+from analysis.fit import CI_PERCENTILES
+from analysis.series import Series
+
+INVARIANTS = {"lr/bs": 1.0, "lr/sqrt(bs)": 0.5}
+SEPARATE = "separate"
+ALPHA_GRID = np.linspace(-0.5, 2.0, 51)
+COLUMNS = ["level", "name", "invariant", "cv_rmse", "aic", "chosen", "alpha_hat", "alpha_ci_low", "alpha_ci_high"]
+POOLED_POWERS = [(a, b) for a in range(5) for b in range(5 - a)]
+"""(a, b) of the pooled sums w·u^a·v^b: up to degree 4, for the z² × z² and surface × surface entries."""
+LOW_POWERS = [(a, b) for a in range(3) for b in range(3 - a)]
+"""(a, b) up to degree 2: the sums with y, and each task's sums (its offset × the curve's terms)."""
+SURFACE_TERMS = [(1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]
+"""The `separate` surface's columns after the offsets: u, v, u², u·v, v²."""
+
+
+def can_compare(series: Series) -> bool:
+    """The surface needs two batch sizes, three learning rates and a grid point to spare per parameter."""
+    points = series.points
+    n_params = len(series.tasks) + len(SURFACE_TERMS)
+    return points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3 and len(points) > n_params
+
+
+def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
+    """One row per model (lr/bs, lr/sqrt(bs), separate) for this series; empty when `can_compare` is False."""
+    if not can_compare(series):
+        return pd.DataFrame(columns=COLUMNS)
+    points = series.points
+    y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
+    fits = {name: wls.fit(_z_design(series, points, alpha), y, weights) for name, alpha in INVARIANTS.items()}
+    fits[SEPARATE] = wls.fit(_surface_design(series, points), y, weights)
+    alpha_hat, (alpha_low, alpha_high) = _free_alpha(series, counts)
+    chosen = _choose(fits)
+    n_points = len(points)
+    rows = [
+        {
+            "level": series.level,
+            "name": series.name,
+            "invariant": name,
+            "cv_rmse": fit.cv_rmse,
+            "aic": n_points * np.log(fit.wrss / n_points) + 2 * len(fit.coef),
+            "chosen": name == chosen,
+            "alpha_hat": alpha_hat,
+            "alpha_ci_low": alpha_low,
+            "alpha_ci_high": alpha_high,
+        }
+        for name, fit in fits.items()
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _choose(fits: dict[str, wls.LinearFit]) -> str:
+    simple = min(INVARIANTS, key=lambda name: fits[name].cv_rmse)
+    gain = fits[simple].loo_residuals ** 2 - fits[SEPARATE].loo_residuals ** 2
+    if not np.isfinite(gain).all():
+        return simple
+    standard_error = gain.std(ddof=1) / np.sqrt(gain.size)
+    return SEPARATE if gain.mean() > standard_error else simple
+
+
+def _coordinates(series: Series, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+    """u, v: log10 lr and log10 bs scaled to [-1, 1] over the series' grid; and hv/hu, which turns an α in
+    log10 units into the α of u and v (a quadratic in z fits the same after any affine change of z)."""
+    scaled, halves = [], []
+    for column in ("log10_lr", "log10_bs"):
+        values = series.points[column]
+        center, half = (values.max() + values.min()) / 2, (values.max() - values.min()) / 2
+        scaled.append((table[column].to_numpy() - center) / half)
+        halves.append(half)
+    return scaled[0], scaled[1], halves[1] / halves[0]
+
+
+def _z_design(series: Series, table: pd.DataFrame, alpha: float) -> np.ndarray:
+    u, v, alpha_scale = _coordinates(series, table)
+    z = u - alpha * alpha_scale * v
+    return wls.with_offsets(table["task_code"].to_numpy(), len(series.tasks), z, z**2)
+
+
+def _surface_design(series: Series, table: pd.DataFrame) -> np.ndarray:
+    u, v, _ = _coordinates(series, table)
+    terms = [u**a * v**b for a, b in SURFACE_TERMS]
+    return wls.with_offsets(table["task_code"].to_numpy(), len(series.tasks), *terms)
+
+
+def _free_alpha(series: Series, counts: np.ndarray) -> tuple[float, tuple[float, float]]:
+    """α minimising the weighted RSS on the grid points, and its bootstrap percentile CI."""
+    n_tasks = len(series.tasks)
+    alphas = ALPHA_GRID * _coordinates(series, series.points)[2]
+    point_sums = _power_moments(series, series.points).sum(axis=0)
+    _, profile = wls.solve_normal(*_z_normal_equations(point_sums, n_tasks, alphas))
+    rows = series.rows
+    per_unit = wls.unit_moments(_power_moments(series, rows), rows["unit"].to_numpy(), counts.shape[1])
+    boot_sums = counts @ per_unit
+    _, boot_profile = wls.solve_normal(*_z_normal_equations(boot_sums, n_tasks, alphas))
+    valid = wls.identifiable(_surface_gram(boot_sums, n_tasks))
+    boot_alpha = _refined_argmin(boot_profile[valid])
+    ci = tuple(np.percentile(boot_alpha, CI_PERCENTILES)) if boot_alpha.size else (np.nan, np.nan)
+    return float(_refined_argmin(profile[None, :])[0]), ci
+
+
+def _power_moments(series: Series, table: pd.DataFrame) -> np.ndarray:
+    """Per row: w·u^a·v^b (POOLED_POWERS), w·y·u^a·v^b (LOW_POWERS), w·y², then per task w·u^a·v^b (LOW_POWERS)
+    and w·y, each a block of n_tasks columns."""
+    u, v, _ = _coordinates(series, table)
+    weights, y = table["weight"].to_numpy(), table["y"].to_numpy()
+    in_task = np.eye(len(series.tasks))[table["task_code"].to_numpy()]
+    pooled = [weights * u**a * v**b for a, b in POOLED_POWERS]
+    response = [weights * y * u**a * v**b for a, b in LOW_POWERS]
+    per_task = [in_task * (weights * u**a * v**b)[:, None] for a, b in LOW_POWERS]
+    return np.column_stack([*pooled, *response, weights * y**2, *per_task, in_task * (weights * y)[:, None]])
+
+
+def _unpack(sums: np.ndarray, n_tasks: int) -> tuple[dict, dict, np.ndarray, dict, np.ndarray]:
+    """Split summed power moments (..., K) into pooled {(a, b): (..., 1)}, response {(a, b): (..., 1)}, yy (...),
+    per-task {(a, b): (..., n_tasks)} and per-task Σ w·y (..., n_tasks)."""
+    pooled = {power: sums[..., index, None] for index, power in enumerate(POOLED_POWERS)}
+    start = len(POOLED_POWERS)
+    response = {power: sums[..., start + index, None] for index, power in enumerate(LOW_POWERS)}
+    start += len(LOW_POWERS)
+    yy = sums[..., start]
+    start += 1
+    per_task = {
+        power: sums[..., start + index * n_tasks : start + (index + 1) * n_tasks]
+        for index, power in enumerate(LOW_POWERS)
+    }
+    task_y = sums[..., start + len(LOW_POWERS) * n_tasks :]
+    return pooled, response, yy, per_task, task_y
+
+
+def _z_power(sums: dict, k: int, alphas: np.ndarray) -> np.ndarray:
+    """Σ w·(u - α·v)^k for every α, from the sums of w·u^a·v^b: (..., len(alphas), columns)."""
+    return sum(comb(k, j) * (-alphas[:, None]) ** j * sums[(k - j, j)][..., None, :] for j in range(k + 1))
+
+
+def _z_normal_equations(
+    sums: np.ndarray, n_tasks: int, alphas: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normal equations of [task offsets, z, z²] for every α: gram (..., A, T+2, T+2), rhs (..., A, T+2), yy."""
+    pooled, response, yy, per_task, task_y = _unpack(sums, n_tasks)
+    size = n_tasks + 2
+    gram = np.zeros((*sums.shape[:-1], len(alphas), size, size))
+    tasks = np.arange(n_tasks)
+    gram[..., tasks, tasks] = _z_power(per_task, 0, alphas)
+    for k in (1, 2):
+        gram[..., :n_tasks, n_tasks + k - 1] = gram[..., n_tasks + k - 1, :n_tasks] = _z_power(per_task, k, alphas)
+    for row, column in ((0, 0), (0, 1), (1, 1)):
+        gram[..., n_tasks + row, n_tasks + column] = _z_power(pooled, row + column + 2, alphas)[..., 0]
+        gram[..., n_tasks + column, n_tasks + row] = gram[..., n_tasks + row, n_tasks + column]
+    curve = [_z_power(response, k, alphas) for k in (1, 2)]
+    offsets = np.broadcast_to(task_y[..., None, :], (*task_y.shape[:-1], len(alphas), n_tasks))
+    return gram, np.concatenate([offsets, *curve], axis=-1), np.broadcast_to(yy[..., None], gram.shape[:-2])
+
+
+def _surface_gram(sums: np.ndarray, n_tasks: int) -> np.ndarray:
+    """Normal matrix of the `separate` surface design (..., T+5, T+5): singular when a resample drew too few
+    distinct grid points to fit any of the models."""
+    pooled, _, _, per_task, _ = _unpack(sums, n_tasks)
+    size = n_tasks + len(SURFACE_TERMS)
+    gram = np.zeros((*sums.shape[:-1], size, size))
+    tasks = np.arange(n_tasks)
+    gram[..., tasks, tasks] = per_task[(0, 0)]
+    for row, (a, b) in enumerate(SURFACE_TERMS, start=n_tasks):
+        gram[..., :n_tasks, row] = gram[..., row, :n_tasks] = per_task[(a, b)]
+        for column, (c, d) in enumerate(SURFACE_TERMS, start=n_tasks):
+            gram[..., row, column] = pooled[(a + c, b + d)][..., 0]
+    return gram
+
+
+def _refined_argmin(profile: np.ndarray) -> np.ndarray:
+    """Per row, the grid α of the smallest value, moved to the vertex of the parabola through it and its two
+    neighbours (kept on the grid at its ends)."""
+    best = np.argmin(profile, axis=1)
+    inner = np.clip(best, 1, profile.shape[1] - 2)
+    rows = np.arange(len(profile))
+    left, middle, right = (profile[rows, inner + shift] for shift in (-1, 0, 1))
+    curvature = left - 2 * middle + right
+    step = ALPHA_GRID[1] - ALPHA_GRID[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        offset = np.where(curvature > 0, 0.5 * (left - right) / curvature, 0.0)
+    refined = ALPHA_GRID[inner] + step * np.clip(offset, -1, 1)
+    at_end = (best == 0) | (best == profile.shape[1] - 1)
+    return np.where(at_end, ALPHA_GRID[best], refined)

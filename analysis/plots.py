@@ -1,0 +1,224 @@
+"""Paper-quality figures of a sweep: score vs lr/bs per task, pooled category curves, lr × bs heatmaps with
+iso-ratio lines, and the invariant comparison. Each is written as PNG (200 dpi) and PDF.
+
+Figures are sized for print (3.4 in single column, 7 in for several panels, 8 pt text) and use constrained
+layout so no text overlaps. Each category keeps one Okabe–Ito colour (colour-blind safe) in every figure.
+Matplotlib's object API is used (no pyplot), so plotting never touches global state or a display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from analysis.files import write_atomically
+from analysis.fit import CurveFit
+from analysis.heatmaps import draw_heatmap
+from analysis.invariants import INVARIANTS, SEPARATE
+from analysis.schema import BASELINE_STATUS, FIT_STATUS
+
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+TASK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+STYLE = {
+    "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7, "xtick.labelsize": 7,
+    "ytick.labelsize": 7, "axes.spines.top": False, "axes.spines.right": False, "lines.linewidth": 1.2,
+}  # fmt: skip
+RATIO_LABEL = "log10(lr / batch size)"
+SINGLE_COLUMN, DOUBLE_COLUMN = 3.4, 7.0
+RASTERIZE_ABOVE = 500
+"""Scatter layers with more points than this are rasterized in the PDF (keeps it small and fast)."""
+
+
+def category_colours(categories: Sequence[str]) -> dict[str, str]:
+    """One Okabe–Ito colour per category, by sorted name, so every figure of a sweep agrees."""
+    return {name: OKABE_ITO[index % len(OKABE_ITO)] for index, name in enumerate(sorted(set(categories)))}
+
+
+def write_plots(
+    frame: pd.DataFrame, fits: list[CurveFit], invariants: pd.DataFrame, directory: Path
+) -> list[Path]:
+    """Draw every figure into `directory`; returns the written paths (PNG and PDF of each)."""
+    colours = category_colours(frame["category"])
+    task_fits = {fit.name: fit for fit in fits if fit.level == "task"}
+    category_fits = [fit for fit in fits if fit.level == "category"]
+    trained = frame[frame["status"] != BASELINE_STATUS]
+    task_category = trained.groupby("task")["category"].first()
+    written: list[Path] = []
+    with mpl.rc_context(STYLE):
+        written += _save(_score_vs_ratio(frame, task_fits, task_category, colours), directory, "score_vs_ratio")
+        written += _save(_category_curves(category_fits, colours), directory, "category_curves")
+        written += _save(_heatmaps(frame, task_fits, task_category, colours), directory, "heatmaps")
+        if not invariants.empty:
+            written += _save(_invariants(invariants), directory, "invariants")
+    return written
+
+
+def _save(figure: Figure, directory: Path, name: str) -> list[Path]:
+    """PNG then PDF; the layout solved for the PNG is kept for the PDF (constrained layout is the slow part)."""
+    paths = [directory / f"{name}.{suffix}" for suffix in ("png", "pdf")]
+    for path in paths:
+        write_atomically(path, lambda temp, path=path: figure.savefig(temp, dpi=200, format=path.suffix[1:]))
+        figure.set_layout_engine("none")
+    return paths
+
+
+def _panels(count: int, panel_height: float = 2.0, columns: int = 3) -> tuple[Figure, list[Axes]]:
+    """A constrained-layout figure with `count` panels, `columns` per row (one panel: single-column width)."""
+    columns = max(1, min(count, columns))
+    rows = -(-max(count, 1) // columns)
+    width = SINGLE_COLUMN if columns == 1 else DOUBLE_COLUMN
+    figure = Figure(figsize=(width, panel_height * rows + 0.6), layout="constrained")
+    axes = list(figure.subplots(rows, columns, squeeze=False).ravel())
+    for extra in axes[max(count, 1) :]:
+        extra.remove()
+    return figure, axes[: max(count, 1)]
+
+
+def _draw_fit(axes: Axes, fit: CurveFit, colour: str) -> None:
+    """Fitted quadratic with its bootstrap band, the LOWESS shape check, and the optimum with its CI."""
+    if fit.kind != "quadratic":
+        return
+    curve = fit.curve
+    axes.fill_between(curve["x"], curve["band_low"], curve["band_high"], color=colour, alpha=0.2, linewidth=0)
+    axes.plot(curve["x"], curve["fit"], color=colour)
+    axes.plot(curve["x"], curve["lowess"], color="0.3", linestyle=":", linewidth=1)
+    height = np.interp(fit.best_x, curve["x"], curve["fit"])
+    if fit.at_grid_edge:
+        marker = ">" if fit.best_x >= np.mean(fit.x_range) else "<"
+        axes.plot(fit.best_x, height, marker=marker, color="black", markersize=6, linestyle="none")
+    else:
+        error = [[fit.best_x - fit.ci_low], [fit.ci_high - fit.best_x]]
+        axes.errorbar(fit.best_x, height, xerr=error, fmt="D", color="black", markerfacecolor="white",
+                      markersize=4, capsize=2, linewidth=1, zorder=5)  # fmt: skip
+
+
+def _score_vs_ratio(
+    frame: pd.DataFrame, fits: dict[str, CurveFit], task_category: pd.Series, colours: dict[str, str]
+) -> Figure:
+    tasks = sorted(frame["task"].unique())
+    figure, panels = _panels(len(tasks))
+    x_values = np.log10(frame["lr_bs_ratio"].dropna())
+    margin = 0.04 * (x_values.max() - x_values.min()) + 0.05 if len(x_values) else 0.0
+    for axes, task in zip(panels, tasks, strict=False):
+        rows = frame[frame["task"] == task]
+        if len(x_values):
+            axes.set_xlim(x_values.min() - margin, x_values.max() + margin)
+        _task_panel(axes, rows, fits.get(task), colours[task_category.get(task, rows["category"].iloc[0])])
+        axes.set_title(task)
+    figure.legend(handles=_legend_handles(colours, frame, list(fits.values())), loc="outside lower center", ncol=4,
+                  frameon=False)  # fmt: skip
+    return figure
+
+
+def _task_panel(axes: Axes, rows: pd.DataFrame, fit: CurveFit | None, colour: str) -> None:
+    """Each ok run as a point, the fit, the base model as a dashed line, lost runs as marks along the bottom."""
+    ok = rows[(rows["status"] == FIT_STATUS) & rows["score"].notna()]
+    axes.scatter(np.log10(ok["lr_bs_ratio"]), ok["score"], s=8, color=colour, alpha=0.6, linewidths=0,
+                 rasterized=len(ok) > RASTERIZE_ABOVE)  # fmt: skip
+    for score in rows.loc[rows["status"] == BASELINE_STATUS, "score"].dropna():
+        axes.axhline(score, color="0.4", linestyle="--", linewidth=0.8)
+    if fit is not None:
+        _draw_fit(axes, fit, colour)
+    if rows["status"].isin(["diverged", "failed"]).any():
+        low, high = axes.get_ylim()
+        axes.set_ylim(low - 0.12 * (high - low), high)
+    for status, marker, shade in (("diverged", "x", "black"), ("failed", "+", "0.5")):
+        lost = rows[rows["status"] == status]
+        axes.scatter(np.log10(lost["lr_bs_ratio"]), np.full(len(lost), 0.04), marker=marker, color=shade, s=14,
+                     linewidths=0.8, transform=axes.get_xaxis_transform(), clip_on=False)  # fmt: skip
+    axes.set_xlabel(RATIO_LABEL)
+    axes.set_ylabel(rows["metric"].iloc[0] or "score")
+
+
+def _legend_handles(colours: dict[str, str], frame: pd.DataFrame, fits: list[CurveFit]) -> list[Line2D]:
+    """Categories, then a key for each kind of mark that some panel actually shows."""
+    statuses = set(frame["status"])
+    fitted = [fit for fit in fits if fit.kind == "quadratic"]
+    marks = [
+        (bool(fitted), Line2D([], [], color="0.2", label="quadratic fit, 95% band")),
+        (bool(fitted), Line2D([], [], color="0.3", linestyle=":", label="LOWESS")),
+        (any(not fit.at_grid_edge for fit in fitted),
+         Line2D([], [], marker="D", markerfacecolor="white", color="black", label="optimum, 95% CI")),
+        (any(fit.at_grid_edge for fit in fitted),
+         Line2D([], [], marker=">", linestyle="none", color="black", label="optimum beyond grid")),
+        ("diverged" in statuses, Line2D([], [], marker="x", linestyle="none", color="black", label="diverged")),
+        ("failed" in statuses, Line2D([], [], marker="+", linestyle="none", color="0.5", label="failed")),
+        (BASELINE_STATUS in statuses, Line2D([], [], color="0.4", linestyle="--", label="base model")),
+    ]  # fmt: skip
+    categories = [
+        Line2D([], [], marker="o", linestyle="none", color=colour, label=name) for name, colour in colours.items()
+    ]
+    return categories + [handle for shown, handle in marks if shown]
+
+
+def _category_curves(fits: list[CurveFit], colours: dict[str, str]) -> Figure:
+    figure, panels = _panels(len(fits))
+    markers: dict[str, str] = {}
+    handles = []
+    for axes, fit in zip(panels, fits, strict=False):
+        colour = colours[fit.name]
+        for task, points in fit.points.groupby("task", sort=True) if not fit.points.empty else ():
+            marker = markers.setdefault(task, TASK_MARKERS[len(markers) % len(TASK_MARKERS)])
+            axes.scatter(points["x"], points["y"], s=10, marker=marker, color=colour, alpha=0.55, linewidths=0,
+                         rasterized=len(points) > RASTERIZE_ABOVE)  # fmt: skip
+            handles.append(Line2D([], [], marker=marker, linestyle="none", color=colour, label=task))
+        _draw_fit(axes, fit, colour)
+        axes.set_title(fit.name)
+        axes.set_xlabel(RATIO_LABEL)
+        axes.set_ylabel("score, z per task\n(task offset removed)")
+    if handles:
+        figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
+    return figure
+
+
+def _heatmaps(
+    frame: pd.DataFrame, fits: dict[str, CurveFit], task_category: pd.Series, colours: dict[str, str]
+) -> Figure:
+    tasks = sorted(frame["task"].unique())
+    figure, panels = _panels(len(tasks), panel_height=2.3, columns=2)
+    for axes, task in zip(panels, tasks, strict=False):
+        fit = fits.get(task)
+        best_ratio = 10**fit.best_x if fit is not None and fit.kind == "quadratic" else None
+        rows = frame[frame["task"] == task]
+        draw_heatmap(axes, rows, best_ratio)
+        axes.set_title(task, color=colours[task_category.get(task, rows["category"].iloc[0])])
+    return figure
+
+
+def _invariants(table: pd.DataFrame) -> Figure:
+    """Left: each invariant's CV RMSE relative to the row's best (1 = best, log axis). Right: free α with CI."""
+    series = list(dict.fromkeys(zip(table["level"], table["name"], strict=True)))
+    positions = np.arange(len(series))
+    figure = Figure(figsize=(DOUBLE_COLUMN, 0.28 * len(series) + 1.2), layout="constrained")
+    relative_axes, alpha_axes = figure.subplots(1, 2, sharey=True, width_ratios=(3, 2))
+    best = table.groupby(["level", "name"])["cv_rmse"].min()
+    for model, marker, colour in zip([*INVARIANTS, SEPARATE], "os^", ("black", "#E69F00", "#56B4E9"), strict=True):
+        rows = table[table["invariant"] == model].set_index(["level", "name"]).reindex(series)
+        relative = (rows["cv_rmse"] / best.reindex(series)).to_numpy(dtype=float)
+        chosen = rows["chosen"].fillna(False).to_numpy(dtype=bool)
+        relative_axes.scatter(relative, positions, marker=marker, color=colour, s=18, label=model, zorder=3)
+        relative_axes.scatter(relative[chosen], positions[chosen], marker="o", s=90, facecolors="none",
+                              edgecolors=colour, linewidths=1)  # fmt: skip
+    relative_axes.set_xscale("log")
+    relative_axes.set_yticks(positions, [f"{name} ({level})" for level, name in series])
+    relative_axes.invert_yaxis()
+    relative_axes.grid(axis="y", color="0.9", linewidth=0.6)
+    relative_axes.set_xlabel("CV RMSE / best CV RMSE of the row (circled: chosen)")
+    relative_axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    alphas = table.drop_duplicates(["level", "name"]).set_index(["level", "name"]).reindex(series)
+    error = np.abs(np.array([alphas["alpha_hat"] - alphas["alpha_ci_low"], alphas["alpha_ci_high"] - alphas["alpha_hat"]],
+                            dtype=float))  # fmt: skip
+    alpha_axes.errorbar(alphas["alpha_hat"], positions, xerr=error, fmt="o", color="black", markersize=3, capsize=2)
+    for value, name in ((1.0, "lr/bs"), (0.5, "lr/sqrt(bs)")):
+        alpha_axes.axvline(value, color="0.5", linestyle="--", linewidth=0.8)
+        alpha_axes.text(value, 1.01, name, transform=alpha_axes.get_xaxis_transform(), ha="center", va="bottom",
+                        fontsize=7)  # fmt: skip
+    alpha_axes.set_xlabel("free exponent α of lr / bs^α (95% CI)")
+    return figure

@@ -1,0 +1,108 @@
+"""The results format (ARCHITECTURE.md) in code: column types, statuses, and the one validation every source
+goes through, so a table from a sweep dir, Ray, W&B or a user's CSV reaches the fits in the same shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import AnalysisInputError
+
+COLUMN_TYPES: dict[str, type] = {
+    "sweep": str, "trial_id": str, "method": str, "learning_rate": float, "batch_size": int,
+    "per_device_batch_size": int, "gradient_accumulation_steps": int, "lr_bs_ratio": float, "seed": int,
+    "task": str, "category": str, "metric": str, "score": float, "stderr": float, "status": str,
+    "train_loss": float, "train_seconds": float, "eval_seconds": float, "train_tokens_per_second": float,
+    "train_steps": int, "error": str,
+}  # fmt: skip
+"""Every column of the results format, in ARCHITECTURE.md's order, with its type."""
+COLUMNS = tuple(COLUMN_TYPES)
+
+REQUIRED_COLUMNS = ("learning_rate", "batch_size", "seed", "task", "category", "score", "status")
+"""What the fits cannot do without; every other column is filled with NaN / "" when absent."""
+
+STATUSES = ("ok", "diverged", "failed", "baseline")
+FIT_STATUS = "ok"
+BASELINE_STATUS = "baseline"
+
+_FORMAT_HINT = "see 'The results format' in ARCHITECTURE.md: one row per trial x task x metric"
+
+
+def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFrame:
+    """Check `frame` against the results format and return a typed copy with every column present.
+
+    Raises `AnalysisInputError` naming the missing columns, or the rows whose numbers are not numbers, whose
+    status is unknown, or whose learning rate / batch size is not positive. A task reported under several
+    metrics is split into one series per metric (`task/metric`), so every analysed curve is one number per trial.
+    """
+    missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
+    if missing:
+        raise AnalysisInputError(
+            f"{source}: missing column(s) {', '.join(map(repr, missing))} (found: {', '.join(map(str, frame.columns))}); "
+            f"add them ({_FORMAT_HINT})."
+        )
+    if frame.empty:
+        raise AnalysisInputError(f"{source}: the table has no rows; analyse a sweep that has finished trials.")
+    table = frame.copy()
+    for column, kind in COLUMN_TYPES.items():
+        if kind is str:
+            table[column] = table[column].fillna("").astype(str) if column in table else ""
+        else:
+            numbers = _numeric(table, column, source) if column in table else pd.Series(np.nan, table.index)
+            table[column] = numbers.round().astype("Int64") if kind is int else numbers
+    table["lr_bs_ratio"] = table["learning_rate"] / table["batch_size"].astype(float)
+    _check_statuses(table, source)
+    _check_positive(table, source)
+    _split_multi_metric_tasks(table)
+    extras = [column for column in table.columns if column not in COLUMNS]
+    return table[[*COLUMNS, *extras]].reset_index(drop=True)
+
+
+def _numeric(table: pd.DataFrame, column: str, source: str) -> pd.Series:
+    """The column as float; raises when a non-empty cell is not a number (a string like 'N/A', a list ...)."""
+    values = table[column]
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if bad.any():
+        rows = bad[bad].index[:5].tolist()
+        examples = ", ".join(f"row {row} ({_describe(table, row)}): {values[row]!r}" for row in rows)
+        more = f" and {bad.sum() - len(rows)} more" if bad.sum() > len(rows) else ""
+        raise AnalysisInputError(
+            f"{source}: column {column!r} has non-numeric values in {examples}{more}; write numbers, "
+            f"and leave the cell empty (NaN) when there is none."
+        )
+    return numbers
+
+
+def _describe(table: pd.DataFrame, row: object) -> str:
+    """'trial 'x', task 'y'' for an error message, from whichever of the two columns the table has."""
+    return ", ".join(f"{column} {table.at[row, column]!r}" for column in ("trial_id", "task") if column in table)
+
+
+def _check_statuses(table: pd.DataFrame, source: str) -> None:
+    unknown = sorted(set(table["status"]) - set(STATUSES))
+    if unknown:
+        raise AnalysisInputError(
+            f"{source}: column 'status' has unknown value(s) {', '.join(map(repr, unknown))}; "
+            f"each row's status must be one of {', '.join(STATUSES)}."
+        )
+
+
+def _check_positive(table: pd.DataFrame, source: str) -> None:
+    trained = table["status"] != BASELINE_STATUS
+    for column in ("learning_rate", "batch_size"):
+        bad = trained & ~(table[column].astype(float) > 0)
+        if bad.any():
+            rows = bad[bad].index[:5].tolist()
+            raise AnalysisInputError(
+                f"{source}: column {column!r} must be > 0 for trained rows, got "
+                f"{', '.join(f'row {row}: {table.at[row, column]}' for row in rows)}; "
+                f"fix those rows or mark the untrained model's rows status 'baseline'."
+            )
+
+
+def _split_multi_metric_tasks(table: pd.DataFrame) -> None:
+    metrics_per_task = table.groupby("task")["metric"].transform("nunique")
+    several = metrics_per_task > 1
+    table.loc[several, "task"] = table.loc[several, "task"] + "/" + table.loc[several, "metric"]

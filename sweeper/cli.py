@@ -1,0 +1,229 @@
+"""`sweeper`: the command line. Parsing only; every command calls a library function that tests call too.
+
+User errors (`SweeperError`) print one line and exit 2, never a traceback. Heavy imports (Ray, torch, the
+analysis stack) happen inside the commands, so `sweeper --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+
+from sweeper.errors import SweeperError
+from sweeper.spec import SweepSpec, load_spec
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Sweep learning rate x batch size for LLM post-training and find the best lr/bs ratio per task.\n\n"
+    "Example: sweeper run search_spaces/demo.yaml --output-dir runs/demo",
+)
+# Not a terminal (CI, a log file, a pipe): no wrapping, so a row per trial stays a row a script can grep.
+console = Console(width=None if sys.stdout.isatty() else 240)
+err_console = Console(stderr=True)
+
+SpecArg = Annotated[str, typer.Argument(help="A spec YAML path, or a packaged spec name such as `demo`.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a spec field, e.g. --set training.train_examples=2000 (repeatable)."),
+]
+
+
+@app.command()
+def run(
+    spec: SpecArg,
+    output_dir: Annotated[Path | None, typer.Option(help="Where results go (default: the spec's).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a sweep already in the output dir.")] = False,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS or local).")] = None,
+    verbose: Annotated[bool, typer.Option(help="Show Ray's and the trials' logs.")] = False,
+    analyze: Annotated[bool, typer.Option(help="Write plots and the analysis report when done.")] = True,
+    set_: SetOption = None,
+) -> None:
+    """Run a sweep: every lr x batch-size cell is trained, evaluated and stored as it finishes.
+
+    Example: sweeper run search_spaces/demo.yaml --output-dir runs/demo
+    """
+    from sweeper.driver import run_sweep
+
+    sweep = _load(spec, set_, output_dir)
+    _execute(sweep, lambda report: run_sweep(
+        sweep, overwrite=overwrite, address=address, verbose=verbose, analyze=analyze, on_result=report
+    ))  # fmt: skip
+
+
+@app.command()
+def resume(
+    directory: Annotated[Path, typer.Argument(help="The output dir of a sweep that was interrupted.")],
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS or local).")] = None,
+    verbose: Annotated[bool, typer.Option(help="Show Ray's and the trials' logs.")] = False,
+    analyze: Annotated[bool, typer.Option(help="Write plots and the analysis report when done.")] = True,
+) -> None:
+    """Continue an interrupted sweep; finished trials are kept and not trained again.
+
+    Example: sweeper resume runs/demo
+    """
+    from sweeper.driver import SPEC_FILE, resume_sweep
+
+    if not (directory / SPEC_FILE).exists():
+        raise SweeperError(f"{directory}: holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
+    sweep = load_spec(directory / SPEC_FILE, {"output_dir": str(directory.resolve())})
+    _execute(sweep, lambda report: resume_sweep(
+        directory, address=address, verbose=verbose, analyze=analyze, on_result=report
+    ))  # fmt: skip
+
+
+def _execute(sweep: SweepSpec, start: Any) -> None:
+    """Run or resume with a line per finished trial, then the results table."""
+    from sweeper.store import pivot_by_trial
+
+    output = sweep.resolved_output_dir()
+    total = len(sweep.trials()) if sweep.search.algorithm == "grid" else sweep.search.num_samples
+    console.print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
+    done: list[Any] = []
+
+    def report(result: Any) -> None:
+        done.append(result)
+        scores = " ".join(f"{s.task}={s.score:.3f}" for s in result.scores)
+        console.print(f"[{len(done)}/{total}] {result.trial_id} {result.status.value} {scores}", highlight=False)
+
+    # SIGTERM (a scheduler pre-empting the job) stops like Ctrl-C: Tune saves its state, results are on disk.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        table = start(report)
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: finished trials are saved; continue with `sweeper resume {output}`")
+        raise typer.Exit(130) from None
+    _print_table(pivot_by_trial(table))
+    console.print(f"results: {output / 'results.csv'}  {output / 'results.parquet'}")
+    if (output / "plots").exists():
+        console.print(f"analysis: {output / 'report.md'}  plots: {output / 'plots'}")
+
+
+@app.command()
+def results(
+    directory: Annotated[Path, typer.Argument(help="A sweep's output dir.")],
+    csv: Annotated[Path | None, typer.Option(help="Also write the tidy table as CSV here.")] = None,
+    parquet: Annotated[Path | None, typer.Option(help="Also write the tidy table as parquet here.")] = None,
+) -> None:
+    """Print a sweep's results, one row per trial (lr, bs, lr/bs, status, a column per task).
+
+    Example: sweeper results runs/demo --csv demo.csv
+    """
+    from sweeper.store import ResultsStore, pivot_by_trial
+
+    store = ResultsStore(directory)
+    if not store.parquet_path.exists():
+        raise SweeperError(f"{directory}: no results.parquet here; is it a sweep's output dir?")
+    table = store.load()
+    _print_table(pivot_by_trial(table))
+    if csv:
+        table.to_csv(csv, index=False)
+    if parquet:
+        table.to_parquet(parquet, index=False)
+
+
+@app.command()
+def analyze(
+    source: Annotated[str, typer.Argument(help="A sweep dir, a results .csv/.parquet, a Ray experiment dir.")],
+    output_dir: Annotated[Path, typer.Option(help="Where the plots, tables and report.md go.")] = Path("analysis"),
+) -> None:
+    """Fit score vs log10(lr/bs) per task and category, find optimal ratios, test invariants, plot.
+
+    Example: sweeper analyze runs/demo --output-dir runs/demo/analysis
+    """
+    _analyze(source, output_dir)
+
+
+@app.command()
+def validate(spec: SpecArg, set_: SetOption = None) -> None:
+    """Check a spec without running anything and print its trial table.
+
+    Example: sweeper validate search_spaces/smoltulu_135m_sft.yaml
+    """
+    sweep = _load(spec, set_, None)
+    from rich.table import Table
+
+    table = Table("trial", "lr", "bs", "lr/bs", "micro-batch x accum", "steps")
+    for params in sweep.trials():
+        steps = sweep.train_steps(params.batch_size, sweep.data.num_examples)
+        table.add_row(
+            params.trial_id,
+            f"{params.learning_rate:.3g}",
+            str(params.batch_size),
+            f"{params.lr_bs_ratio:.3g}",
+            f"{params.per_device_batch_size} x {params.gradient_accumulation_steps}",
+            "epochs" if steps is None else str(steps),
+        )
+    console.print(table)
+    console.print(f"[green]ok[/]: {sweep.name} is valid ({len(sweep.trials())} trials)")
+
+
+def _load(spec: str, overrides: list[str] | None, output_dir: Path | None) -> SweepSpec:
+    values = dict(_parse_override(item) for item in overrides or [])
+    if output_dir is not None:
+        values["output_dir"] = str(output_dir)
+    return load_spec(spec, values)
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    key, separator, value = item.partition("=")
+    if not separator:
+        raise SweeperError(f"--set {item}: expected key=value, e.g. --set training.train_examples=2000")
+    return key, yaml.safe_load(value)
+
+
+def _analyze(source: Any, output_dir: Path) -> None:
+    from analysis import analyze as run_analysis
+
+    run_analysis(source, output_dir)
+    console.print(f"analysis: {Path(output_dir) / 'report.md'}  plots: {Path(output_dir) / 'plots'}")
+
+
+def _print_table(wide: Any) -> None:
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for column in wide.columns:
+        header = _HEADERS.get(column, str(column))
+        table.add_column(header, justify="left" if column in {"trial_id", "status"} else "right")
+    for row in wide.itertuples(index=False):
+        table.add_row(*(_cell(value) for value in row))
+    console.print(table)
+
+
+_HEADERS = {"trial_id": "trial", "learning_rate": "lr", "batch_size": "bs", "lr_bs_ratio": "lr/bs",
+            "train_loss": "loss"}  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if value != value else f"{value:.3g}"
+    return str(value)
+
+
+def main() -> None:
+    """Entry point: user errors exit 2 with one line, no traceback."""
+    try:
+        app(standalone_mode=False)
+    except SweeperError as error:
+        err_console.print(f"error: {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Exit as exit_:
+        sys.exit(exit_.exit_code)
+    except Exception as error:
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Run a sweep with Ray Tune: one Tune trial per grid cell × seed, results stored as each trial finishes.
+
+The driver prepares the sweep once (base model + tokenized data, `trials.prepare`), starts or joins Ray,
+hands Tune the trial function with per-trial resources, and writes every finished trial into the results
+store from a Tune callback in this process. When `fit` returns, the store is reconciled with Tune's own
+`ResultGrid`, so a result that reached Tune is stored even if the callback never saw it (e.g. a driver killed
+between the two); the store is keyed by trial id, so this never duplicates a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import ray
+from ray import tune
+
+from sweeper.errors import OutputDirError
+from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
+from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TaskScore, TrialResult, TrialStatus
+from trials.tracking import log_sweep_summary, sweep_id
+from trials.trial import evaluate_baseline, params_from_config, tune_trainable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+log = logging.getLogger("ratio_sweeper.driver")
+SPEC_FILE = "spec.yaml"
+TUNE_DIR = "tune"
+# Quiet, offline-friendly workers; the driver's own environment is passed through as well.
+WORKER_ENV = {
+    "TOKENIZERS_PARALLELISM": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",
+}
+OnResult = Callable[[TrialResult], None]
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    overwrite: bool = False,
+    address: str | None = None,
+    verbose: bool = False,
+    analyze: bool = True,
+    on_result: OnResult | None = None,
+) -> pd.DataFrame:
+    """Run every trial of `spec` and return the tidy results table (also on disk in the output dir).
+
+    With `analyze`, the analysis (plots, fits, report.md) is written into the output dir as well.
+    """
+    output_dir = spec.resolved_output_dir()
+    # Ray workers run in their trial folders: every path they see must be absolute.
+    spec = spec.model_copy(update={"output_dir": str(output_dir)})
+    if (output_dir / SPEC_FILE).exists():
+        if not overwrite:
+            raise OutputDirError(
+                f"{output_dir} already holds a sweep; continue it with `sweeper resume {output_dir}`, "
+                "or pass --overwrite, or choose another --output-dir"
+            )
+        shutil.rmtree(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / SPEC_FILE).write_text(dump_spec(spec))
+    return _fit(spec, output_dir, address, verbose, analyze, on_result)
+
+
+def resume_sweep(
+    output_dir: Path,
+    *,
+    address: str | None = None,
+    verbose: bool = False,
+    analyze: bool = True,
+    on_result: OnResult | None = None,
+) -> pd.DataFrame:
+    """Continue a sweep whose driver was killed: finished trials are kept and not trained again."""
+    output_dir = Path(output_dir).resolve()
+    if not (output_dir / SPEC_FILE).exists():
+        raise OutputDirError(f"{output_dir} holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
+    spec = load_spec(output_dir / SPEC_FILE, {"output_dir": str(output_dir)})
+    return _fit(spec, output_dir, address, verbose, analyze, on_result)
+
+
+def _fit(
+    spec: SweepSpec,
+    output_dir: Path,
+    address: str | None,
+    verbose: bool,
+    analyze: bool,
+    on_result: OnResult | None,
+) -> pd.DataFrame:
+    from trials.prepare import prepare_sweep
+
+    sweep_id(output_dir)  # minted here, once, before trials race to read it
+    prepared = prepare_sweep(spec)
+    store = ResultsStore(output_dir)
+    # Ray's restore re-runs a trial whose end it had not yet checkpointed when the driver died; the results
+    # store may already hold it (it is written the moment the trial reports). Trials look themselves up here
+    # and report the stored result instead of training again, so nothing is paid for twice.
+    finished = {
+        result.trial_id: result.to_metrics()
+        for result in _stored_results(store)
+        if result.status in {TrialStatus.OK, TrialStatus.DIVERGED}
+    }
+    StoreCallback.store, StoreCallback.listener = store, on_result
+    _start_ray(address, verbose)
+    baseline = None
+    if spec.evaluation.baseline and BASELINE_TRIAL_ID not in store.trial_ids():
+        remote = ray.remote(num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus)(evaluate_baseline)
+        baseline = remote.remote(spec, prepared)
+
+    trainable = tune.with_resources(
+        tune.with_parameters(tune_trainable, spec=spec, prepared=prepared, finished=finished),
+        {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
+    )
+    tune_path = output_dir / TUNE_DIR
+    if tune.Tuner.can_restore(str(tune_path)):
+        tuner = tune.Tuner.restore(
+            str(tune_path), trainable, resume_unfinished=True, resume_errored=False, restart_errored=True
+        )
+    else:
+        tuner = _new_tuner(spec, trainable, output_dir, StoreCallback(spec))
+    grid = tuner.fit()
+    stored = store.trial_ids()
+    missing = []
+    for result in grid:
+        if result.metrics and "status" in result.metrics:
+            missing.append(TrialResult.from_metrics(result.metrics))
+        elif result.error is not None:
+            params = params_from_config(result.config, spec.training.max_per_device_batch)
+            missing.append(failed_result(spec, params, str(result.error)))
+    store.add([result for result in missing if result.trial_id not in stored])
+    if baseline is not None:
+        store.add([ray.get(baseline)])
+    table = store.load()
+    if analyze:
+        from analysis import analyze as write_analysis
+
+        write_analysis(table, output_dir)
+    log_sweep_summary(spec, table, output_dir / "plots")
+    return table
+
+
+def _new_tuner(spec: SweepSpec, trainable: Any, output_dir: Path, callback: tune.Callback) -> tune.Tuner:
+    name_trial = _trial_namer(spec)
+    return tune.Tuner(
+        trainable,
+        param_space=_param_space(spec),
+        tune_config=tune.TuneConfig(
+            num_samples=spec.search.num_samples if spec.search.algorithm == "optuna" else 1,
+            search_alg=_search_algorithm(spec),
+            max_concurrent_trials=spec.search.max_concurrent_trials,
+            reuse_actors=spec.search.reuse_actors,
+            trial_name_creator=name_trial,
+            trial_dirname_creator=name_trial,
+        ),
+        run_config=tune.RunConfig(
+            name=TUNE_DIR,
+            storage_path=str(output_dir),
+            callbacks=[callback],
+            failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
+            verbose=0,
+        ),
+    )
+
+
+def _stored_results(store: ResultsStore) -> list[TrialResult]:
+    table = store.load()
+    return [TrialResult.from_rows(rows) for _, rows in table.groupby("trial_id", sort=False)]
+
+
+def _start_ray(address: str | None, verbose: bool) -> None:
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials survive a SIGKILL of the driver
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    env_vars = {**WORKER_ENV, **{k: v for k, v in os.environ.items() if k.startswith(("HF_", "WANDB_"))}}
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": verbose,
+        "logging_level": logging.INFO if verbose else logging.ERROR,
+        "runtime_env": {"env_vars": env_vars},
+    }
+    if address:
+        ray.init(address=address, **options)
+    else:
+        ray.init(num_cpus=os.cpu_count(), **options)
+
+
+def _param_space(spec: SweepSpec) -> dict[str, Any]:
+    grid = spec.grid
+    axis, values = ("learning_rate", grid.learning_rate) if grid.learning_rate else ("lr_bs_ratio", grid.lr_bs_ratio)
+    if spec.search.algorithm == "optuna":
+        return {
+            axis: tune.loguniform(min(values), max(values)),
+            "batch_size": tune.choice(grid.batch_size),
+            "seed": tune.choice(spec.training.seeds),
+        }
+    return {
+        axis: tune.grid_search(values),
+        "batch_size": tune.grid_search(grid.batch_size),
+        "seed": tune.grid_search(spec.training.seeds),
+    }
+
+
+def _search_algorithm(spec: SweepSpec) -> Any:
+    if spec.search.algorithm != "optuna":
+        return None
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    search = OptunaSearch(metric=spec.search.metric, mode=spec.search.mode, seed=spec.training.seeds[0])
+    return ConcurrencyLimiter(search, max_concurrent=spec.search.max_concurrent_trials or 2)
+
+
+def _trial_namer(spec: SweepSpec) -> Callable[[Any], str]:
+    def name(trial: Any) -> str:
+        return params_from_config(trial.config, spec.training.max_per_device_batch).trial_id
+
+    return name
+
+
+def failed_result(spec: SweepSpec, params: TrialParams, error: str) -> TrialResult:
+    """The record of a trial that crashed (after Ray's retries): NaN scores, the error's last lines."""
+    tail = "\n".join(error.strip().splitlines()[-5:])
+    return TrialResult(
+        sweep=spec.name,
+        trial_id=params.trial_id,
+        method=spec.method,
+        learning_rate=params.learning_rate,
+        batch_size=params.batch_size,
+        per_device_batch_size=params.per_device_batch_size,
+        gradient_accumulation_steps=params.gradient_accumulation_steps,
+        seed=params.seed,
+        status=TrialStatus.FAILED,
+        scores=tuple(TaskScore(t.task, t.category, t.metric) for t in spec.evaluation.tasks),
+        error=tail,
+    )
+
+
+class StoreCallback(tune.Callback):
+    """Writes each trial to the results store the moment Tune hears of its end (result or final error).
+
+    Tune pickles its callbacks into the experiment and brings them back on `Tuner.restore`, so an instance holds
+    only the spec; the store and the live printer belong to the driver process running now (set by `_fit`).
+    """
+
+    store: ClassVar[ResultsStore | None] = None
+    listener: ClassVar[OnResult | None] = None
+
+    def __init__(self, spec: SweepSpec) -> None:
+        self.spec = spec
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if "status" in result:
+            self._record(TrialResult.from_metrics(result))
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        params = params_from_config(trial.config, self.spec.training.max_per_device_batch)
+        self._record(failed_result(self.spec, params, str(trial.get_error() or "unknown error")))
+
+    def _record(self, result: TrialResult) -> None:
+        StoreCallback.store.add([result])
+        if StoreCallback.listener is not None:
+            StoreCallback.listener(result)

@@ -1,0 +1,24 @@
+"""The one exception family of ratio-sweeper.
+
+A `SweeperError` is the user's to fix (a bad spec, a missing path, a sweep dir in the way): the CLI prints its
+message on one line and exits with code 2, no traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class SweeperError(Exception):
+    """Base of every error a user can fix from the message alone."""
+
+
+class SpecError(SweeperError):
+    """The sweep spec is invalid; `problems` holds one `field.path: what is wrong; the fix` line each."""
+
+    def __init__(self, problems: list[str], source: str = "spec") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class OutputDirError(SweeperError):
+    """The output directory holds another sweep, or no sweep where one is expected."""

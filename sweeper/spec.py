@@ -1,0 +1,434 @@
+"""The sweep spec: one typed object, loaded once from YAML and validated completely before Ray starts.
+
+Every field is documented where it is declared (`Field(description=...)`), uses the libraries' own names
+(`learning_rate`, `max_length`, `lr_scheduler_type`, ...), and is validated with the error naming its path.
+Derived values (per-device batch, gradient accumulation, steps, lr from a ratio) are methods, never fields.
+This module imports nothing heavy: `sweeper validate` and `--help` stay fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sweeper.errors import SpecError
+
+PACKAGED_SPECS = Path(__file__).resolve().parent.parent / "search_spaces"
+
+
+class StrictModel(BaseModel):
+    """Unknown keys, NaN and inf are errors: a typo must never silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class PretrainSpec(StrictModel):
+    """The demo's brief base-model pretraining (cached once per config, reused by every trial and run)."""
+
+    max_steps: int = Field(1500, gt=0, description="Pretraining optimizer steps.")
+    batch_size: int = Field(32, gt=0, description="Sequences per pretraining step.")
+    seq_len: int = Field(128, gt=0, description="Tokens per pretraining sequence.")
+    learning_rate: float = Field(3e-3, gt=0, description="Peak pretraining learning rate (cosine decay).")
+    warmup_steps: int = Field(50, ge=0, description="Linear warmup steps.")
+    corpus_size: int = Field(20000, gt=0, description="Synthetic plain-text sentences to pretrain on.")
+    seed: int = Field(0, description="Seed of the corpus, the tokenizer and the initialisation.")
+
+
+class TinyModelSpec(StrictModel):
+    """A Llama built from a config and a locally trained tokenizer: the offline stand-in for a base model."""
+
+    config: dict[str, int | float | bool] = Field(
+        description="transformers `LlamaConfig` fields, e.g. hidden_size, num_hidden_layers, vocab_size."
+    )
+    pretrain: PretrainSpec = Field(default_factory=PretrainSpec, description="Base-model pretraining.")
+
+
+class ModelSpec(StrictModel):
+    """The model every trial starts from: a hub id, a local folder, or `tiny` (built and pretrained here)."""
+
+    name_or_path: str | None = Field(None, description="Hugging Face hub id or local model folder.")
+    tiny: TinyModelSpec | None = Field(None, description="Build a tiny Llama from a config instead.")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    tokenizer: str | None = Field(None, description="Tokenizer hub id or folder; default: the model's own.")
+    torch_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weights dtype when loading (`auto` keeps the checkpoint's)."
+    )
+    attn_implementation: str | None = Field(None, description="e.g. `sdpa`, `flash_attention_2`.")
+    trust_remote_code: bool = Field(False, description="Run model code from the hub. Off unless you trust it.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSpec:
+        if (self.name_or_path is None) == (self.tiny is None):
+            raise ValueError("give exactly one of `name_or_path` (hub id or local path) or `tiny` (a config)")
+        return self
+
+
+class DataSpec(StrictModel):
+    """Training data: the bundled `demo` generator, a hub dataset id, or a local file/folder."""
+
+    source: str = Field(description="`demo`, a hub dataset id, or a local .jsonl/.json/.parquet file or folder.")
+    config_name: str | None = Field(None, description="Hub dataset configuration name.")
+    split: str = Field("train", description="Split to train on.")
+    num_examples: int | None = Field(
+        None, gt=0, description="Use this many examples (after a seeded shuffle); default: all."
+    )
+    seed: int = Field(0, description="Seed of the shuffle (and of the demo generator).")
+    chat_template: str | None = Field(
+        None, description="Jinja chat template or a path to a .jinja file; default: the tokenizer's own."
+    )
+
+
+class GridSpec(StrictModel):
+    """The learning-rate × batch-size grid, or a lr/bs-ratio × batch-size grid (lr derived per cell)."""
+
+    learning_rate: list[float] | None = Field(None, description="Peak learning rates.")
+    lr_bs_ratio: list[float] | None = Field(None, description="lr / batch_size values; lr = ratio × batch_size.")
+    batch_size: list[int] = Field(description="Effective batch sizes in sequences (accumulation included).")
+
+    @model_validator(mode="after")
+    def _one_axis(self) -> GridSpec:
+        if (self.learning_rate is None) == (self.lr_bs_ratio is None):
+            raise ValueError("give exactly one of `learning_rate` or `lr_bs_ratio` next to `batch_size`")
+        return self
+
+
+class TrainingSpec(StrictModel):
+    """Training arguments shared by every trial (the grid sets learning_rate and the batch size)."""
+
+    train_examples: int | None = Field(
+        None, gt=0, description="Budget in examples: steps = ceil(train_examples / batch_size) for every cell."
+    )
+    num_train_epochs: float | None = Field(None, gt=0, description="Budget in epochs over the data.")
+    max_steps: int | None = Field(None, gt=0, description="Budget in optimizer steps (bigger batches see more).")
+    max_length: int = Field(512, gt=0, description="Tokens per sequence; longer ones are truncated.")
+    max_per_device_batch: int = Field(
+        8, gt=0, description="Largest micro-batch; batch_size is split into micro-batch × accumulation."
+    )
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps with linear warmup.")
+    lr_scheduler_type: str = Field("linear", description="transformers scheduler name.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
+    optim: str = Field("adamw_torch", description="transformers optimizer name.")
+    seeds: list[int] = Field([0], min_length=1, description="Each grid cell is trained once per seed.")
+    bf16: bool = Field(False, description="bfloat16 mixed precision (GPU).")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
+    packing: bool = Field(False, description="Pack sequences (padding-free) so no FLOP goes to padding.")
+    logging_steps: int = Field(10, gt=0, description="Log (and check for divergence) every N steps.")
+    divergence_factor: float = Field(
+        10.0, gt=1, description="Stop as `diverged` when loss is NaN/inf or exceeds this × its first value."
+    )
+    beta: float = Field(0.1, gt=0, description="DPO beta (method: dpo).")
+    loss_type: list[str] = Field(["sigmoid"], min_length=1, description="DPO loss types (method: dpo).")
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> TrainingSpec:
+        given = [self.train_examples, self.num_train_epochs, self.max_steps]
+        if sum(value is not None for value in given) != 1:
+            raise ValueError("give exactly one budget: `train_examples`, `num_train_epochs` or `max_steps`")
+        return self
+
+
+class TaskSpec(StrictModel):
+    """One lm-eval task, the metric that scores it, and the user's category label for it."""
+
+    task: str = Field(description="lm-eval task name (built-in or from an include_path folder).")
+    category: str = Field(description="Your label, e.g. `reasoning` or `pattern`; must be in `categories`.")
+    metric: str = Field("acc", description="lm-eval metric, e.g. `acc`, `acc_norm`, `exact_match`.")
+    filter: str = Field("none", description="lm-eval filter name of that metric, e.g. `strict-match`.")
+    num_fewshot: int | None = Field(None, ge=0, description="Few-shot examples; default: the task's own.")
+
+    @property
+    def result_key(self) -> str:
+        """The key lm-eval uses in `results[task]`, e.g. `exact_match,strict-match`."""
+        return f"{self.metric},{self.filter}"
+
+
+class EvaluationSpec(StrictModel):
+    """How every trial (and the untrained baseline) is evaluated with lm-eval."""
+
+    tasks: list[TaskSpec] = Field(min_length=1, description="Tasks to score.")
+    batch_size: int | Literal["auto"] = Field(
+        32, description="Eval batch size, fixed per sweep and recorded (scores can move with it)."
+    )
+    limit: int | None = Field(None, gt=0, description="Score only the first N documents per task.")
+    apply_chat_template: bool = Field(False, description="Render prompts with the tokenizer's chat template.")
+    bootstrap_iters: int = Field(100, ge=0, description="lm-eval bootstrap resamples for stderr (0: none).")
+    include_path: list[str] = Field([], description="Extra folders of lm-eval task YAMLs.")
+    baseline: bool = Field(True, description="Also score the untrained model once (status `baseline`).")
+
+
+class ResourcesSpec(StrictModel):
+    """Ray resources per trial; fractions share a GPU (Ray does not isolate its memory)."""
+
+    cpus: float = Field(1, gt=0, description="CPUs per trial (also its torch threads).")
+    gpus: float = Field(0, ge=0, description="GPUs per trial; 0.25 runs four trials on one GPU.")
+
+
+class SearchSpec(StrictModel):
+    """How grid points are chosen and scheduled."""
+
+    algorithm: Literal["grid", "optuna"] = Field(
+        "grid", description="`grid`: every cell × seed. `optuna`: sample within the grid's ranges."
+    )
+    num_samples: int = Field(1, gt=0, description="Optuna trials (ignored by `grid`).")
+    metric: str = Field("score/mean", description="Reported metric Optuna optimises, e.g. `score/reasoning`.")
+    mode: Literal["max", "min"] = Field("max", description="Maximise or minimise `metric`.")
+    max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
+    max_failures: int = Field(0, ge=0, description="Retries of a crashed trial before it is recorded `failed`.")
+    reuse_actors: bool = Field(
+        True,
+        description="Run trials one after another in warm worker processes (saves ~5-10 s of imports per trial); "
+        "each trial frees its model and CUDA cache when done. false: a fresh process per trial.",
+    )
+
+
+class WandbSpec(StrictModel):
+    """Weights & Biases logging: one run per trial, grouped by sweep. WANDB_MODE overrides `mode`."""
+
+    mode: Literal["offline", "online", "disabled"] = Field("disabled", description="offline runs sync later.")
+    project: str = Field("ratio-sweeper", description="W&B project.")
+    entity: str | None = Field(None, description="W&B entity (user or team).")
+
+
+class SweepSpec(StrictModel):
+    """A whole sweep: what to train, on what, over which grid, evaluated how, run where."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Sweep name (W&B group, run dir).")
+    method: Literal["sft", "dpo"] = Field("sft", description="`sft` (SFTTrainer) or `dpo` (DPOTrainer).")
+    model: ModelSpec
+    data: DataSpec
+    grid: GridSpec
+    training: TrainingSpec
+    categories: list[str] = Field(min_length=1, description="Task categories, e.g. [reasoning, pattern].")
+    evaluation: EvaluationSpec
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    wandb: WandbSpec = Field(default_factory=WandbSpec)
+    output_dir: str | None = Field(None, description="Where results go; default: runs/<name>.")
+
+    def trials(self) -> list[TrialParams]:
+        """Every grid cell × seed, in a stable order (learning rates outer, then batch sizes, then seeds)."""
+        cells = []
+        for batch_size in self.grid.batch_size:
+            rates = self.grid.learning_rate or [ratio * batch_size for ratio in self.grid.lr_bs_ratio or []]
+            cells.extend((rate, batch_size) for rate in rates)
+        cells.sort(key=lambda cell: (cell[0], cell[1]))
+        return [
+            TrialParams.make(rate, batch_size, seed, self.training.max_per_device_batch)
+            for rate, batch_size in cells
+            for seed in self.training.seeds
+        ]
+
+    def train_steps(self, batch_size: int, dataset_size: int | None) -> int | None:
+        """Optimizer steps of one trial; None when the budget is in epochs and the data size is unknown."""
+        budget = self.training
+        if budget.max_steps is not None:
+            return budget.max_steps
+        if budget.train_examples is not None:
+            return math.ceil(budget.train_examples / batch_size)
+        if dataset_size is None:
+            return None
+        return math.ceil(budget.num_train_epochs * dataset_size / batch_size)
+
+    def resolved_output_dir(self) -> Path:
+        return Path(self.output_dir or f"runs/{self.name}").resolve()
+
+
+@dataclass(frozen=True)
+class TrialParams:
+    """One trial's grid point, with the effective batch split into micro-batch × accumulation."""
+
+    learning_rate: float
+    batch_size: int
+    seed: int
+    per_device_batch_size: int
+    gradient_accumulation_steps: int
+
+    @classmethod
+    def make(cls, learning_rate: float, batch_size: int, seed: int, max_per_device_batch: int) -> TrialParams:
+        per_device, accumulation = split_batch(batch_size, max_per_device_batch)
+        return cls(learning_rate, batch_size, seed, per_device, accumulation)
+
+    @property
+    def lr_bs_ratio(self) -> float:
+        return self.learning_rate / self.batch_size
+
+    @property
+    def trial_id(self) -> str:
+        """Stable, readable id of the grid point + seed: the same cell gets the same id on every resume."""
+        mantissa, exponent = f"{self.learning_rate:.2e}".split("e")
+        rate = f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
+        return f"lr{rate}_bs{self.batch_size}_s{self.seed}"
+
+
+def split_batch(batch_size: int, max_per_device_batch: int) -> tuple[int, int]:
+    """Effective batch → (micro-batch, accumulation steps); the micro-batch is min(batch, limit) and must divide."""
+    per_device = min(batch_size, max_per_device_batch)
+    if batch_size % per_device:
+        raise ValueError(f"batch size {batch_size} is not a multiple of max_per_device_batch={max_per_device_batch}")
+    return per_device, batch_size // per_device
+
+
+def _grid_problems(grid: GridSpec, training: TrainingSpec) -> list[str]:
+    problems = []
+    axis_name = "learning_rate" if grid.learning_rate is not None else "lr_bs_ratio"
+    axes = {axis_name: grid.learning_rate or grid.lr_bs_ratio or [], "batch_size": grid.batch_size}
+    for name, values in axes.items():
+        if not values:
+            problems.append(f"grid.{name}: is empty; list at least one value")
+        for index, value in enumerate(values):
+            if value <= 0:
+                problems.append(f"grid.{name}[{index}]: must be > 0, got {value}")
+            elif values.index(value) != index:
+                problems.append(f"grid.{name}[{index}]: duplicate of [{values.index(value)}] ({value}); remove it")
+    limit = training.max_per_device_batch
+    for index, batch_size in enumerate(grid.batch_size):
+        if batch_size > 0 and batch_size % min(batch_size, limit):
+            problems.append(
+                f"grid.batch_size[{index}]: {batch_size} is not a multiple of training.max_per_device_batch="
+                f"{limit}; use a multiple of {limit} or a max_per_device_batch that divides {batch_size}"
+            )
+    if len(set(training.seeds)) != len(training.seeds):
+        problems.append(f"training.seeds: has duplicates {training.seeds}; list each seed once")
+    return problems
+
+
+def _category_problems(spec: SweepSpec) -> list[str]:
+    problems = []
+    declared = spec.categories
+    for index, task in enumerate(spec.evaluation.tasks):
+        if task.category not in declared:
+            hint = _did_you_mean(task.category, declared) or f"add it to `categories` {declared}"
+            problems.append(f"evaluation.tasks[{index}].category: unknown category '{task.category}'; {hint}")
+    used = {task.category for task in spec.evaluation.tasks}
+    for index, category in enumerate(declared):
+        if category not in used:
+            problems.append(f"categories[{index}]: '{category}' has no task; give it a task or remove it")
+    names = [task.task for task in spec.evaluation.tasks]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            problems.append(f"evaluation.tasks[{index}].task: '{name}' is listed twice; list each task once")
+    return problems
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    matches = difflib.get_close_matches(word, options, n=1)
+    return f"did you mean '{matches[0]}'?" if matches else ""
+
+
+def load_spec(source: str | Path, overrides: dict[str, Any] | None = None) -> SweepSpec:
+    """Read a spec from a YAML path (or a packaged spec's name, e.g. `demo`) and validate it completely."""
+    path = _find_spec_file(source)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError([f"malformed YAML at{where}: {getattr(error, 'problem', error)}"], str(path)) from None
+    if not isinstance(raw, dict):
+        raise SpecError(["the file must hold a mapping of spec fields (name, model, data, ...)"], str(path))
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, value)
+    return spec_from_dict(raw, str(path))
+
+
+def spec_from_dict(raw: dict[str, Any], source: str = "spec") -> SweepSpec:
+    """Validate a plain dict, turning pydantic's errors into `path: problem; fix` lines (all at once)."""
+    try:
+        spec = SweepSpec.model_validate(raw)
+    except ValidationError as error:
+        raise SpecError(_describe_all(error.errors()), source) from None
+    problems = [*_grid_problems(spec.grid, spec.training), *_category_problems(spec)]
+    if problems:
+        raise SpecError(problems, source)
+    return spec
+
+
+def _describe_all(items: list[dict[str, Any]]) -> list[str]:
+    """One line per field: the alternatives of a union (`int | 'auto'`) are joined with `or`."""
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_path.setdefault(_format_path(item["loc"]), []).append(item)
+    lines = []
+    for group in by_path.values():
+        first, *others = group
+        line = _describe(first)
+        for other in others:
+            line = line.replace(", got ", f" or {other['msg'].removeprefix('Input should be ')}, got ", 1)
+        lines.append(line)
+    return lines
+
+
+def _describe(item: dict[str, Any]) -> str:
+    location = item["loc"]
+    path = _format_path(location)
+    if item["type"] == "extra_forbidden":
+        parent = _model_at(location[:-1])
+        hint = _did_you_mean(str(location[-1]), list(parent.model_fields)) if parent else ""
+        return f"{path}: unknown key; {hint or 'remove it (see `sweeper validate --help` for the fields)'}"
+    if item["type"] == "missing":
+        return f"{path}: required field is missing; add it"
+    message = item["msg"].removeprefix("Value error, ")
+    got = item.get("input")
+    shown = "" if isinstance(got, dict) or item["type"] == "value_error" else f", got {got!r}"
+    return f"{path or 'spec'}: {message}{shown}"
+
+
+def _format_path(location: tuple[Any, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in {"int", "float", "bool", "str", "literal['auto']"} or "[" in str(part):
+            continue  # pydantic names union members in the location; they are not part of the user's path
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _model_at(location: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class at a location inside SweepSpec (for did-you-mean on unknown keys)."""
+    model: Any = SweepSpec
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return model
+
+
+def _find_spec_file(source: str | Path) -> Path:
+    path = Path(source)
+    if path.is_file():
+        return path
+    packaged = PACKAGED_SPECS / f"{source}.yaml"
+    if packaged.is_file():
+        return packaged
+    known = sorted(p.stem for p in PACKAGED_SPECS.glob("*.yaml"))
+    hint = _did_you_mean(str(source), known)
+    raise SpecError([f"no such file; give a YAML path or a packaged spec name {known}. {hint}".strip()], str(source))
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def dump_spec(spec: SweepSpec) -> str:
+    """The resolved spec as YAML (defaults filled in), as written next to a sweep's results."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,224 @@
+"""Finished trials as read-only records, and the tidy results table they are written to.
+
+A `TrialResult` is what one trial produced (its grid point, status, timings, per-task scores). It travels
+from the trial to Ray Tune as a flat metrics dict (`to_metrics` / `from_metrics`), and lands in the sweep's
+`results.parquet` + `results.csv` as one row per trial × task × metric (ARCHITECTURE.md has the schema).
+The table is rewritten atomically (temp file + rename) after every finished trial, so a crash never loses a
+finished trial's scores and a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+RESULTS_PARQUET = "results.parquet"
+RESULTS_CSV = "results.csv"
+BASELINE_TRIAL_ID = "baseline"
+SWEEP_TRIAL_ID = "sweep_trial_id"
+
+
+class TrialStatus(str, Enum):
+    """How a trial ended. `diverged` is data (a point past the stability frontier), not an error."""
+
+    OK = "ok"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+    BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    """One task's score as lm-eval reported it; NaN when the trial produced none."""
+
+    task: str
+    category: str
+    metric: str
+    score: float = math.nan
+    stderr: float = math.nan
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """Everything one trial produced; the results table and the Ray/W&B metrics are views of it."""
+
+    sweep: str
+    trial_id: str
+    method: str
+    learning_rate: float
+    batch_size: int
+    per_device_batch_size: int
+    gradient_accumulation_steps: int
+    seed: int
+    status: TrialStatus
+    scores: tuple[TaskScore, ...] = ()
+    train_loss: float = math.nan
+    train_steps: int = 0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    train_tokens_per_second: float = math.nan
+    started_at: float = math.nan
+    finished_at: float = math.nan
+    error: str = ""
+    loss_history: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def lr_bs_ratio(self) -> float:
+        """NaN for the baseline, which has no learning rate and no batch (batch_size 0)."""
+        return self.learning_rate / self.batch_size if self.batch_size else math.nan
+
+    def to_metrics(self) -> dict[str, Any]:
+        """Flat metrics for `tune.report`: scalars, plus `tasks/<task>/<field>` per task."""
+        metrics = {name: getattr(self, name) for name in _SCALAR_FIELDS if name not in {"scores", "loss_history"}}
+        metrics["status"] = self.status.value
+        metrics["lr_bs_ratio"] = self.lr_bs_ratio
+        # Ray fills in its own `trial_id` in every result, so ours travels under another key.
+        metrics[SWEEP_TRIAL_ID] = metrics.pop("trial_id")
+        metrics["loss_history"] = list(self.loss_history)
+        for score in self.scores:
+            for name in ("score", "stderr", "metric", "category"):
+                metrics[f"tasks/{score.task}/{name}"] = getattr(score, name)
+        return metrics
+
+    @classmethod
+    def from_metrics(cls, metrics: dict[str, Any]) -> TrialResult:
+        """Inverse of `to_metrics`; accepts Ray's flattened (`tasks/x/score`) or nested (`tasks: {x: ...}`) form."""
+        tasks: dict[str, dict[str, Any]] = {}
+        for key, value in metrics.items():
+            if key.startswith("tasks/"):
+                _, task, name = key.split("/", 2)
+                tasks.setdefault(task, {})[name] = value
+        for task, fields in (metrics.get("tasks") or {}).items():
+            tasks.setdefault(task, {}).update(fields)
+        scalars = {name: metrics[name] for name in _SCALAR_FIELDS if name in metrics}
+        scalars["trial_id"] = metrics[SWEEP_TRIAL_ID]
+        scalars["status"] = TrialStatus(metrics["status"])
+        scalars["loss_history"] = tuple(metrics.get("loss_history") or ())
+        scores = tuple(TaskScore(task=task, **fields) for task, fields in tasks.items())
+        return cls(**scalars, scores=scores)
+
+    @classmethod
+    def from_rows(cls, rows: pd.DataFrame) -> TrialResult:
+        """Inverse of `rows` (the loss history is not kept in the table)."""
+        first = rows.iloc[0]
+        scalars = {name: _plain(first[name]) for name in _SCALAR_FIELDS if name in rows.columns}
+        scalars["status"] = TrialStatus(first["status"])
+        scalars["error"] = "" if pd.isna(first["error"]) else str(first["error"])
+        for name in ("batch_size", "per_device_batch_size", "gradient_accumulation_steps", "seed", "train_steps"):
+            scalars[name] = int(first[name])
+        scores = tuple(
+            TaskScore(r.task, r.category, r.metric, float(r.score), float(r.stderr)) for r in rows.itertuples()
+        )
+        return cls(**scalars, scores=scores)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Tidy rows, one per task (a failed trial still gets one row per task, with NaN scores)."""
+        common = {
+            "sweep": self.sweep,
+            "trial_id": self.trial_id,
+            "method": self.method,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "per_device_batch_size": self.per_device_batch_size,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "lr_bs_ratio": self.lr_bs_ratio,
+            "seed": self.seed,
+        }
+        run = {
+            "status": self.status.value,
+            "train_loss": self.train_loss,
+            "train_steps": self.train_steps,
+            "train_seconds": self.train_seconds,
+            "eval_seconds": self.eval_seconds,
+            "train_tokens_per_second": self.train_tokens_per_second,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+        }
+        return [{**common, **dataclasses.asdict(score), **run} for score in self.scores]
+
+
+_SCALAR_FIELDS = [f.name for f in dataclasses.fields(TrialResult)]
+SCHEMA = {
+    "sweep": "string", "trial_id": "string", "method": "string", "learning_rate": "float64",
+    "batch_size": "int64", "per_device_batch_size": "int64", "gradient_accumulation_steps": "int64",
+    "lr_bs_ratio": "float64", "seed": "int64", "task": "string", "category": "string", "metric": "string",
+    "score": "float64", "stderr": "float64", "status": "string", "train_loss": "float64", "train_steps": "int64",
+    "train_seconds": "float64", "eval_seconds": "float64", "train_tokens_per_second": "float64",
+    "started_at": "float64", "finished_at": "float64", "error": "string",
+}  # fmt: skip
+COLUMNS = list(SCHEMA)
+
+
+class ResultsStore:
+    """The tidy results table of one sweep directory; `add` is idempotent per trial_id."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    @property
+    def parquet_path(self) -> Path:
+        return self.directory / RESULTS_PARQUET
+
+    def load(self) -> pd.DataFrame:
+        if not self.parquet_path.exists():
+            return pd.DataFrame(columns=COLUMNS).astype(SCHEMA)
+        return pd.read_parquet(self.parquet_path)
+
+    def trial_ids(self) -> set[str]:
+        return set(self.load()["trial_id"])
+
+    def add(self, results: list[TrialResult]) -> pd.DataFrame:
+        """Insert or replace these trials' rows and rewrite both files atomically."""
+        replaced = {result.trial_id for result in results}
+        current = self.load()
+        fresh = pd.DataFrame([row for result in results for row in result.rows()], columns=COLUMNS)
+        kept = current[~current["trial_id"].isin(replaced)]
+        table = fresh if kept.empty else pd.concat([kept, fresh], ignore_index=True)
+        table = table.sort_values(["learning_rate", "batch_size", "seed", "task"], na_position="first")
+        table = table.reset_index(drop=True).astype(SCHEMA)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _write_atomically(self.parquet_path, lambda path: table.to_parquet(path, index=False))
+        _write_atomically(self.directory / RESULTS_CSV, lambda path: table.to_csv(path, index=False))
+        return table
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalar → the Python scalar the dataclass declares."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _write_atomically(target: Path, write: Any) -> None:
+    """Write through a temp file in the same folder, then rename: readers see the old or the new file, whole."""
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        write(temp)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; results are for everyone who can read the dir
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def pivot_by_trial(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial (lr, bs, lr/bs, seed, status, loss, one column per task), for people to read."""
+    index = ["trial_id", "learning_rate", "batch_size", "lr_bs_ratio", "seed", "status", "train_loss"]
+    if table.empty:
+        return pd.DataFrame(columns=index)
+    scores = table.pivot_table(index="trial_id", columns="task", values="score", aggfunc="first", dropna=False)
+    ordered = list(dict.fromkeys(table["task"]))
+    trials = table.drop_duplicates("trial_id")[index].set_index("trial_id")
+    wide = trials.join(scores[ordered]).reset_index()
+    wide.columns.name = None
+    return wide.sort_values(["learning_rate", "batch_size", "seed"], na_position="first").reset_index(drop=True)

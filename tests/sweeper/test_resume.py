@@ -1,0 +1,60 @@
+"""Kill the driver mid-sweep with SIGKILL, resume, and check nothing is lost or paid for twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from tests.conftest import micro_spec_dict
+
+
+def _finished_trials(run: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_parquet(run / "results.parquet")
+    except (FileNotFoundError, OSError):
+        return pd.DataFrame(columns=["trial_id", "status", "started_at"])
+    return table[table.status != "baseline"].drop_duplicates("trial_id")
+
+
+def test_sigkill_then_resume_keeps_finished_trials(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    raw = micro_spec_dict(run)
+    raw["grid"] = {"learning_rate": [1.0e-3, 2.0e-3, 3.0e-3], "batch_size": [4, 8]}
+    raw["search"] = {"max_concurrent_trials": 1}  # one at a time: the kill surely lands mid-sweep
+    spec_path = tmp_path / "micro.yaml"
+    spec_path.write_text(yaml.safe_dump(raw))
+
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "sweeper.cli", "run", str(spec_path), "--no-analyze"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while len(_finished_trials(run)) < 2 and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started: Ray included
+    driver.wait()
+    before = _finished_trials(run)
+    assert 2 <= len(before) < 6, f"the kill must land mid-sweep, saw {len(before)} finished trials"
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sweeper.cli", "resume", str(run), "--no-analyze"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    table = pd.read_parquet(run / "results.parquet")
+    after = table[table.status != "baseline"]
+    assert after.groupby("trial_id").size().eq(len(raw["evaluation"]["tasks"])).all(), "each trial exactly once"
+    assert after.trial_id.nunique() == 6 and set(after.status) == {"ok"}
+    kept = after.drop_duplicates("trial_id").set_index("trial_id").loc[before.trial_id, "started_at"]
+    assert (kept.to_numpy() == before.set_index("trial_id").started_at.to_numpy()).all(), (
+        "trials that had finished before the kill must not be trained again"
+    )
+    assert (table.status == "baseline").sum() == len(raw["evaluation"]["tasks"])

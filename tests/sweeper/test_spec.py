@@ -1,0 +1,133 @@
+"""The spec: shipped YAMLs validate; each kind of bad input is one clear line naming the field and the fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sweeper.errors import SpecError
+from sweeper.spec import TrialParams, load_spec, spec_from_dict, split_batch
+from tests.conftest import REPO, demo_dict
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "search_spaces").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_spec_validates_and_starts_with_its_command(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.trials(), "a shipped spec must define at least one trial"
+    assert path.read_text().startswith(f"# sweeper run search_spaces/{path.name}")
+
+
+def test_demo_spec_grid_and_budget() -> None:
+    spec = load_spec("demo")
+    trials = spec.trials()
+    assert len(trials) == 9
+    assert {t.batch_size for t in trials} == {4, 16, 64}
+    # the budget is in examples: every cell sees the same data, so steps shrink with the batch
+    assert spec.train_steps(4, None) == 4800
+    assert spec.train_steps(64, None) == 300
+    assert len({t.trial_id for t in trials}) == 9
+
+
+def test_ratio_grid_derives_learning_rate() -> None:
+    raw = demo_dict()
+    raw["grid"] = {"lr_bs_ratio": [1e-5, 1e-4], "batch_size": [4, 16]}
+    trials = spec_from_dict(raw).trials()
+    assert sorted(round(t.learning_rate, 12) for t in trials) == sorted([4e-5, 1.6e-4, 4e-4, 1.6e-3])
+    assert all(t.lr_bs_ratio in (pytest.approx(1e-5), pytest.approx(1e-4)) for t in trials)
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "limit", "expected"),
+    [(64, 64, (64, 1)), (64, 8, (8, 8)), (4, 8, (4, 1)), (32, 16, (16, 2))],
+)
+def test_split_batch(batch_size: int, limit: int, expected: tuple[int, int]) -> None:
+    per_device, accumulation = split_batch(batch_size, limit)
+    assert (per_device, accumulation) == expected
+    assert per_device * accumulation == batch_size
+
+
+def test_trial_params_record_both_configured_and_derived_batch() -> None:
+    params = TrialParams.make(3e-4, 32, seed=1, max_per_device_batch=8)
+    assert (params.per_device_batch_size, params.gradient_accumulation_steps) == (8, 4)
+    assert params.lr_bs_ratio == pytest.approx(3e-4 / 32)
+    assert params.trial_id == "lr3e-04_bs32_s1"
+
+
+def _problems(mutate) -> str:
+    raw = demo_dict()
+    mutate(raw)
+    with pytest.raises(SpecError) as caught:
+        spec_from_dict(raw)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda r: r["grid"].update(learnin_rate=[1e-3]),
+            "grid.learnin_rate: unknown key; did you mean 'learning_rate'",
+        ),
+        (lambda r: r["training"].update(seeds="x"), "training.seeds: Input should be a valid list"),
+        (lambda r: r["grid"]["learning_rate"].__setitem__(2, -1e-4), "grid.learning_rate[2]: must be > 0, got -0.0001"),
+        (lambda r: r["grid"].update(batch_size=[]), "grid.batch_size: is empty"),
+        (lambda r: r["grid"].update(batch_size=[4, 4]), "grid.batch_size[1]: duplicate"),
+        (
+            lambda r: r["evaluation"]["tasks"][0].update(category="reasonin"),
+            "evaluation.tasks[0].category: unknown category 'reasonin'; did you mean 'reasoning'?",
+        ),
+        (lambda r: r["categories"].append("math"), "categories[2]: 'math' has no task"),
+        (lambda r: r["resources"].update(gpus=float("nan")), "resources.gpus: Input should be a finite number"),
+        (lambda r: r["training"].update(max_steps=10), "training: give exactly one budget"),
+        (lambda r: r["grid"].update(lr_bs_ratio=[1e-5]), "grid: give exactly one of `learning_rate`"),
+        (lambda r: r.pop("grid"), "grid: required field is missing"),
+        (lambda r: r["evaluation"].update(batch_size="big"), "evaluation.batch_size: Input should be a valid integer"),
+    ],
+)
+def test_bad_input_names_field_and_fix(mutate, expected: str) -> None:
+    assert expected in _problems(mutate)
+
+
+def test_batch_size_the_micro_batch_limit_cannot_divide() -> None:
+    message = _problems(lambda r: (r["training"].update(max_per_device_batch=8), r["grid"].update(batch_size=[4, 12])))
+    assert "grid.batch_size[1]: 12 is not a multiple of training.max_per_device_batch=8" in message
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    def mutate(raw):
+        raw["grid"]["learning_rate"][0] = 0
+        raw["evaluation"]["tasks"][1]["category"] = "nope"
+
+    message = _problems(mutate)
+    assert "grid.learning_rate[0]" in message and "evaluation.tasks[1].category" in message
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ngrid: [1, 2\n")
+    with pytest.raises(SpecError, match="malformed YAML at line 3"):
+        load_spec(path)
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    raw = demo_dict()
+    raw["grid"]["learning_rate"] = [-1.0]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    done = subprocess.run(
+        [sys.executable, "-m", "sweeper.cli", "run", str(path), "--output-dir", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "grid.learning_rate[0]: must be > 0, got -1.0" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists(), "nothing may start before the spec is valid"
+
+
+def test_unknown_packaged_spec_suggests_a_name() -> None:
+    with pytest.raises(SpecError, match="did you mean 'demo'"):
+        load_spec("demoo")

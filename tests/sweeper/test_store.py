@@ -1,0 +1,86 @@
+"""The results table: tidy rows, round-trip through Ray's flat metrics, atomic idempotent writes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweeper.store import COLUMNS, ResultsStore, TaskScore, TrialResult, TrialStatus, pivot_by_trial
+
+
+def _result(trial_id: str = "lr1e-03_bs4_s0", status: TrialStatus = TrialStatus.OK, score: float = 0.5):
+    return TrialResult(
+        sweep="s", trial_id=trial_id, method="sft", learning_rate=1e-3, batch_size=4, per_device_batch_size=2,
+        gradient_accumulation_steps=2, seed=0, status=status,
+        scores=(TaskScore("add", "reasoning", "exact_match", score, 0.05),
+                TaskScore("seq", "pattern", "acc", score / 2, math.nan)),
+        train_loss=1.25, train_steps=10, train_seconds=3.0, eval_seconds=1.0, train_tokens_per_second=100.0,
+        loss_history=(2.0, 1.25),
+    )  # fmt: skip
+
+
+def test_rows_are_tidy_one_per_task_with_the_schema() -> None:
+    rows = _result().rows()
+    assert len(rows) == 2
+    assert list(rows[0]) == COLUMNS
+    assert rows[0]["lr_bs_ratio"] == pytest.approx(1e-3 / 4)
+    assert {(r["task"], r["category"]) for r in rows} == {("add", "reasoning"), ("seq", "pattern")}
+
+
+def test_metrics_round_trip_flat_and_nested() -> None:
+    result = _result()
+    flat = result.to_metrics()
+    assert flat["tasks/add/score"] == 0.5 and flat["status"] == "ok"
+    assert TrialResult.from_metrics(flat).rows() == result.rows()
+    assert flat["sweep_trial_id"] == "lr1e-03_bs4_s0" and "trial_id" not in flat, "Ray owns `trial_id`"
+    nested = {k: v for k, v in flat.items() if not k.startswith("tasks/")}
+    nested["tasks"] = {s.task: {"score": s.score, "stderr": s.stderr, "metric": s.metric, "category": s.category}
+                       for s in result.scores}  # fmt: skip
+    assert TrialResult.from_metrics(nested).rows() == result.rows()
+
+
+def test_store_replaces_a_trial_instead_of_duplicating(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    store.add([_result("a", score=0.1), _result("b", score=0.2)])
+    table = store.add([_result("a", score=0.9)])
+    assert len(table) == 4
+    assert table.loc[table.trial_id == "a", "score"].max() == pytest.approx(0.9)
+    on_disk_csv = pd.read_csv(tmp_path / "results.csv")
+    assert len(on_disk_csv) == 4 and list(on_disk_csv.columns) == COLUMNS
+    assert not list(tmp_path.glob(".*tmp")), "no temp files are left behind"
+
+
+def test_failed_trial_keeps_rows_with_nan_scores(tmp_path: Path) -> None:
+    failed = TrialResult(
+        sweep="s", trial_id="x", method="sft", learning_rate=1.0, batch_size=4, per_device_batch_size=4,
+        gradient_accumulation_steps=1, seed=0, status=TrialStatus.FAILED,
+        scores=(TaskScore("add", "reasoning", "exact_match"),), error="boom",
+    )  # fmt: skip
+    table = ResultsStore(tmp_path).add([failed])
+    assert table.status.tolist() == ["failed"] and math.isnan(table.score.iloc[0])
+    assert table.error.iloc[0] == "boom"
+
+
+def test_pivot_has_one_row_per_trial_and_keeps_the_baseline(tmp_path: Path) -> None:
+    baseline = TrialResult(
+        sweep="s", trial_id="baseline", method="sft", learning_rate=math.nan, batch_size=0,
+        per_device_batch_size=0, gradient_accumulation_steps=0, seed=-1, status=TrialStatus.BASELINE,
+        scores=(TaskScore("add", "reasoning", "exact_match", 0.0), TaskScore("seq", "pattern", "acc", 0.1)),
+    )  # fmt: skip
+    table = ResultsStore(tmp_path).add([_result("a"), baseline])
+    wide = pivot_by_trial(table)
+    assert len(wide) == 2
+    assert list(wide.columns[-2:]) == ["add", "seq"]
+    assert wide.iloc[0]["status"] == "baseline", "the baseline sorts first (no learning rate)"
+    assert wide.set_index("trial_id").loc["a", "add"] == pytest.approx(0.5)
+
+
+def test_rows_round_trip_back_to_the_trial(tmp_path: Path) -> None:
+    result = _result()
+    table = ResultsStore(tmp_path).add([result])
+    back = TrialResult.from_rows(table)
+    pd.testing.assert_frame_equal(pd.DataFrame(back.rows()), pd.DataFrame(result.rows()))
+    assert back.status is TrialStatus.OK and isinstance(back.learning_rate, float)

@@ -1,0 +1,74 @@
+"""Training at a grid point: accumulation equals a bigger batch, loss masking, divergence is caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import load_from_disk
+
+from sweeper.spec import DataSpec, TrainingSpec, TrialParams
+from trials.data import IGNORE_INDEX, prepare_sft_data
+from trials.demo_data import pretraining_corpus
+from trials.model import build_tiny_llama
+from trials.tokenizer import train_demo_tokenizer
+from trials.train import train_sft
+
+TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+        "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_demo_tokenizer(pretraining_corpus(300, seed=0), vocab_size=300)
+
+
+@pytest.fixture(scope="module")
+def dataset(tokenizer, tmp_path_factory):
+    prepared = prepare_sft_data(DataSpec(source="demo", num_examples=64), tokenizer, 64, tmp_path_factory.mktemp("c"))
+    return load_from_disk(str(prepared.path))
+
+
+def _train(tokenizer, dataset, tmp_path: Path, params: TrialParams, steps: int, **training):
+    torch.manual_seed(0)
+    model = build_tiny_llama(TINY, len(tokenizer))
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    spec = TrainingSpec(max_steps=steps, max_length=64, logging_steps=1, **training)
+    outcome = train_sft(model, tokenizer, dataset, params, spec, steps, tmp_path)
+    return model, before, outcome
+
+
+def test_prepared_data_masks_the_prompt(tokenizer, dataset) -> None:
+    example = dataset[0]
+    labels = example["labels"]
+    assert labels[0] == IGNORE_INDEX, "the prompt (`Q: ...`) carries no loss"
+    trained = tokenizer.decode([t for t in labels if t != IGNORE_INDEX])
+    full = tokenizer.decode(example["input_ids"])
+    assert full.endswith(trained.strip() + "</s>\n") or trained.strip().endswith("</s>")
+    assert "Q:" not in trained
+
+
+def test_accumulation_gives_the_same_update_as_a_bigger_batch(tokenizer, dataset, tmp_path: Path) -> None:
+    """transformers#37766: 8 x 1 and 2 x 4 must take the same step on the same examples."""
+    one, start, _ = _train(tokenizer, dataset, tmp_path / "a", TrialParams(1e-2, 8, 0, 8, 1), steps=1)
+    four, _, _ = _train(tokenizer, dataset, tmp_path / "b", TrialParams(1e-2, 8, 0, 2, 4), steps=1)
+    moved = max((p - start[n]).abs().max().item() for n, p in one.named_parameters())
+    assert moved > 1e-4, "the step must actually change the weights"
+    for (name, p_one), (_, p_four) in zip(one.named_parameters(), four.named_parameters()):
+        torch.testing.assert_close(p_one, p_four, atol=2e-5, rtol=1e-4, msg=f"{name} differs")
+
+
+def test_absurd_learning_rate_is_stopped_as_diverged(tokenizer, dataset, tmp_path: Path) -> None:
+    _, _, outcome = _train(tokenizer, dataset, tmp_path, TrialParams(1e4, 4, 0, 4, 1), steps=12)
+    assert outcome.divergence, "a run at lr=1e4 must be flagged"
+    assert outcome.steps < 12, "a diverged run is stopped early, not trained to the end"
+    assert outcome.loss_history, "its partial loss curve is kept"
+
+
+def test_stable_run_reports_loss_and_throughput(tokenizer, dataset, tmp_path: Path) -> None:
+    _, _, outcome = _train(tokenizer, dataset, tmp_path, TrialParams(1e-3, 4, 0, 4, 1), steps=6)
+    assert outcome.divergence == ""
+    assert outcome.steps == 6
+    assert outcome.tokens_per_second > 0
+    assert outcome.loss_history[-1] < outcome.loss_history[0] * 1.5

@@ -1,0 +1,186 @@
+"""Training data, loaded and tokenized once per sweep, cached by content hash, read by every trial.
+
+Tokenizing in each trial would repeat the same CPU work (minutes for Tulu 3) N times and let trials disagree
+on preprocessing. So the driver calls `prepare_sft_data` once; the result is an Arrow folder (memory-mapped by
+every trial, shared through the page cache) under a key that hashes everything that shapes it: the data spec,
+the tokenizer's files and chat template, `max_length` and the demo generator's version. A resumed or repeated
+sweep finds it and skips the work.
+
+Loss masking follows Tulu 3 / TRL: with prompt-completion data the loss covers the completion only; with
+`messages` data it covers the assistant turns only. Both are found the same way: render the conversation with
+the chat template, find the character spans of the trainable parts by rendering prefixes, and label exactly
+the tokens whose offsets fall inside them. No reliance on `{% generation %}` markers, which most hub
+templates (SmolLM2's included) lack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock
+
+from sweeper.errors import SweeperError
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+    from sweeper.spec import DataSpec
+
+log = logging.getLogger("ratio_sweeper.data")
+IGNORE_INDEX = -100
+CACHE_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """A tokenized training set on disk (columns `input_ids`, `labels`) and its size."""
+
+    path: Path
+    num_examples: int
+    num_tokens: int
+
+
+def load_raw_dataset(data: DataSpec, method: str) -> Dataset:
+    """The untokenized examples: the demo generator, a local file/folder, or a hub dataset; shuffled, cut."""
+    from datasets import Dataset, load_dataset, load_from_disk
+
+    if data.source == "demo":
+        from trials import demo_data
+
+        count = data.num_examples or 20000
+        make = demo_data.preference_examples if method == "dpo" else demo_data.sft_examples
+        return Dataset.from_list(make(count, data.seed))
+    path = Path(data.source).expanduser()
+    if path.is_dir() and (path / "dataset_info.json").exists():
+        dataset = load_from_disk(str(path))
+    elif path.exists():
+        suffix = path.suffix if path.is_file() else _folder_format(path)
+        loader = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}[suffix]
+        files = str(path) if path.is_file() else str(path / f"**/*{suffix}")
+        dataset = load_dataset(loader, data_files={data.split: files}, split=data.split)
+    else:
+        dataset = load_dataset(data.source, data.config_name, split=data.split)
+    dataset = dataset.shuffle(seed=data.seed)
+    if data.num_examples is not None:
+        dataset = dataset.select(range(min(data.num_examples, len(dataset))))
+    return dataset
+
+
+def _folder_format(folder: Path) -> str:
+    for suffix in (".parquet", ".jsonl", ".json", ".csv"):
+        if any(folder.rglob(f"*{suffix}")):
+            return suffix
+    raise SweeperError(f"data.source: {folder} holds no .parquet/.jsonl/.json/.csv files; point it at the data")
+
+
+def prepare_sft_data(
+    data: DataSpec, tokenizer: PreTrainedTokenizerBase, max_length: int, cache_root: Path
+) -> PreparedData:
+    """Tokenize the SFT data once (chat template applied, loss mask built, truncated) and cache it."""
+    key = _cache_key(data, tokenizer, max_length)
+    target = cache_root / "data" / key
+    cache_root.joinpath("data").mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not target.exists():
+            raw = load_raw_dataset(data, "sft")
+            _check_columns(raw.column_names, data.source)
+            tokenized = raw.map(
+                _tokenize_batch,
+                batched=True,
+                remove_columns=raw.column_names,
+                fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
+                desc="Tokenizing",
+            )
+            tokenized = tokenized.filter(lambda labels: any(t != IGNORE_INDEX for t in labels), input_columns="labels")
+            _save_atomically(tokenized, target)
+            log.info("tokenized %d examples into %s", len(tokenized), target)
+    from datasets import load_from_disk
+
+    dataset = load_from_disk(str(target))
+    lengths = dataset.with_format("numpy")["input_ids"]
+    return PreparedData(target, len(dataset), int(sum(len(ids) for ids in lengths)))
+
+
+def _check_columns(columns: list[str], source: str) -> None:
+    if "messages" in columns or {"prompt", "completion"} <= set(columns):
+        return
+    raise SweeperError(
+        f"data.source: {source} has columns {columns}; SFT needs `messages` (chat turns) or `prompt` + `completion`"
+    )
+
+
+def _tokenize_batch(batch: dict[str, list[Any]], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict:
+    texts, spans = [], []
+    conversations = batch.get("messages") or [p + c for p, c in zip(batch["prompt"], batch["completion"])]
+    prompt_turns = [len(p) for p in batch["prompt"]] if "messages" not in batch else None
+    for index, messages in enumerate(conversations):
+        text, trainable = _render_with_spans(tokenizer, messages, prompt_turns[index] if prompt_turns else None)
+        texts.append(text)
+        spans.append(trainable)
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, truncation=True,
+                        max_length=max_length)  # fmt: skip
+    labels = []
+    for ids, offsets, trainable in zip(encoded["input_ids"], encoded["offset_mapping"], spans):
+        labels.append([
+            token if any(start <= begin < end for start, end in trainable) else IGNORE_INDEX
+            for token, (begin, _) in zip(ids, offsets)
+        ])  # fmt: skip
+    return {"input_ids": encoded["input_ids"], "labels": labels}
+
+
+def _render_with_spans(
+    tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]], prompt_turns: int | None
+) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans the loss covers.
+
+    Prompt-completion data (`prompt_turns` given): everything after the prompt's generation prompt. Messages:
+    each assistant turn, from after its generation prompt to its end. A template that does not render
+    prefixes consistently gets the whole text as one span (loss on everything), like TRL does.
+    """
+    render = tokenizer.apply_chat_template
+    full = render(messages, tokenize=False)
+    turns = [prompt_turns] if prompt_turns is not None else [
+        index for index, message in enumerate(messages) if message["role"] == "assistant"
+    ]  # fmt: skip
+    spans = []
+    for index in turns:
+        start = len(render(messages[:index], tokenize=False, add_generation_prompt=True)) if index else 0
+        end_text = render(messages[: index + 1], tokenize=False) if prompt_turns is None else full
+        if not full.startswith(end_text[:start]) or not full.startswith(end_text):
+            return full, [(0, len(full))]
+        spans.append((start, len(end_text)))
+    return full, spans
+
+
+def _cache_key(data: DataSpec, tokenizer: PreTrainedTokenizerBase, max_length: int) -> str:
+    fingerprint = {
+        "version": CACHE_FORMAT_VERSION,
+        "data": data.model_dump(mode="json"),
+        "max_length": max_length,
+        "vocab": hashlib.sha256(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode()).hexdigest(),
+        "chat_template": tokenizer.chat_template,
+        "special": tokenizer.all_special_tokens,
+    }
+    if data.source == "demo":
+        from trials.demo_data import DEMO_DATA_VERSION
+
+        fingerprint["demo_version"] = DEMO_DATA_VERSION
+    return "sft-" + hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _save_atomically(dataset: Dataset, target: Path) -> None:
+    temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        dataset.save_to_disk(str(temp))
+        os.replace(temp, target)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)

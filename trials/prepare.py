@@ -1,0 +1,62 @@
+"""Work done once per sweep, before any trial: the base model (built and pretrained for `tiny`) and the
+tokenized data. Trials receive a `PreparedSweep` of paths and only read from them.
+
+Everything lands in the cache (`$RATIO_SWEEPER_CACHE`, default `~/.cache/ratio-sweeper`) under content-hash
+keys, so a resumed or repeated sweep reuses it. On a multi-node Ray cluster point the cache at a filesystem
+every node can read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sweeper.spec import SweepSpec
+
+
+@dataclass(frozen=True)
+class PreparedSweep:
+    """Paths (or hub ids) every trial reads; cheap to pickle and ship to Ray workers."""
+
+    model_path: str
+    tokenizer_path: str
+    data_path: str
+    num_examples: int
+    num_tokens: int
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("RATIO_SWEEPER_CACHE", "~/.cache/ratio-sweeper")).expanduser()
+
+
+def prepare_sweep(spec: SweepSpec) -> PreparedSweep:
+    """Build or locate the base model, then tokenize the training data once (both cached)."""
+    import datasets
+    import transformers
+
+    from trials.data import prepare_sft_data
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    from trials.model import load_tokenizer
+
+    if spec.model.tiny is not None:
+        from trials.pretrain import ensure_demo_base_model
+
+        tiny = spec.model.tiny
+        pretrain = tiny.pretrain.model_dump(exclude={"corpus_size", "seed"})
+        model_path = str(
+            ensure_demo_base_model(
+                cache_root() / "models", tiny.config, pretrain, tiny.pretrain.corpus_size, tiny.pretrain.seed
+            )
+        )
+    else:
+        model_path = spec.model.name_or_path
+    tokenizer_path = spec.model.tokenizer or model_path
+    tokenizer = load_tokenizer(tokenizer_path, spec)
+    data = prepare_sft_data(spec.data, tokenizer, spec.training.max_length, cache_root())
+    return PreparedSweep(model_path, tokenizer_path, str(data.path), data.num_examples, data.num_tokens)

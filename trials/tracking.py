@@ -1,0 +1,129 @@
+"""Weights & Biases: one run per trial (grouped by sweep), and one summary run per sweep.
+
+W&B is a sink, the results store is the source of truth. Each trial's run has a deterministic id (sweep id +
+trial id), so a retried or resumed trial continues its own run instead of adding a duplicate (wandb#3522).
+The config holds the grid point with the ratio as a first-class value; the summary holds the scores per task
+and per category and the status. Offline runs land in `<output_dir>/wandb/` for `wandb sync` later.
+Only values from the spec go into a config: secrets stay in the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from sweeper.spec import SweepSpec, TrialParams
+    from sweeper.store import TrialResult
+
+SWEEP_FILE = "sweep.json"
+
+
+def wandb_mode(spec: SweepSpec) -> str:
+    """`WANDB_MODE` in the environment wins over the spec, as in every W&B tool."""
+    return os.environ.get("WANDB_MODE", spec.wandb.mode)
+
+
+def sweep_id(output_dir: Path) -> str:
+    """A random id minted when the sweep dir is first used, so a new sweep never appends to an old one's runs."""
+    path = Path(output_dir) / SWEEP_FILE
+    if not path.exists():
+        path.write_text(json.dumps({"sweep_id": uuid.uuid4().hex[:8]}))
+    return json.loads(path.read_text())["sweep_id"]
+
+
+def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
+    return {
+        "sweep": spec.name,
+        "trial_id": params.trial_id,
+        "method": spec.method,
+        "learning_rate": params.learning_rate,
+        "batch_size": params.batch_size,
+        "lr_bs_ratio": params.lr_bs_ratio,
+        "log10_lr_bs_ratio": math.log10(params.lr_bs_ratio),
+        "per_device_batch_size": params.per_device_batch_size,
+        "gradient_accumulation_steps": params.gradient_accumulation_steps,
+        "seed": params.seed,
+        "model": spec.model.name_or_path or "tiny",
+        "data": spec.data.source,
+        "tasks": {t.task: {"category": t.category, "metric": t.metric} for t in spec.evaluation.tasks},
+    }
+
+
+def start_trial_run(spec: SweepSpec, params: TrialParams) -> Any | None:
+    """Open this trial's run (None when W&B is disabled); TRL's W&B callback then logs into it."""
+    if wandb_mode(spec) == "disabled":
+        return None
+    import wandb
+
+    output_dir = spec.resolved_output_dir()
+    return wandb.init(
+        project=spec.wandb.project,
+        entity=spec.wandb.entity,
+        group=spec.name,
+        job_type=spec.method,
+        name=params.trial_id,
+        id=f"{spec.name}-{sweep_id(output_dir)}-{params.trial_id}".replace(".", "_"),
+        resume="allow",
+        dir=str(output_dir),
+        mode=wandb_mode(spec),
+        config=trial_config(spec, params),
+        reinit="finish_previous",
+    )
+
+
+def finish_trial_run(run: Any | None, result: TrialResult) -> None:
+    """Scores per task and per category, status and timings as the run's summary; then close it."""
+    if run is None:
+        return
+    summary: dict[str, Any] = {
+        "status": result.status.value,
+        "train_loss": result.train_loss,
+        "train_steps": result.train_steps,
+        "train_seconds": result.train_seconds,
+        "eval_seconds": result.eval_seconds,
+        "train_tokens_per_second": result.train_tokens_per_second,
+        "error": result.error,
+    }
+    by_category: dict[str, list[float]] = {}
+    for score in result.scores:
+        summary[f"{score.task}/score"] = score.score
+        summary[f"{score.task}/stderr"] = score.stderr
+        by_category.setdefault(score.category, []).append(score.score)
+    for category, values in by_category.items():
+        summary[f"category/{category}/score"] = sum(values) / len(values)
+    run.summary.update(summary)
+    run.finish()
+
+
+def log_sweep_summary(spec: SweepSpec, table: pd.DataFrame, plots_dir: Path) -> None:
+    """One summary run per sweep: the tidy results as a `wandb.Table` and the analysis figures as images."""
+    if wandb_mode(spec) == "disabled":
+        return
+    import wandb
+
+    output_dir = spec.resolved_output_dir()
+    run = wandb.init(
+        project=spec.wandb.project,
+        entity=spec.wandb.entity,
+        group=spec.name,
+        job_type="summary",
+        name=f"{spec.name}-summary",
+        id=f"{spec.name}-{sweep_id(output_dir)}-summary".replace(".", "_"),
+        resume="allow",
+        dir=str(output_dir),
+        mode=wandb_mode(spec),
+        config={"sweep": spec.name, "spec": spec.model_dump(mode="json")},
+        reinit="finish_previous",
+    )
+    run.log({"results": wandb.Table(dataframe=table.astype({"error": str}))})
+    images = {f"plots/{path.stem}": wandb.Image(str(path)) for path in sorted(Path(plots_dir).glob("*.png"))}
+    if images:
+        run.log(images)
+    run.finish()

@@ -1,0 +1,125 @@
+"""Train one trial with TRL at the trial's learning rate and effective batch size.
+
+The only place where the grid point becomes training arguments: `learning_rate` as is, the effective batch as
+micro-batch × gradient accumulation (transformers normalises the loss by the tokens of the whole effective
+batch, so 8 × 1 and 2 × 4 take the same step: tests/trials/test_train.py checks it), and the budget as
+`max_steps`. A `DivergenceGuard` stops a run whose loss turns NaN/inf or explodes, so a diverged point costs
+seconds, not the whole budget, and is reported as data rather than as a crash.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from transformers import TrainerCallback
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from sweeper.spec import TrainingSpec, TrialParams
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What training produced, besides the trained model itself (updated in place)."""
+
+    steps: int
+    seconds: float
+    train_loss: float
+    tokens_per_second: float
+    loss_history: tuple[float, ...]
+    divergence: str  # "" when the run stayed stable
+
+
+class DivergenceGuard(TrainerCallback):
+    """Stops training when the loss or grad norm is not finite, the loss exceeds factor × its first value, or
+    the gradient is exactly zero while the loss is not: a learning rate so large that the weights saturated
+    and the model collapsed (seen at lr=1e4 on the tiny model: loss pinned at ln(vocab), grad norm 0)."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self.first_loss: float | None = None
+        self.reason = ""
+        self.losses: list[float] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        self.losses.append(float(loss))
+        grad_norm = (logs or {}).get("grad_norm", 0.0)
+        if not math.isfinite(loss) or not math.isfinite(grad_norm):
+            self.reason = f"non-finite loss {loss} / grad norm {grad_norm} at step {state.global_step}"
+        elif grad_norm == 0.0 and loss > 0.0 and state.global_step > 1:
+            self.reason = f"gradient norm 0 at loss {loss:.3g} (collapsed) at step {state.global_step}"
+        elif self.first_loss is None:
+            self.first_loss = loss
+        elif loss > self.factor * self.first_loss:
+            self.reason = (
+                f"loss {loss:.3g} > {self.factor:g} x first loss {self.first_loss:.3g} at step {state.global_step}"
+            )
+        if self.reason:
+            control.should_training_stop = True
+
+
+def train_sft(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    dataset: Dataset,
+    params: TrialParams,
+    training: TrainingSpec,
+    max_steps: int,
+    output_dir: Path,
+    report_to: str = "none",
+) -> TrainOutcome:
+    """SFT with TRL's SFTTrainer on the pre-tokenized dataset (`input_ids` + `labels`)."""
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    config = SFTConfig(
+        output_dir=str(output_dir),
+        learning_rate=params.learning_rate,
+        per_device_train_batch_size=params.per_device_batch_size,
+        gradient_accumulation_steps=params.gradient_accumulation_steps,
+        max_steps=max_steps,
+        lr_scheduler_type=training.lr_scheduler_type,
+        warmup_steps=training.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=training.weight_decay,
+        max_grad_norm=training.max_grad_norm,
+        optim=training.optim,
+        seed=params.seed,
+        data_seed=params.seed,
+        bf16=training.bf16,
+        activation_checkpointing=training.gradient_checkpointing,
+        max_length=training.max_length,
+        packing=training.packing,
+        padding_free=training.packing,
+        # The data is tokenized, masked and truncated once per sweep; only packing is left to TRL.
+        dataset_kwargs={"skip_prepare_dataset": not training.packing},
+        logging_steps=training.logging_steps,
+        logging_first_step=True,
+        save_strategy="no",
+        report_to=report_to,
+        disable_tqdm=True,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+    )
+    guard = DivergenceGuard(training.divergence_factor)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=[guard])
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    tokens = max((entry.get("num_tokens", 0) for entry in trainer.state.log_history), default=0)
+    return TrainOutcome(
+        steps=trainer.state.global_step,
+        seconds=seconds,
+        train_loss=guard.losses[-1] if guard.losses else math.nan,
+        tokens_per_second=tokens / seconds if seconds > 0 else math.nan,
+        loss_history=tuple(guard.losses),
+        divergence=guard.reason,
+    )

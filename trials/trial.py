@@ -1,0 +1,148 @@
+"""One trial: load the base model, train at the trial's grid point, evaluate, return a `TrialResult`.
+
+`run_trial` works without Ray (debug a single grid point in a plain Python shell); `tune_trainable` is the thin
+wrapper Ray Tune runs. A diverged trial is a result (status `diverged`, its loss curve kept), not an error;
+a CUDA out-of-memory is recorded as `failed` with a hint instead of being retried. Any other exception
+propagates so Ray's `FailureConfig` can retry it and the driver records it as `failed`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sweeper.spec import TrialParams
+from sweeper.store import BASELINE_TRIAL_ID, TaskScore, TrialResult, TrialStatus
+
+if TYPE_CHECKING:
+    from sweeper.spec import SweepSpec
+    from trials.prepare import PreparedSweep
+
+OOM_HINT = "out of memory (oom): lower training.max_per_device_batch or give the trial more GPU (resources.gpus)"
+
+
+def run_trial(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path) -> TrialResult:
+    """Train and evaluate one grid point, logging to its own W&B run when W&B is on."""
+    from trials.tracking import finish_trial_run, start_trial_run
+
+    run = start_trial_run(spec, params)
+    try:
+        result = _train_and_evaluate(spec, prepared, params, trial_dir, "wandb" if run else "none")
+    except BaseException:
+        if run is not None:
+            run.finish(exit_code=1)
+        raise
+    finally:
+        _free_memory()
+    finish_trial_run(run, result)
+    return result
+
+
+def _free_memory() -> None:
+    """Warm workers run many trials: nothing of this one may stay on the GPU for the next (transformers#31923)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _train_and_evaluate(
+    spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path, report_to: str
+) -> TrialResult:
+    import torch
+    from datasets import load_from_disk
+
+    from trials.evaluate import evaluate_model
+    from trials.model import load_model, load_tokenizer
+    from trials.train import train_sft
+
+    started_at = time.time()
+    torch.set_num_threads(max(1, int(spec.resources.cpus)))
+    model = load_model(prepared.model_path, spec.model)
+    tokenizer = load_tokenizer(prepared.tokenizer_path, spec)
+    dataset = load_from_disk(prepared.data_path)
+    steps = spec.train_steps(params.batch_size, prepared.num_examples)
+    record = _record(spec, params, started_at)
+    try:
+        outcome = train_sft(model, tokenizer, dataset, params, spec.training, steps, trial_dir, report_to)
+    except torch.cuda.OutOfMemoryError:
+        return TrialResult(**record, status=TrialStatus.FAILED, scores=_unscored(spec), error=OOM_HINT,
+                           finished_at=time.time())  # fmt: skip
+    trained = {
+        "train_loss": outcome.train_loss,
+        "train_steps": outcome.steps,
+        "train_seconds": outcome.seconds,
+        "train_tokens_per_second": outcome.tokens_per_second,
+        "loss_history": outcome.loss_history,
+    }
+    if outcome.divergence:
+        return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=_unscored(spec),
+                           error=outcome.divergence, finished_at=time.time())  # fmt: skip
+    eval_started = time.perf_counter()
+    scores = evaluate_model(model, tokenizer, spec.evaluation)
+    return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,
+                       eval_seconds=time.perf_counter() - eval_started, finished_at=time.time())  # fmt: skip
+
+
+def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
+    """Score the untrained base model once, so plots and reports show where training started."""
+    import torch
+
+    from trials.evaluate import evaluate_model
+    from trials.model import load_model, load_tokenizer
+
+    started_at = time.time()
+    torch.set_num_threads(max(1, int(spec.resources.cpus)))
+    model = load_model(prepared.model_path, spec.model)
+    scores = evaluate_model(model, load_tokenizer(prepared.tokenizer_path, spec), spec.evaluation)
+    return TrialResult(
+        sweep=spec.name, trial_id=BASELINE_TRIAL_ID, method=spec.method, learning_rate=math.nan,
+        batch_size=0, per_device_batch_size=0, gradient_accumulation_steps=0, seed=-1,
+        status=TrialStatus.BASELINE, scores=scores, eval_seconds=time.time() - started_at,
+        started_at=started_at, finished_at=time.time(),
+    )  # fmt: skip
+
+
+def params_from_config(config: dict[str, Any], max_per_device_batch: int) -> TrialParams:
+    """Ray's sampled config → TrialParams; a ratio grid gives lr = ratio × batch size."""
+    batch_size = int(config["batch_size"])
+    rate = config.get("learning_rate") or config["lr_bs_ratio"] * batch_size
+    return TrialParams.make(float(rate), batch_size, int(config["seed"]), max_per_device_batch)
+
+
+def tune_trainable(
+    config: dict[str, Any], spec: SweepSpec, prepared: PreparedSweep, finished: dict[str, dict[str, Any]]
+) -> None:
+    """The function Ray Tune runs for each trial; a trial already in the results store reports its stored
+    result instead of training again (see sweeper.driver: Ray may re-run what it had not checkpointed)."""
+    from ray import tune
+
+    params = params_from_config(config, spec.training.max_per_device_batch)
+    if params.trial_id in finished:
+        tune.report(finished[params.trial_id])
+        return
+    result = run_trial(spec, prepared, params, Path(tune.get_context().get_trial_dir()))
+    tune.report(result.to_metrics())
+
+
+def _record(spec: SweepSpec, params: TrialParams, started_at: float) -> dict[str, Any]:
+    return {
+        "sweep": spec.name,
+        "trial_id": params.trial_id,
+        "method": spec.method,
+        "learning_rate": params.learning_rate,
+        "batch_size": params.batch_size,
+        "per_device_batch_size": params.per_device_batch_size,
+        "gradient_accumulation_steps": params.gradient_accumulation_steps,
+        "seed": params.seed,
+        "started_at": started_at,
+    }
+
+
+def _unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
+    return tuple(TaskScore(t.task, t.category, t.metric) for t in spec.evaluation.tasks)
