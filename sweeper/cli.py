@@ -146,22 +146,33 @@ def validate(spec: SpecArg, set_: SetOption = None) -> None:
 
     Example: sweeper validate search_spaces/smoltulu_135m_sft.yaml
     """
-    sweep = _load(spec, set_, None)
     from rich.table import Table
 
-    table = Table("trial", "lr", "bs", "lr/bs", "micro-batch x accum", "steps")
+    from sweeper.checks import check_spec
+
+    sweep = _load(spec, set_, None)
+    report = check_spec(sweep, for_this_machine=False)
+    table = Table("trial", "lr", "bs", "lr/bs", "micro-batch x accum", "steps", "examples")
+    total_examples = 0
     for params in sweep.trials():
         steps = sweep.train_steps(params.batch_size, sweep.data.num_examples)
+        examples = None if steps is None else steps * params.batch_size
+        total_examples += examples or 0
         table.add_row(
             params.trial_id,
             f"{params.learning_rate:.3g}",
             str(params.batch_size),
             f"{params.lr_bs_ratio:.3g}",
             f"{params.per_device_batch_size} x {params.gradient_accumulation_steps}",
-            "epochs" if steps is None else str(steps),
+            "per epoch" if steps is None else str(steps),
+            "-" if examples is None else f"{examples:,}",
         )
     console.print(table)
-    console.print(f"[green]ok[/]: {sweep.name} is valid ({len(sweep.trials())} trials)")
+    for line in report.unchecked:
+        console.print(f"[yellow]not checked[/]: {line}", highlight=False)
+    budget = f", {total_examples:,} training sequences in all" if total_examples else ""
+    tokens = f" (<= {total_examples * sweep.training.max_length:,} tokens at max_length)" if total_examples else ""
+    console.print(f"[green]ok[/]: {sweep.name} is valid: {len(sweep.trials())} trials{budget}{tokens}")
 
 
 def _load(spec: str, overrides: list[str] | None, output_dir: Path | None) -> SweepSpec:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ray
 from ray import tune
 
+from sweeper.checks import check_spec
 from sweeper.errors import OutputDirError
 from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
 from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TaskScore, TrialResult, TrialStatus
@@ -55,6 +56,7 @@ def run_sweep(
 
     With `analyze`, the analysis (plots, fits, report.md) is written into the output dir as well.
     """
+    check_spec(spec, address=address)
     output_dir = spec.resolved_output_dir()
     # Ray workers run in their trial folders: every path they see must be absolute.
     spec = spec.model_copy(update={"output_dir": str(output_dir)})
@@ -83,6 +85,7 @@ def resume_sweep(
     if not (output_dir / SPEC_FILE).exists():
         raise OutputDirError(f"{output_dir} holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
     spec = load_spec(output_dir / SPEC_FILE, {"output_dir": str(output_dir)})
+    check_spec(spec, address=address)
     return _fit(spec, output_dir, address, verbose, analyze, on_result)
 
 

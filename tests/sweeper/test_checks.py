@@ -1,0 +1,80 @@
+"""Checks against the machine: local paths, task names and metrics, resources; hub ids left unchecked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sweeper.checks import check_spec
+from sweeper.errors import SpecError
+from sweeper.spec import spec_from_dict
+from tests.conftest import demo_dict
+
+
+def _check(mutate, **options):
+    raw = demo_dict()
+    mutate(raw)
+    return check_spec(spec_from_dict(raw), **options)
+
+
+def _problem(mutate, **options) -> str:
+    with pytest.raises(SpecError) as caught:
+        _check(mutate, **options)
+    return str(caught.value)
+
+
+def test_demo_passes_every_check() -> None:
+    assert _check(lambda raw: None).problems == []
+
+
+def test_unknown_local_task_suggests_the_closest_name() -> None:
+    message = _problem(lambda r: r["evaluation"]["tasks"][0].update(task="demo_additon"))
+    assert "evaluation.tasks[0].task: unknown task 'demo_additon'; did you mean 'demo_addition'?" in message
+
+
+def test_builtin_task_names_are_known_and_typos_caught() -> None:
+    def mutate(raw):
+        raw["evaluation"]["tasks"][0].update(task="gsm8k", metric="exact_match", filter="strict-match")
+        raw["evaluation"]["tasks"][1].update(task="gsm8", metric="exact_match")
+
+    message = _problem(mutate)
+    assert "evaluation.tasks[1].task: unknown task 'gsm8'; did you mean 'gsm8k'?" in message
+    assert "tasks[0]" not in message
+
+
+def test_metric_and_filter_the_task_does_not_report() -> None:
+    message = _problem(lambda r: r["evaluation"]["tasks"][2].update(metric="f1"))
+    assert "evaluation.tasks[2].metric: task 'demo_number_mc' reports ['acc', 'acc_norm'], not 'f1'" in message
+    message = _problem(lambda r: r["evaluation"]["tasks"][0].update(filter="loose"))
+    assert "evaluation.tasks[0].filter: task 'demo_addition' has filters ['strict-match'], not 'loose'" in message
+
+
+def test_missing_local_paths_fail_and_hub_ids_are_left_unchecked(tmp_path: Path) -> None:
+    def local(raw):
+        raw["model"] = {"name_or_path": str(tmp_path / "no-model")}
+        raw["evaluation"]["include_path"] = [str(tmp_path / "no-tasks")]
+
+    message = _problem(local)
+    assert f"model.name_or_path: no such local path '{tmp_path / 'no-model'}'" in message
+    assert f"evaluation.include_path[0]: no such folder '{tmp_path / 'no-tasks'}'" in message
+
+    def hub(raw):
+        raw["model"] = {"name_or_path": "HuggingFaceTB/SmolLM2-135M"}
+        raw["data"] = {"source": "allenai/tulu-3-sft-mixture"}
+
+    report = _check(hub)
+    assert any("HuggingFaceTB/SmolLM2-135M' is a hub id" in line for line in report.unchecked)
+    assert any("tulu-3-sft-mixture' is a hub id" in line for line in report.unchecked)
+
+
+def test_resources_beyond_this_machine() -> None:
+    message = _problem(lambda r: r["resources"].update(cpus=512))
+    assert "resources.cpus: 512" in message
+    message = _problem(lambda r: r["resources"].update(gpus=1))
+    assert "resources.gpus: 1.0 per trial but this machine has 0" in message
+    # `sweeper validate` checks recipes meant for another machine: reported, not fatal
+    report = _check(lambda r: r["resources"].update(gpus=1), for_this_machine=False)
+    assert any("resources.gpus" in line for line in report.unchecked)
+    # on a cluster, the cluster decides
+    assert _check(lambda r: r["resources"].update(gpus=1), address="127.0.0.1:6379").problems == []
