@@ -69,6 +69,9 @@ def _check_references(spec: SweepSpec, report: CheckReport) -> None:
             report.unchecked.append(f"{field_path}: '{value}' is a hub id (not checked offline)")
         else:
             report.problems.append(f"{field_path}: no such local path '{value}'; fix the path or give a hub id")
+    source = spec.model.from_sweep
+    if source is not None and not (Path(source.path).expanduser() / "results.parquet").is_file():
+        report.problems.append(f"model.from_sweep.path: no sweep results in '{source.path}'; give a sweep's output dir")
     template = spec.data.chat_template
     if template is not None and template.endswith(".jinja") and not Path(template).expanduser().is_file():
         report.problems.append(f"data.chat_template: no such file '{template}'; give a .jinja path or inline Jinja")

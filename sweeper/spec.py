@@ -49,11 +49,19 @@ class TinyModelSpec(StrictModel):
     pretrain: PretrainSpec = Field(default_factory=PretrainSpec, description="Base-model pretraining.")
 
 
+class FromSweepSpec(StrictModel):
+    """Start from the best trial of an earlier sweep (e.g. DPO from the best SFT trial)."""
+
+    path: str = Field(description="Output dir of the earlier sweep (run with training.save_model: true).")
+    best_on: str = Field("mean", description="A category or task of that sweep, or `mean` of all its tasks.")
+
+
 class ModelSpec(StrictModel):
-    """The model every trial starts from: a hub id, a local folder, or `tiny` (built and pretrained here)."""
+    """The model every trial starts from: a hub id, a local folder, `tiny`, or the best trial of a sweep."""
 
     name_or_path: str | None = Field(None, description="Hugging Face hub id or local model folder.")
     tiny: TinyModelSpec | None = Field(None, description="Build a tiny Llama from a config instead.")
+    from_sweep: FromSweepSpec | None = Field(None, description="The best trial's model of an earlier sweep.")
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
     tokenizer: str | None = Field(None, description="Tokenizer hub id or folder; default: the model's own.")
     torch_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
@@ -64,8 +72,10 @@ class ModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSpec:
-        if (self.name_or_path is None) == (self.tiny is None):
-            raise ValueError("give exactly one of `name_or_path` (hub id or local path) or `tiny` (a config)")
+        if sum(source is not None for source in (self.name_or_path, self.tiny, self.from_sweep)) != 1:
+            raise ValueError(
+                "give exactly one of `name_or_path` (hub id or local path), `tiny` (a config) or `from_sweep`"
+            )
         return self
 
 
@@ -123,8 +133,16 @@ class TrainingSpec(StrictModel):
     divergence_factor: float = Field(
         10.0, gt=1, description="Stop as `diverged` when loss is NaN/inf or exceeds this × its first value."
     )
-    beta: float = Field(0.1, gt=0, description="DPO beta (method: dpo).")
-    loss_type: list[str] = Field(["sigmoid"], min_length=1, description="DPO loss types (method: dpo).")
+    beta: float = Field(0.1, gt=0, description="DPO beta (method: dpo); Tulu 3 used 5 with `sigmoid_norm`.")
+    loss_type: list[str] = Field(
+        ["sigmoid"], min_length=1, description="DPO loss types (method: dpo); `sigmoid_norm` is length-normalized."
+    )
+    precompute_ref_log_probs: bool = Field(
+        False, description="DPO: score the reference model once up front instead of keeping a frozen copy."
+    )
+    save_model: bool = Field(
+        False, description="Save each trial's trained model (needed to start a DPO sweep from an SFT sweep)."
+    )
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainingSpec:

@@ -211,6 +211,16 @@ def _write_atomically(target: Path, write: Any) -> None:
             os.unlink(temp)
 
 
+def best_trial(table: pd.DataFrame, best_on: str) -> str:
+    """The trial id with the highest mean score over a category's tasks, one task, or all tasks (`mean`)."""
+    scored = table[table["status"] == TrialStatus.OK.value]
+    if best_on != "mean":
+        scored = scored[(scored["category"] == best_on) | (scored["task"] == best_on)]
+    if scored.empty:
+        raise ValueError(f"no ok trial has a score on '{best_on}'")
+    return str(scored.groupby("trial_id")["score"].mean().idxmax())
+
+
 def pivot_by_trial(table: pd.DataFrame) -> pd.DataFrame:
     """One row per trial (lr, bs, lr/bs, seed, status, loss, one column per task), for people to read."""
     index = ["trial_id", "learning_rate", "batch_size", "lr_bs_ratio", "seed", "status", "train_loss"]

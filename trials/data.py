@@ -1,7 +1,7 @@
 """Training data, loaded and tokenized once per sweep, cached by content hash, read by every trial.
 
 Tokenizing in each trial would repeat the same CPU work (minutes for Tulu 3) N times and let trials disagree
-on preprocessing. So the driver calls `prepare_sft_data` once; the result is an Arrow folder (memory-mapped by
+on preprocessing. So the driver calls `prepare_data` once; the result is an Arrow folder (memory-mapped by
 every trial, shared through the page cache) under a key that hashes everything that shapes it: the data spec,
 the tokenizer's files and chat template, `max_length` and the demo generator's version. A resumed or repeated
 sweep finds it and skips the work.
@@ -82,40 +82,91 @@ def _folder_format(folder: Path) -> str:
     raise SweeperError(f"data.source: {folder} holds no .parquet/.jsonl/.json/.csv files; point it at the data")
 
 
-def prepare_sft_data(
-    data: DataSpec, tokenizer: PreTrainedTokenizerBase, max_length: int, cache_root: Path
+def prepare_data(
+    data: DataSpec, method: str, tokenizer: PreTrainedTokenizerBase, max_length: int, cache_root: Path
 ) -> PreparedData:
-    """Tokenize the SFT data once (chat template applied, loss mask built, truncated) and cache it."""
-    key = _cache_key(data, tokenizer, max_length)
-    target = cache_root / "data" / key
+    """Tokenize the training data once (chat template applied, masks built, truncated) and cache it.
+
+    SFT rows become `input_ids` + `labels`; DPO rows become `prompt_ids` + `chosen_ids` + `rejected_ids`.
+    """
+    target = cache_root / "data" / _cache_key(data, method, tokenizer, max_length)
     cache_root.joinpath("data").mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if not target.exists():
-            raw = load_raw_dataset(data, "sft")
-            _check_columns(raw.column_names, data.source)
+            raw = load_raw_dataset(data, method)
+            _check_columns(raw.column_names, data.source, method)
+            tokenize, keep = (_tokenize_pairs, _has_completion) if method == "dpo" else (_tokenize_batch, _has_labels)
             tokenized = raw.map(
-                _tokenize_batch,
+                tokenize,
                 batched=True,
                 remove_columns=raw.column_names,
                 fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
                 desc="Tokenizing",
             )
-            tokenized = tokenized.filter(lambda labels: any(t != IGNORE_INDEX for t in labels), input_columns="labels")
+            tokenized = tokenized.filter(keep, batched=True)
             _save_atomically(tokenized, target)
             log.info("tokenized %d examples into %s", len(tokenized), target)
     from datasets import load_from_disk
 
     dataset = load_from_disk(str(target))
-    lengths = dataset.with_format("numpy")["input_ids"]
-    return PreparedData(target, len(dataset), int(sum(len(ids) for ids in lengths)))
+    columns = ["prompt_ids", "chosen_ids", "rejected_ids"] if method == "dpo" else ["input_ids"]
+    tokens = sum(int(sum(len(ids) for ids in dataset.with_format("numpy")[column])) for column in columns)
+    return PreparedData(target, len(dataset), tokens)
 
 
-def _check_columns(columns: list[str], source: str) -> None:
-    if "messages" in columns or {"prompt", "completion"} <= set(columns):
-        return
-    raise SweeperError(
-        f"data.source: {source} has columns {columns}; SFT needs `messages` (chat turns) or `prompt` + `completion`"
-    )
+def _has_labels(batch: dict[str, list[Any]]) -> list[bool]:
+    """Truncation can leave an example with no trainable token; it would only dilute the batch."""
+    return [any(token != IGNORE_INDEX for token in labels) for labels in batch["labels"]]
+
+
+def _has_completion(batch: dict[str, list[Any]]) -> list[bool]:
+    return [bool(chosen) and bool(rejected) for chosen, rejected in zip(batch["chosen_ids"], batch["rejected_ids"])]
+
+
+def _check_columns(columns: list[str], source: str, method: str) -> None:
+    if method == "dpo":
+        if {"chosen", "rejected"} <= set(columns):
+            return
+        needs = "`chosen` + `rejected` (and optionally `prompt`)"
+    else:
+        if "messages" in columns or {"prompt", "completion"} <= set(columns):
+            return
+        needs = "`messages` (chat turns) or `prompt` + `completion`"
+    raise SweeperError(f"data.source: {source} has columns {columns}; {method.upper()} needs {needs}")
+
+
+def _tokenize_pairs(batch: dict[str, list[Any]], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict:
+    """Preference pairs as TRL's DPOTrainer tokenizes them: the prompt, then each answer after the shared prefix.
+
+    Rows without a `prompt` column (Tulu 3's preference mixture: two whole conversations) get the longest
+    common message prefix as the prompt, like TRL's `extract_prompt`.
+    """
+    output: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
+    prompts = batch.get("prompt") or [None] * len(batch["chosen"])
+    encode = _chat_encoder(tokenizer)
+    for prompt, chosen, rejected in zip(prompts, batch["chosen"], batch["rejected"]):
+        if prompt is None:
+            shared = _common_prefix(chosen, rejected)
+            prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
+        prompt_ids = encode(prompt, add_generation_prompt=True)
+        with_chosen, with_rejected = encode(prompt + chosen), encode(prompt + rejected)
+        shared_len = min(_common_prefix(prompt_ids, with_chosen), _common_prefix(prompt_ids, with_rejected))
+        output["prompt_ids"].append(prompt_ids[:shared_len][-max_length // 2 :])
+        output["chosen_ids"].append(with_chosen[shared_len:][:max_length])
+        output["rejected_ids"].append(with_rejected[shared_len:][:max_length])
+    return output
+
+
+def _chat_encoder(tokenizer: PreTrainedTokenizerBase) -> Any:
+    def encode(messages: list[dict[str, str]], add_generation_prompt: bool = False) -> list[int]:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    return encode
+
+
+def _common_prefix(first: list[int], second: list[int]) -> int:
+    return next((i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second)))
 
 
 def _tokenize_batch(batch: dict[str, list[Any]], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict:
@@ -161,9 +212,10 @@ def _render_with_spans(
     return full, spans
 
 
-def _cache_key(data: DataSpec, tokenizer: PreTrainedTokenizerBase, max_length: int) -> str:
+def _cache_key(data: DataSpec, method: str, tokenizer: PreTrainedTokenizerBase, max_length: int) -> str:
     fingerprint = {
         "version": CACHE_FORMAT_VERSION,
+        "method": method,
         "data": data.model_dump(mode="json"),
         "max_length": max_length,
         "vocab": hashlib.sha256(json.dumps(tokenizer.get_vocab(), sort_keys=True).encode()).hexdigest(),
@@ -174,7 +226,7 @@ def _cache_key(data: DataSpec, tokenizer: PreTrainedTokenizerBase, max_length: i
         from trials.demo_data import DEMO_DATA_VERSION
 
         fingerprint["demo_version"] = DEMO_DATA_VERSION
-    return "sft-" + hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{method}-" + hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _save_atomically(dataset: Dataset, target: Path) -> None:

@@ -9,6 +9,7 @@ seconds, not the whole budget, and is reported as data rather than as a crash.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -67,50 +68,47 @@ class DivergenceGuard(TrainerCallback):
             control.should_training_stop = True
 
 
-def train_sft(
+def train(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     dataset: Dataset,
+    method: str,
     params: TrialParams,
     training: TrainingSpec,
     max_steps: int,
     output_dir: Path,
     report_to: str = "none",
 ) -> TrainOutcome:
-    """SFT with TRL's SFTTrainer on the pre-tokenized dataset (`input_ids` + `labels`)."""
+    """Train with TRL's SFTTrainer (`method: sft`) or DPOTrainer (`method: dpo`) on the pre-tokenized data."""
     import torch
-    from trl import SFTConfig, SFTTrainer
 
-    config = SFTConfig(
-        output_dir=str(output_dir),
-        learning_rate=params.learning_rate,
-        per_device_train_batch_size=params.per_device_batch_size,
-        gradient_accumulation_steps=params.gradient_accumulation_steps,
-        max_steps=max_steps,
-        lr_scheduler_type=training.lr_scheduler_type,
-        warmup_steps=training.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
-        weight_decay=training.weight_decay,
-        max_grad_norm=training.max_grad_norm,
-        optim=training.optim,
-        seed=params.seed,
-        data_seed=params.seed,
-        bf16=training.bf16,
-        activation_checkpointing=training.gradient_checkpointing,
-        max_length=training.max_length,
-        packing=training.packing,
-        padding_free=training.packing,
-        # The data is tokenized, masked and truncated once per sweep; only packing is left to TRL.
-        dataset_kwargs={"skip_prepare_dataset": not training.packing},
-        logging_steps=training.logging_steps,
-        logging_first_step=True,
-        save_strategy="no",
-        report_to=report_to,
-        disable_tqdm=True,
-        use_cpu=not torch.cuda.is_available(),
-        dataloader_num_workers=0,
-    )
+    shared = {
+        "output_dir": str(output_dir),
+        "learning_rate": params.learning_rate,
+        "per_device_train_batch_size": params.per_device_batch_size,
+        "gradient_accumulation_steps": params.gradient_accumulation_steps,
+        "max_steps": max_steps,
+        "lr_scheduler_type": training.lr_scheduler_type,
+        "warmup_steps": training.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        "weight_decay": training.weight_decay,
+        "max_grad_norm": training.max_grad_norm,
+        "optim": training.optim,
+        "seed": params.seed,
+        "data_seed": params.seed,
+        "bf16": training.bf16,
+        "activation_checkpointing": training.gradient_checkpointing,
+        "max_length": training.max_length,
+        "logging_steps": training.logging_steps,
+        "logging_first_step": True,
+        "save_strategy": "no",
+        "report_to": report_to,
+        "disable_tqdm": True,
+        "use_cpu": not torch.cuda.is_available(),
+        "dataloader_num_workers": 0,
+    }
     guard = DivergenceGuard(training.divergence_factor)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=[guard])
+    build = _dpo_trainer if method == "dpo" else _sft_trainer
+    trainer = build(model, tokenizer, dataset, training, shared, guard)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -122,4 +120,46 @@ def train_sft(
         tokens_per_second=tokens / seconds if seconds > 0 else math.nan,
         loss_history=tuple(guard.losses),
         divergence=guard.reason,
+    )
+
+
+def _sft_trainer(model, tokenizer, dataset, training, shared, guard):
+    from trl import SFTConfig, SFTTrainer
+
+    config = SFTConfig(
+        **shared,
+        packing=training.packing,
+        padding_free=training.packing,
+        # The data is tokenized, masked and truncated once per sweep; only packing is left to TRL.
+        dataset_kwargs={"skip_prepare_dataset": not training.packing},
+    )
+    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=[guard])
+
+
+def _dpo_trainer(model, tokenizer, dataset, training, shared, guard):
+    from trl import DPOConfig, DPOTrainer
+
+    class PretokenizedDPOTrainer(DPOTrainer):
+        """DPOTrainer over data tokenized once per sweep (`prompt_ids`/`chosen_ids`/`rejected_ids`, built by
+        `trials.data` exactly as TRL would): TRL 1.16 has no switch to skip its own tokenization."""
+
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            return dataset
+
+    config = DPOConfig(
+        **shared,
+        beta=training.beta,
+        loss_type=list(training.loss_type),
+        precompute_ref_log_probs=training.precompute_ref_log_probs,
+    )
+    # The reference is the policy as the trial received it: a frozen in-memory copy, not a reload by name (TRL's
+    # default), which also works for models that were never saved under a name.
+    reference = copy.deepcopy(model).eval().requires_grad_(False)
+    return PretokenizedDPOTrainer(
+        model=model,
+        ref_model=reference,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[guard],
     )

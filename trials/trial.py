@@ -59,7 +59,7 @@ def _train_and_evaluate(
 
     from trials.evaluate import evaluate_model
     from trials.model import load_model, load_tokenizer
-    from trials.train import train_sft
+    from trials.train import train
 
     started_at = time.time()
     torch.set_num_threads(max(1, int(spec.resources.cpus)))
@@ -69,7 +69,7 @@ def _train_and_evaluate(
     steps = spec.train_steps(params.batch_size, prepared.num_examples)
     record = _record(spec, params, started_at)
     try:
-        outcome = train_sft(model, tokenizer, dataset, params, spec.training, steps, trial_dir, report_to)
+        outcome = train(model, tokenizer, dataset, spec.method, params, spec.training, steps, trial_dir, report_to)
     except torch.cuda.OutOfMemoryError:
         return TrialResult(**record, status=TrialStatus.FAILED, scores=_unscored(spec), error=OOM_HINT,
                            finished_at=time.time())  # fmt: skip
@@ -83,6 +83,12 @@ def _train_and_evaluate(
     if outcome.divergence:
         return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=_unscored(spec),
                            error=outcome.divergence, finished_at=time.time())  # fmt: skip
+    if spec.training.save_model:
+        from trials.prepare import saved_model_dir
+
+        folder = saved_model_dir(spec.resolved_output_dir(), params.trial_id)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
     eval_started = time.perf_counter()
     scores = evaluate_model(model, tokenizer, spec.evaluation)
     return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,

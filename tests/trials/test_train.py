@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -9,11 +11,11 @@ import torch
 from datasets import load_from_disk
 
 from sweeper.spec import DataSpec, TrainingSpec, TrialParams
-from trials.data import IGNORE_INDEX, prepare_sft_data
+from trials.data import IGNORE_INDEX, prepare_data
 from trials.demo_data import pretraining_corpus
 from trials.model import build_tiny_llama
 from trials.tokenizer import train_demo_tokenizer
-from trials.train import train_sft
+from trials.train import train
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
@@ -26,7 +28,9 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def dataset(tokenizer, tmp_path_factory):
-    prepared = prepare_sft_data(DataSpec(source="demo", num_examples=64), tokenizer, 64, tmp_path_factory.mktemp("c"))
+    prepared = prepare_data(
+        DataSpec(source="demo", num_examples=64), "sft", tokenizer, 64, tmp_path_factory.mktemp("c")
+    )
     return load_from_disk(str(prepared.path))
 
 
@@ -35,7 +39,7 @@ def _train(tokenizer, dataset, tmp_path: Path, params: TrialParams, steps: int, 
     model = build_tiny_llama(TINY, len(tokenizer))
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     spec = TrainingSpec(max_steps=steps, max_length=64, logging_steps=1, **training)
-    outcome = train_sft(model, tokenizer, dataset, params, spec, steps, tmp_path)
+    outcome = train(model, tokenizer, dataset, "sft", params, spec, steps, tmp_path)
     return model, before, outcome
 
 
@@ -72,3 +76,37 @@ def test_stable_run_reports_loss_and_throughput(tokenizer, dataset, tmp_path: Pa
     assert outcome.steps == 6
     assert outcome.tokens_per_second > 0
     assert outcome.loss_history[-1] < outcome.loss_history[0] * 1.5
+
+
+def test_dpo_trains_on_pairs_tokenized_once(tokenizer, tmp_path: Path) -> None:
+    prepared = prepare_data(DataSpec(source="demo", num_examples=32), "dpo", tokenizer, 64, tmp_path / "cache")
+    pairs = load_from_disk(str(prepared.path))
+    assert set(pairs.column_names) == {"prompt_ids", "chosen_ids", "rejected_ids"}
+    first = pairs[0]
+    assert tokenizer.decode(first["prompt_ids"]).startswith("Q: ")
+    assert first["chosen_ids"] != first["rejected_ids"]
+    torch.manual_seed(0)
+    model = build_tiny_llama(TINY, len(tokenizer))
+    spec = TrainingSpec(max_steps=4, max_length=64, logging_steps=1, beta=0.1)
+    outcome = train(model, tokenizer, pairs, "dpo", TrialParams(1e-3, 4, 0, 2, 2), spec, 4, tmp_path / "out")
+    assert outcome.steps == 4 and outcome.divergence == ""
+    assert all(math.isfinite(loss) for loss in outcome.loss_history)
+    # sigmoid DPO starts at log(2): policy == reference
+    assert outcome.loss_history[0] == pytest.approx(math.log(2), abs=1e-3)
+
+
+def test_preference_rows_without_a_prompt_column_split_at_the_shared_prefix(tokenizer, tmp_path: Path) -> None:
+    """Tulu 3's preference mixture stores two whole conversations; the prompt is what they share."""
+    rows = [
+        {
+            "chosen": [{"role": "user", "content": "1 plus 2?"}, {"role": "assistant", "content": "3"}],
+            "rejected": [{"role": "user", "content": "1 plus 2?"}, {"role": "assistant", "content": "4"}],
+        }
+    ] * 4
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    prepared = prepare_data(DataSpec(source=str(path)), "dpo", tokenizer, 64, tmp_path / "cache")
+    pair = load_from_disk(str(prepared.path))[0]
+    assert tokenizer.decode(pair["prompt_ids"]) == "Q: 1 plus 2?\nA:"
+    assert tokenizer.decode(pair["chosen_ids"]).strip().startswith("3")
+    assert tokenizer.decode(pair["rejected_ids"]).strip().startswith("4")
