@@ -29,6 +29,7 @@ console = Console(width=None if sys.stdout.isatty() else 240)
 err_console = Console(stderr=True)
 
 SpecArg = Annotated[str, typer.Argument(help="A spec YAML path, or a packaged spec name such as `demo`.")]
+QuietOption = Annotated[bool, typer.Option(help="No live view: one plain line per finished trial.")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a spec field, e.g. --set training.train_examples=2000 (repeatable)."),
@@ -42,6 +43,7 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace a sweep already in the output dir.")] = False,
     address: Annotated[str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS or local).")] = None,
     verbose: Annotated[bool, typer.Option(help="Show Ray's and the trials' logs.")] = False,
+    quiet: QuietOption = False,
     analyze: Annotated[bool, typer.Option(help="Write plots and the analysis report when done.")] = True,
     set_: SetOption = None,
 ) -> None:
@@ -52,7 +54,7 @@ def run(
     from sweeper.driver import run_sweep
 
     sweep = _load(spec, set_, output_dir)
-    _execute(sweep, lambda report: run_sweep(
+    _execute(sweep, quiet, lambda report: run_sweep(
         sweep, overwrite=overwrite, address=address, verbose=verbose, analyze=analyze, on_result=report
     ))  # fmt: skip
 
@@ -62,6 +64,7 @@ def resume(
     directory: Annotated[Path, typer.Argument(help="The output dir of a sweep that was interrupted.")],
     address: Annotated[str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS or local).")] = None,
     verbose: Annotated[bool, typer.Option(help="Show Ray's and the trials' logs.")] = False,
+    quiet: QuietOption = False,
     analyze: Annotated[bool, typer.Option(help="Write plots and the analysis report when done.")] = True,
 ) -> None:
     """Continue an interrupted sweep; finished trials are kept and not trained again.
@@ -73,36 +76,96 @@ def resume(
     if not (directory / SPEC_FILE).exists():
         raise SweeperError(f"{directory}: holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
     sweep = load_spec(directory / SPEC_FILE, {"output_dir": str(directory.resolve())})
-    _execute(sweep, lambda report: resume_sweep(
+    _execute(sweep, quiet, lambda report: resume_sweep(
         directory, address=address, verbose=verbose, analyze=analyze, on_result=report
     ))  # fmt: skip
 
 
-def _execute(sweep: SweepSpec, start: Any) -> None:
-    """Run or resume with a line per finished trial, then the results table."""
-    from sweeper.store import pivot_by_trial
+def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
+    """Run or resume with a live view (a terminal) or a line per finished trial, then the results table."""
+    from rich.live import Live
+
+    from sweeper.progress import sweep_view, trial_line
+    from sweeper.store import ResultsStore, pivot_by_trial
 
     output = sweep.resolved_output_dir()
+    store = ResultsStore(output)
     total = len(sweep.trials()) if sweep.search.algorithm == "grid" else sweep.search.num_samples
-    console.print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
+    live = None if quiet or not console.is_terminal else Live(console=console, refresh_per_second=2)
     done: list[Any] = []
 
     def report(result: Any) -> None:
         done.append(result)
-        scores = " ".join(f"{s.task}={s.score:.3f}" for s in result.scores)
-        console.print(f"[{len(done)}/{total}] {result.trial_id} {result.status.value} {scores}", highlight=False)
+        if live is None:
+            console.print(trial_line(result, len(done), total), highlight=False)
+        else:
+            live.update(sweep_view(sweep.name, total, store.load()))
 
+    console.print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
     # SIGTERM (a scheduler pre-empting the job) stops like Ctrl-C: Tune saves its state, results are on disk.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        table = start(report)
+        if live is None:
+            table = start(report)
+        else:
+            with live:
+                table = start(report)
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished trials are saved; continue with `sweeper resume {output}`")
         raise typer.Exit(130) from None
     _print_table(pivot_by_trial(table))
+    failed = table[table["status"] == "failed"].drop_duplicates("trial_id")
+    for row in failed.itertuples():
+        err_console.print(f"failed: {row.trial_id}: {row.error.splitlines()[-1] if row.error else '?'}")
     console.print(f"results: {output / 'results.csv'}  {output / 'results.parquet'}")
     if (output / "plots").exists():
         console.print(f"analysis: {output / 'report.md'}  plots: {output / 'plots'}")
+
+
+@app.command()
+def slurm(
+    spec: SpecArg,
+    nodes: Annotated[int, typer.Option(min=1, help="Nodes to allocate (one Ray node each).")] = 2,
+    cpus_per_node: Annotated[int, typer.Option(min=1, help="CPUs per node.")] = 16,
+    gpus_per_node: Annotated[int, typer.Option(min=0, help="GPUs per node.")] = 8,
+    time: Annotated[str, typer.Option(help="Wall-time limit, HH:MM:SS.")] = "24:00:00",
+    partition: Annotated[str | None, typer.Option(help="SLURM partition.")] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="Where results go (default: the spec's).")] = None,
+    script: Annotated[Path | None, typer.Option(help="Write the script here (default: print it).")] = None,
+) -> None:
+    """Write an sbatch script: a Ray cluster on the allocated nodes, then the sweep (resumed if requeued).
+
+    Example: sweeper slurm search_spaces/smoltulu_135m_sft.yaml --nodes 4 --gpus-per-node 8 --script sft.sbatch
+    """
+    from sweeper.slurm import render_sbatch
+
+    sweep = _load(spec, None, output_dir)
+    text = render_sbatch(
+        sweep, Path(spec), nodes=nodes, cpus_per_node=cpus_per_node, gpus_per_node=gpus_per_node,
+        time=time, partition=partition,
+    )  # fmt: skip
+    if script is None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        script.write_text(text)
+        console.print(f"wrote {script}; submit it with: sbatch {script}")
+
+
+@app.command()
+def status(directory: Annotated[Path, typer.Argument(help="A sweep's output dir (running or finished).")]) -> None:
+    """Show a sweep's progress, trials by status and scores, from what is on disk.
+
+    Example: sweeper status runs/demo
+    """
+    from sweeper.driver import SPEC_FILE
+    from sweeper.progress import sweep_view
+    from sweeper.store import ResultsStore
+
+    if not (directory / SPEC_FILE).exists():
+        raise SweeperError(f"{directory}: holds no sweep (no {SPEC_FILE}); give a sweep's output dir")
+    sweep = load_spec(directory / SPEC_FILE)
+    total = len(sweep.trials()) if sweep.search.algorithm == "grid" else sweep.search.num_samples
+    console.print(sweep_view(sweep.name, total, ResultsStore(directory).load()))
 
 
 @app.command()
@@ -197,25 +260,9 @@ def _analyze(source: Any, output_dir: Path) -> None:
 
 
 def _print_table(wide: Any) -> None:
-    from rich.table import Table
+    from sweeper.progress import results_table
 
-    table = Table(show_lines=False)
-    for column in wide.columns:
-        header = _HEADERS.get(column, str(column))
-        table.add_column(header, justify="left" if column in {"trial_id", "status"} else "right")
-    for row in wide.itertuples(index=False):
-        table.add_row(*(_cell(value) for value in row))
-    console.print(table)
-
-
-_HEADERS = {"trial_id": "trial", "learning_rate": "lr", "batch_size": "bs", "lr_bs_ratio": "lr/bs",
-            "train_loss": "loss"}  # fmt: skip
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "-" if value != value else f"{value:.3g}"
-    return str(value)
+    console.print(results_table(wide))
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from sweeper.checks import check_spec
 from sweeper.errors import OutputDirError
 from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
 from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TaskScore, TrialResult, TrialStatus
-from trials.tracking import log_sweep_summary, sweep_id
+from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
 from trials.trial import evaluate_baseline, params_from_config, tune_trainable
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ratio_sweeper.driver")
 SPEC_FILE = "spec.yaml"
 TUNE_DIR = "tune"
-# Quiet, offline-friendly workers; the driver's own environment is passed through as well.
+# Quiet workers: no progress bars or info logs from the libraries inside trials.
 WORKER_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "TRANSFORMERS_VERBOSITY": "error",
@@ -58,8 +58,7 @@ def run_sweep(
     """
     check_spec(spec, address=address)
     output_dir = spec.resolved_output_dir()
-    # Ray workers run in their trial folders: every path they see must be absolute.
-    spec = spec.model_copy(update={"output_dir": str(output_dir)})
+    spec = _for_workers(spec, output_dir)
     if (output_dir / SPEC_FILE).exists():
         if not overwrite:
             raise OutputDirError(
@@ -84,9 +83,16 @@ def resume_sweep(
     output_dir = Path(output_dir).resolve()
     if not (output_dir / SPEC_FILE).exists():
         raise OutputDirError(f"{output_dir} holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
-    spec = load_spec(output_dir / SPEC_FILE, {"output_dir": str(output_dir)})
+    spec = _for_workers(load_spec(output_dir / SPEC_FILE), output_dir)
     check_spec(spec, address=address)
     return _fit(spec, output_dir, address, verbose, analyze, on_result)
+
+
+def _for_workers(spec: SweepSpec, output_dir: Path) -> SweepSpec:
+    """Ray workers run in their trial folders, so every path they see is absolute; WANDB_MODE is resolved here,
+    once, so every trial logs the same way whatever its worker's environment says."""
+    wandb = spec.wandb.model_copy(update={"mode": resolve_wandb_mode(spec)})
+    return spec.model_copy(update={"output_dir": str(output_dir), "wandb": wandb})
 
 
 def _fit(
@@ -183,12 +189,13 @@ def _start_ray(address: str | None, verbose: bool) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    env_vars = {**WORKER_ENV, **{k: v for k, v in os.environ.items() if k.startswith(("HF_", "WANDB_"))}}
+    # Local workers inherit this process's environment (HF_*, WANDB_API_KEY, ...). Only the quieting variables go
+    # through runtime_env, which Ray records: secrets must never be written anywhere.
     options: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": verbose,
         "logging_level": logging.INFO if verbose else logging.ERROR,
-        "runtime_env": {"env_vars": env_vars},
+        "runtime_env": {"env_vars": WORKER_ENV},
     }
     if address:
         ray.init(address=address, **options)

@@ -25,9 +25,10 @@ if TYPE_CHECKING:
 SWEEP_FILE = "sweep.json"
 
 
-def wandb_mode(spec: SweepSpec) -> str:
-    """`WANDB_MODE` in the environment wins over the spec, as in every W&B tool."""
-    return os.environ.get("WANDB_MODE", spec.wandb.mode)
+def resolve_wandb_mode(spec: SweepSpec) -> str:
+    """`WANDB_MODE` in the driver's environment wins over the spec, as in every W&B tool."""
+    mode = os.environ.get("WANDB_MODE", spec.wandb.mode)
+    return mode if mode in {"offline", "online", "disabled"} else "offline"
 
 
 def sweep_id(output_dir: Path) -> str:
@@ -58,7 +59,7 @@ def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
 
 def start_trial_run(spec: SweepSpec, params: TrialParams) -> Any | None:
     """Open this trial's run (None when W&B is disabled); TRL's W&B callback then logs into it."""
-    if wandb_mode(spec) == "disabled":
+    if spec.wandb.mode == "disabled":
         return None
     import wandb
 
@@ -72,7 +73,7 @@ def start_trial_run(spec: SweepSpec, params: TrialParams) -> Any | None:
         id=f"{spec.name}-{sweep_id(output_dir)}-{params.trial_id}".replace(".", "_"),
         resume="allow",
         dir=str(output_dir),
-        mode=wandb_mode(spec),
+        mode=spec.wandb.mode,
         config=trial_config(spec, params),
         reinit="finish_previous",
     )
@@ -104,7 +105,7 @@ def finish_trial_run(run: Any | None, result: TrialResult) -> None:
 
 def log_sweep_summary(spec: SweepSpec, table: pd.DataFrame, plots_dir: Path) -> None:
     """One summary run per sweep: the tidy results as a `wandb.Table` and the analysis figures as images."""
-    if wandb_mode(spec) == "disabled":
+    if spec.wandb.mode == "disabled":
         return
     import wandb
 
@@ -118,7 +119,7 @@ def log_sweep_summary(spec: SweepSpec, table: pd.DataFrame, plots_dir: Path) -> 
         id=f"{spec.name}-{sweep_id(output_dir)}-summary".replace(".", "_"),
         resume="allow",
         dir=str(output_dir),
-        mode=wandb_mode(spec),
+        mode=spec.wandb.mode,
         config={"sweep": spec.name, "spec": spec.model_dump(mode="json")},
         reinit="finish_previous",
     )
