@@ -7,6 +7,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+FILE_MODE = 0o644
+"""mkstemp creates files readable by their owner only; outputs are meant to be shared."""
+
 
 def write_atomically(target: Path, write: Callable[[str], object]) -> Path:
     """Call `write(temp_path)` on a temp file in `target`'s folder, then rename it onto `target`."""
@@ -15,6 +18,7 @@ def write_atomically(target: Path, write: Callable[[str], object]) -> Path:
     os.close(handle)
     try:
         write(temp)
+        os.chmod(temp, FILE_MODE)
         os.replace(temp, target)
     finally:
         if os.path.exists(temp):

@@ -20,7 +20,7 @@ FEW_RATIOS = 5
 LOW_R2 = 0.5
 WIDE_CI_FRACTION = 0.5
 """A CI wider than this fraction of the grid's x range is flagged as high noise."""
-SHAPE_TOLERANCE = 0.1
+SHAPE_TOLERANCE = 0.05
 """The LOWESS and quadratic peaks may differ by the CI's width or this fraction of the x range, whichever is
 larger, before the shape is flagged (LOWESS flattens peaks, so small differences are expected)."""
 
@@ -64,22 +64,34 @@ def collect_warnings(
 
 def _fit_warnings(label: str, fit: CurveFit, one: Series) -> list[str]:
     warnings = []
-    if fit.at_grid_edge:
-        warnings.append(f"{label}: optimum outside the grid ({_edge_phrase(fit)}).")
-    if one.n_distinct_x < FEW_RATIOS:
-        warnings.append(f"{label}: only {one.n_distinct_x} distinct lr/bs values; the curve and its CI rest on few points.")
-    if fit.r2 < LOW_R2:
-        warnings.append(f"{label}: high noise or no clear peak: the quadratic explains R² = {fit.r2:.2f} of the variation.")
+    low, high = fit.x_range
+    margin = SHAPE_TOLERANCE * (high - low)
+    lowess_inside = low + margin < fit.lowess_best_x < high - margin
     width = fit.ci_high - fit.ci_low
-    if width > WIDE_CI_FRACTION * (fit.x_range[1] - fit.x_range[0]):
-        warnings.append(f"{label}: high noise: the optimum's 95% CI spans {width:.2f} decades, over half the grid.")
-    tolerance = max(width, SHAPE_TOLERANCE * (fit.x_range[1] - fit.x_range[0]))
-    if not fit.at_grid_edge and abs(fit.lowess_best_x - fit.best_x) > tolerance:
+    if fit.at_grid_edge and lowess_inside:
+        warnings.append(
+            f"{label}: the quadratic puts the optimum at the grid edge but the LOWESS peak (log10 "
+            f"{fit.lowess_best_x:.2f}) is inside: the peak is not quadratic (skewed or flat-topped); read the "
+            "optimum off plots/score_vs_ratio.png rather than extending the grid."
+        )
+    elif fit.at_grid_edge:
+        warnings.append(f"{label}: optimum outside the grid ({_edge_phrase(fit)}).")
+    elif lowess_inside and abs(fit.lowess_best_x - fit.best_x) > max(width, margin):
         warnings.append(
             f"{label}: the LOWESS peak (log10 {fit.lowess_best_x:.2f}) is {abs(fit.lowess_best_x - fit.best_x):.2f} "
             "decades from the quadratic's; the peak may be skewed or flat (compare the two curves in "
             "plots/score_vs_ratio.png)."
         )
+    if one.n_distinct_x < FEW_RATIOS:
+        warnings.append(
+            f"{label}: only {one.n_distinct_x} distinct lr/bs values; the curve and its CI rest on few points."
+        )
+    if fit.r2 < LOW_R2:
+        warnings.append(
+            f"{label}: high noise or no clear peak: the quadratic explains R² = {fit.r2:.2f} of the variation."
+        )
+    if width > WIDE_CI_FRACTION * (high - low):
+        warnings.append(f"{label}: high noise: the optimum's 95% CI spans {width:.2f} decades, over half the grid.")
     return warnings
 
 
@@ -153,13 +165,17 @@ def render_report(
     counts = trials["status"].value_counts()
     sweep = ", ".join(sorted(set(frame["sweep"]) - {""})) or "sweep"
     task_categories = frame.groupby("task")["category"].first()
+    grid = " × ".join(
+        _count(trials[column].nunique(), noun)
+        for column, noun in (("learning_rate", "learning rate"), ("batch_size", "batch size"), ("seed", "seed"))
+    )
+    tasks = _count(frame["task"].nunique(), "task")
+    categories = _count(frame["category"].nunique(), "category", "categories")
     lines = [
         f"# lr / batch-size analysis: {sweep}",
         "",
-        f"{len(trials)} trials ({counts.get('ok', 0)} ok, {counts.get('diverged', 0)} diverged, "
-        f"{counts.get('failed', 0)} failed): {trials['learning_rate'].nunique()} learning rates × "
-        f"{trials['batch_size'].nunique()} batch sizes × {trials['seed'].nunique()} seed(s), "
-        f"{frame['task'].nunique()} tasks in {frame['category'].nunique()} categories. x = log10(lr / batch size); "
+        f"{_count(len(trials), 'trial')} ({counts.get('ok', 0)} ok, {counts.get('diverged', 0)} diverged, "
+        f"{counts.get('failed', 0)} failed): {grid}, {tasks} in {categories}. x = log10(lr / batch size); "
         f"95% CIs from {n_bootstrap} bootstrap resamples of whole trials.",
         "",
         "## Categories",
@@ -168,14 +184,18 @@ def render_report(
     for fit in (fit for fit in fits if fit.level == "category"):
         tasks = ", ".join(task_categories.index[task_categories == fit.name])
         lines.append(f"- **{fit.name}** ({tasks}): {optimum_sentence(fit)}.")
-    lines += ["", *(f"- {contrast_sentence(row)}" for _, row in tables["category_contrast"].iterrows())]
-    lines += ["", "## Tasks", ""]
+    contrasts = [f"- {contrast_sentence(row)}" for _, row in tables["category_contrast"].iterrows()]
+    lines += ["", *contrasts, *([""] if contrasts else []), "## Tasks", ""]
     for fit in (fit for fit in fits if fit.level == "task"):
         lines.append(f"- **{fit.name}** ({task_categories[fit.name]}): {optimum_sentence(fit)}.")
     lines += ["", "## Which invariant: lr/bs, lr/sqrt(bs), or lr and bs separately", ""]
     invariants = tables["invariants"]
     if invariants.empty:
         lines.append("Not compared: the grid has too few learning rates, batch sizes or points.")
+    else:
+        chosen = invariants.loc[invariants["chosen"], "invariant"].value_counts()
+        tally = ", ".join(f"{name} for {count}" for name, count in chosen.items())
+        lines += [f"Chosen: {tally} of {len(invariants.groupby(['level', 'name']))} tasks and categories.", ""]
     for (level, name), rows in invariants.groupby(["level", "name"], sort=False):
         lines.append(f"- {level} **{name}**: {_invariant_sentence(rows)}.")
     lines += ["", "## Divergence frontier", "", *_frontier_lines(tables["divergence_frontier"])]
@@ -192,6 +212,10 @@ def render_report(
     return "\n".join(lines)
 
 
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
 def _frontier_lines(frontier: pd.DataFrame) -> list[str]:
     diverging = frontier[frontier["n_diverged"] > 0]
     if diverging.empty:
@@ -199,7 +223,9 @@ def _frontier_lines(frontier: pd.DataFrame) -> list[str]:
     lines = []
     for row in diverging.itertuples():
         stable = (
-            f", stable up to {sci(row.largest_stable_lr_bs_ratio)}" if np.isfinite(row.largest_stable_lr_bs_ratio) else ""
+            f", stable up to {sci(row.largest_stable_lr_bs_ratio)}"
+            if np.isfinite(row.largest_stable_lr_bs_ratio)
+            else ""
         )
         lines.append(
             f"- batch size {row.batch_size}: {row.n_diverged} of {row.n_trials} trials diverged, the first at "

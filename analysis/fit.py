@@ -25,8 +25,10 @@ CI_PERCENTILES = (2.5, 97.5)
 EDGE_TOLERANCE = 0.01
 """An optimum within this fraction of the x range from the range's end counts as at the edge."""
 CURVE_POINTS = 101
-LOWESS_FRACTION = 0.5
-"""Share of the points each LOWESS local fit uses: enough to smooth seed noise, little enough to keep a peak."""
+LOWESS_FRACTION = 0.3
+"""Share of the points each LOWESS local fit uses: enough to smooth seed noise, little enough to keep a peak..."""
+LOWESS_MIN_POINTS = 20
+"""...but never fewer than this many points (a small grid gets a wider window)."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def _coefficients_in_x(
 
 def _lowess(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
     """LOWESS (local linear, no robustness passes) evaluated on `grid`: a shape check free of the quadratic form."""
-    return np.asarray(lowess(y, x, frac=LOWESS_FRACTION, it=0, xvals=grid))
+    fraction = min(1.0, max(LOWESS_FRACTION, LOWESS_MIN_POINTS / len(x)))
+    return np.asarray(lowess(y, x, frac=fraction, it=0, xvals=grid))
 
 
 def _r2(y: np.ndarray, fitted: np.ndarray, weights: np.ndarray) -> float:
@@ -147,7 +150,8 @@ def _r2(y: np.ndarray, fitted: np.ndarray, weights: np.ndarray) -> float:
 
 def _direction(points: pd.DataFrame, common: dict) -> CurveFit:
     """Fewer than three distinct ratios: no curve; which ratio scored higher (weighted mean), and by how much."""
-    by_ratio = points.groupby("x").apply(lambda group: np.average(group["y"], weights=group["weight"]))
+    weighted = (points["y"] * points["weight"]).groupby(points["x"]).sum()
+    by_ratio = weighted / points["weight"].groupby(points["x"]).sum()
     if len(by_ratio) < 2:
         return CurveFit(kind="one_ratio", best_x=float(by_ratio.index[0]), **common)
     return CurveFit(
@@ -187,8 +191,16 @@ def category_contrasts(fits: list[CurveFit]) -> pd.DataFrame:
                 "n_resamples": difference.size,
             }
         )
-    columns = ["category_a", "category_b", "diff_log10_ratio", "ci_low", "ci_high", "p_value", "separable",
-               "n_resamples"]  # fmt: skip
+    columns = [
+        "category_a",
+        "category_b",
+        "diff_log10_ratio",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "separable",
+        "n_resamples",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -211,6 +223,12 @@ def divergence_frontier(frame: pd.DataFrame) -> pd.DataFrame:
                 "largest_stable_lr_bs_ratio": stable["lr_bs_ratio"].max(),
             }
         )
-    columns = ["batch_size", "n_trials", "n_diverged", "frontier_lr_bs_ratio", "frontier_learning_rate",
-               "largest_stable_lr_bs_ratio"]  # fmt: skip
+    columns = [
+        "batch_size",
+        "n_trials",
+        "n_diverged",
+        "frontier_lr_bs_ratio",
+        "frontier_learning_rate",
+        "largest_stable_lr_bs_ratio",
+    ]
     return pd.DataFrame(rows, columns=columns)

@@ -36,8 +36,16 @@ def draw_heatmap(axes: Axes, rows: pd.DataFrame, best_ratio: float | None) -> No
     _draw_scores(axes, trained, cells, learning_rates, batch_sizes, rows["metric"].iloc[0] or "score")
     diverged = trained[trained["status"] == "diverged"].drop_duplicates(["learning_rate", "batch_size"])
     if len(learning_rates) * len(batch_sizes) <= MAX_MARKED_CELLS:
-        axes.scatter(diverged["learning_rate"], diverged["batch_size"], marker="x", color="black", s=16,
-                     linewidths=1, path_effects=OUTLINE, zorder=4)  # fmt: skip
+        axes.scatter(
+            diverged["learning_rate"],
+            diverged["batch_size"],
+            marker="x",
+            color="black",
+            s=16,
+            linewidths=1,
+            path_effects=OUTLINE,
+            zorder=4,
+        )
     x_limits, y_limits = _edges(learning_rates)[[0, -1]], _edges(batch_sizes)[[0, -1]]
     ratios = trained["lr_bs_ratio"]
     for ratio in _iso_ratios(ratios.min(), ratios.max()):
@@ -66,11 +74,24 @@ def _draw_scores(
     if n_grid_points == len(learning_rates) * len(batch_sizes):
         matrix = cells.pivot_table(index="batch_size", columns="learning_rate", values="score")
         matrix = matrix.reindex(index=batch_sizes, columns=learning_rates)
-        mesh = axes.pcolormesh(_edges(learning_rates), _edges(batch_sizes), np.ma.masked_invalid(matrix.to_numpy()),
-                               cmap=COLOUR_MAP, shading="flat", rasterized=True)  # fmt: skip
+        mesh = axes.pcolormesh(
+            _edges(learning_rates),
+            _edges(batch_sizes),
+            np.ma.masked_invalid(matrix.to_numpy()),
+            cmap=COLOUR_MAP,
+            shading="flat",
+            rasterized=True,
+        )
     else:
-        mesh = axes.scatter(cells["learning_rate"], cells["batch_size"], c=cells["score"], cmap=COLOUR_MAP,
-                            marker="s", s=12, linewidths=0)  # fmt: skip
+        mesh = axes.scatter(
+            cells["learning_rate"],
+            cells["batch_size"],
+            c=cells["score"],
+            cmap=COLOUR_MAP,
+            marker="s",
+            s=12,
+            linewidths=0,
+        )
     if finite:
         axes.figure.colorbar(mesh, ax=axes, label=metric, fraction=0.08, pad=0.02)
 
@@ -97,22 +118,39 @@ def _ratio_line(
 ) -> None:
     """The line batch_size = learning_rate / ratio across the axes, labelled where it leaves the plot."""
     learning_rate = np.geomspace(x_limits[0], x_limits[1], 50)
-    axes.plot(learning_rate, learning_rate / ratio, linestyle=style, color="white", linewidth=width,
-              path_effects=[patheffects.withStroke(linewidth=width + 1.2, foreground="0.2")], zorder=3)  # fmt: skip
+    axes.plot(
+        learning_rate,
+        learning_rate / ratio,
+        linestyle=style,
+        color="white",
+        linewidth=width,
+        path_effects=[patheffects.withStroke(linewidth=width + 1.2, foreground="0.2")],
+        zorder=3,
+    )
     if label is None:
         return
     top_lr = ratio * y_limits[1]
     x, y = (top_lr, y_limits[1]) if x_limits[0] < top_lr < x_limits[1] else (x_limits[1], x_limits[1] / ratio)
     if y_limits[0] < y <= y_limits[1]:
-        axes.text(x, y, label, fontsize=6, ha="right", va="top", zorder=5,
-                  bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})  # fmt: skip
+        axes.text(
+            x,
+            y,
+            label,
+            fontsize=6,
+            ha="right",
+            va="top",
+            zorder=5,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
 
 
 def _log_ticks(axis: mpl.axis.Axis, values: np.ndarray, base: int, template: str) -> None:
     """Tick the grid's own values when few enough to label, else the powers of `base` inside the grid; no
     minor ticks (a fixed, short tick list also keeps constrained layout fast on big grids)."""
     if len(values) > MAX_LABELLED_TICKS:
-        exponents = np.arange(np.ceil(np.log(values.min()) / np.log(base)), np.floor(np.log(values.max()) / np.log(base)) + 1)
+        exponents = np.arange(
+            np.ceil(np.log(values.min()) / np.log(base)), np.floor(np.log(values.max()) / np.log(base)) + 1
+        )
         values = base**exponents if exponents.size >= 2 else values[[0, -1]]
     axis.set_major_locator(FixedLocator(values))
     axis.set_major_formatter(lambda value, _: template.format(value).replace("e-0", "e-"))

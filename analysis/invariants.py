@@ -5,7 +5,7 @@ is lr/bs (SmolTulu), α = 0.5 is lr/sqrt(bs) (Adam square-root scaling). `separa
 surface in log10(lr), log10(bs) with interaction, which contains both. Models are compared by leave-one-out CV
 RMSE over grid points and by AIC. `chosen` is the invariant with the lower CV RMSE, unless `separate` beats it
 by more than one standard error of the paired LOO differences (the one-standard-error rule: prefer the simpler
-model the data cannot reject).
+model the data cannot reject) and by at least 5% of its CV RMSE (a difference worth acting on).
 
 α is also estimated freely: the weighted RSS is profiled over a grid of α, refined by a parabola through the
 best three, with a percentile CI over the shared bootstrap resamples. Every α's normal equations are polynomials
@@ -27,6 +27,8 @@ from analysis.series import Series
 INVARIANTS = {"lr/bs": 1.0, "lr/sqrt(bs)": 0.5}
 SEPARATE = "separate"
 ALPHA_GRID = np.linspace(-0.5, 2.0, 51)
+MIN_RELATIVE_GAIN = 0.05
+"""`separate` must also cut the CV RMSE by this fraction: on a huge grid a negligible gain is still > 1 SE."""
 COLUMNS = ["level", "name", "invariant", "cv_rmse", "aic", "chosen", "alpha_hat", "alpha_ci_low", "alpha_ci_high"]
 POOLED_POWERS = [(a, b) for a in range(5) for b in range(5 - a)]
 """(a, b) of the pooled sums w·u^a·v^b: up to degree 4, for the z² × z² and surface × surface entries."""
@@ -77,7 +79,8 @@ def _choose(fits: dict[str, wls.LinearFit]) -> str:
     if not np.isfinite(gain).all():
         return simple
     standard_error = gain.std(ddof=1) / np.sqrt(gain.size)
-    return SEPARATE if gain.mean() > standard_error else simple
+    relative_gain = 1 - fits[SEPARATE].cv_rmse / fits[simple].cv_rmse
+    return SEPARATE if gain.mean() > standard_error and relative_gain >= MIN_RELATIVE_GAIN else simple
 
 
 def _coordinates(series: Series, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:

@@ -56,23 +56,38 @@ def _read_file(path: Path) -> pd.DataFrame:
 
 
 def load_ray_experiment(path: Path) -> pd.DataFrame:
-    """Each Tune trial's final report (see `ray_results_to_frame`) as the tidy frame."""
+    """Each Tune trial's final report (see `ray_results_to_frame`) as the tidy frame.
+
+    Ray leaves every column of a trial that errored before reporting empty, its config too, so the configs are
+    taken from the trials themselves.
+    """
     from ray.tune import ExperimentAnalysis
 
-    return validate_results(ray_results_to_frame(ExperimentAnalysis(str(path)).results_df), str(path))
+    experiment = ExperimentAnalysis(str(path))
+    configs = pd.DataFrame.from_dict(
+        {
+            trial.trial_id: {f"config/{key}": value for key, value in trial.config.items()}
+            for trial in experiment.trials
+        },
+        orient="index",
+    )
+    return validate_results(ray_results_to_frame(experiment.results_df.combine_first(configs)), str(path))
 
 
 def ray_results_to_frame(trials: pd.DataFrame) -> pd.DataFrame:
     """Ray's one row per trial (`config/...` columns, `tasks/<task>/<field>` metrics) -> one row per trial × task.
 
     A metric the trial reported wins over the config value of the same name. Ray overwrites a reported
-    `trial_id` with its own id, so that is the id kept. A trial that errored before reporting has no task cells:
+    `trial_id` with its own id, so ratio-sweeper reports its own as `sweep_trial_id`, kept when present.
+    A trial that errored before reporting has no task cells:
     it gets status `failed` and the category/metric its tasks have in the other trials.
     """
     trials = trials.reset_index().reset_index(drop=True)
     for column in [column for column in trials.columns if column.startswith("config/")]:
         name = column.removeprefix("config/")
         trials[name] = trials[name].fillna(trials[column]) if name in trials else trials[column]
+    if "sweep_trial_id" in trials:
+        trials["trial_id"] = trials["sweep_trial_id"].fillna(trials["trial_id"])
     task_columns = [column for column in trials.columns if column.startswith("tasks/")]
     if not task_columns:
         raise AnalysisInputError(

@@ -14,9 +14,11 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import LogFormatter
 
 from analysis.files import write_atomically
 from analysis.fit import CurveFit
@@ -33,17 +35,17 @@ STYLE = {
 RATIO_LABEL = "log10(lr / batch size)"
 SINGLE_COLUMN, DOUBLE_COLUMN = 3.4, 7.0
 RASTERIZE_ABOVE = 500
-"""Scatter layers with more points than this are rasterized in the PDF (keeps it small and fast)."""
+"""Scatter layers with more points than this are drawn small, faint and rasterized in the PDF."""
+OUTLINE = [patheffects.withStroke(linewidth=2.6, foreground="white")]
+"""A white edge that keeps a fitted curve visible on top of points of its own colour."""
 
 
 def category_colours(categories: Sequence[str]) -> dict[str, str]:
     """One Okabe–Ito colour per category, by sorted name, so every figure of a sweep agrees."""
-    return {name: OKABE_ITO[index % len(OKABE_ITO)] for index, name in enumerate(sorted(set(categories)))}
+    return {name: OKABE_ITO[index % len(OKABE_ITO)] for index, name in enumerate(sorted(pd.unique(categories)))}
 
 
-def write_plots(
-    frame: pd.DataFrame, fits: list[CurveFit], invariants: pd.DataFrame, directory: Path
-) -> list[Path]:
+def write_plots(frame: pd.DataFrame, fits: list[CurveFit], invariants: pd.DataFrame, directory: Path) -> list[Path]:
     """Draw every figure into `directory`; returns the written paths (PNG and PDF of each)."""
     colours = category_colours(frame["category"])
     task_fits = {fit.name: fit for fit in fits if fit.level == "task"}
@@ -81,22 +83,39 @@ def _panels(count: int, panel_height: float = 2.0, columns: int = 3) -> tuple[Fi
     return figure, axes[: max(count, 1)]
 
 
+def _point_style(count: int) -> dict:
+    """Scatter style by point count: many points are drawn smaller, fainter and rasterized, so the fit stays visible
+    and the PDF small."""
+    dense = count > RASTERIZE_ABOVE
+    return {"s": 3 if dense else 9, "alpha": 0.25 if dense else 0.6, "linewidths": 0, "rasterized": dense}
+
+
 def _draw_fit(axes: Axes, fit: CurveFit, colour: str) -> None:
     """Fitted quadratic with its bootstrap band, the LOWESS shape check, and the optimum with its CI."""
     if fit.kind != "quadratic":
         return
     curve = fit.curve
-    axes.fill_between(curve["x"], curve["band_low"], curve["band_high"], color=colour, alpha=0.2, linewidth=0)
-    axes.plot(curve["x"], curve["fit"], color=colour)
-    axes.plot(curve["x"], curve["lowess"], color="0.3", linestyle=":", linewidth=1)
+    axes.fill_between(curve["x"], curve["band_low"], curve["band_high"], color=colour, alpha=0.3, linewidth=0, zorder=3)
+    axes.plot(curve["x"], curve["fit"], color=colour, path_effects=OUTLINE, zorder=4)
+    axes.plot(curve["x"], curve["lowess"], color="0.2", linestyle=":", linewidth=1, zorder=4)
     height = np.interp(fit.best_x, curve["x"], curve["fit"])
     if fit.at_grid_edge:
         marker = ">" if fit.best_x >= np.mean(fit.x_range) else "<"
-        axes.plot(fit.best_x, height, marker=marker, color="black", markersize=6, linestyle="none")
+        axes.plot(fit.best_x, height, marker=marker, color="black", markersize=6, linestyle="none", zorder=5)
     else:
         error = [[fit.best_x - fit.ci_low], [fit.ci_high - fit.best_x]]
-        axes.errorbar(fit.best_x, height, xerr=error, fmt="D", color="black", markerfacecolor="white",
-                      markersize=4, capsize=2, linewidth=1, zorder=5)  # fmt: skip
+        axes.errorbar(
+            fit.best_x,
+            height,
+            xerr=error,
+            fmt="D",
+            color="black",
+            markerfacecolor="white",
+            markersize=4,
+            capsize=2,
+            linewidth=1,
+            zorder=5,
+        )
 
 
 def _score_vs_ratio(
@@ -112,16 +131,20 @@ def _score_vs_ratio(
             axes.set_xlim(x_values.min() - margin, x_values.max() + margin)
         _task_panel(axes, rows, fits.get(task), colours[task_category.get(task, rows["category"].iloc[0])])
         axes.set_title(task)
-    figure.legend(handles=_legend_handles(colours, frame, list(fits.values())), loc="outside lower center", ncol=4,
-                  frameon=False)  # fmt: skip
+    _figure_legend(figure, _legend_handles(colours, frame, list(fits.values())))
     return figure
+
+
+def _figure_legend(figure: Figure, handles: list[Line2D]) -> None:
+    """One legend under all panels; two columns at single-column width so it fits the page."""
+    columns = 4 if figure.get_figwidth() >= DOUBLE_COLUMN else 2
+    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), columns), frameon=False)
 
 
 def _task_panel(axes: Axes, rows: pd.DataFrame, fit: CurveFit | None, colour: str) -> None:
     """Each ok run as a point, the fit, the base model as a dashed line, lost runs as marks along the bottom."""
     ok = rows[(rows["status"] == FIT_STATUS) & rows["score"].notna()]
-    axes.scatter(np.log10(ok["lr_bs_ratio"]), ok["score"], s=8, color=colour, alpha=0.6, linewidths=0,
-                 rasterized=len(ok) > RASTERIZE_ABOVE)  # fmt: skip
+    axes.scatter(np.log10(ok["lr_bs_ratio"]), ok["score"], color=colour, **_point_style(len(ok)))
     for score in rows.loc[rows["status"] == BASELINE_STATUS, "score"].dropna():
         axes.axhline(score, color="0.4", linestyle="--", linewidth=0.8)
     if fit is not None:
@@ -131,8 +154,16 @@ def _task_panel(axes: Axes, rows: pd.DataFrame, fit: CurveFit | None, colour: st
         axes.set_ylim(low - 0.12 * (high - low), high)
     for status, marker, shade in (("diverged", "x", "black"), ("failed", "+", "0.5")):
         lost = rows[rows["status"] == status]
-        axes.scatter(np.log10(lost["lr_bs_ratio"]), np.full(len(lost), 0.04), marker=marker, color=shade, s=14,
-                     linewidths=0.8, transform=axes.get_xaxis_transform(), clip_on=False)  # fmt: skip
+        axes.scatter(
+            np.log10(lost["lr_bs_ratio"]),
+            np.full(len(lost), 0.04),
+            marker=marker,
+            color=shade,
+            s=14,
+            linewidths=0.8,
+            transform=axes.get_xaxis_transform(),
+            clip_on=False,
+        )
     axes.set_xlabel(RATIO_LABEL)
     axes.set_ylabel(rows["metric"].iloc[0] or "score")
 
@@ -144,14 +175,18 @@ def _legend_handles(colours: dict[str, str], frame: pd.DataFrame, fits: list[Cur
     marks = [
         (bool(fitted), Line2D([], [], color="0.2", label="quadratic fit, 95% band")),
         (bool(fitted), Line2D([], [], color="0.3", linestyle=":", label="LOWESS")),
-        (any(not fit.at_grid_edge for fit in fitted),
-         Line2D([], [], marker="D", markerfacecolor="white", color="black", label="optimum, 95% CI")),
-        (any(fit.at_grid_edge for fit in fitted),
-         Line2D([], [], marker=">", linestyle="none", color="black", label="optimum beyond grid")),
+        (
+            any(not fit.at_grid_edge for fit in fitted),
+            Line2D([], [], marker="D", markerfacecolor="white", color="black", label="optimum, 95% CI"),
+        ),
+        (
+            any(fit.at_grid_edge for fit in fitted),
+            Line2D([], [], marker=">", linestyle="none", color="black", label="optimum beyond grid"),
+        ),
         ("diverged" in statuses, Line2D([], [], marker="x", linestyle="none", color="black", label="diverged")),
         ("failed" in statuses, Line2D([], [], marker="+", linestyle="none", color="0.5", label="failed")),
         (BASELINE_STATUS in statuses, Line2D([], [], color="0.4", linestyle="--", label="base model")),
-    ]  # fmt: skip
+    ]
     categories = [
         Line2D([], [], marker="o", linestyle="none", color=colour, label=name) for name, colour in colours.items()
     ]
@@ -166,15 +201,14 @@ def _category_curves(fits: list[CurveFit], colours: dict[str, str]) -> Figure:
         colour = colours[fit.name]
         for task, points in fit.points.groupby("task", sort=True) if not fit.points.empty else ():
             marker = markers.setdefault(task, TASK_MARKERS[len(markers) % len(TASK_MARKERS)])
-            axes.scatter(points["x"], points["y"], s=10, marker=marker, color=colour, alpha=0.55, linewidths=0,
-                         rasterized=len(points) > RASTERIZE_ABOVE)  # fmt: skip
+            axes.scatter(points["x"], points["y"], marker=marker, color=colour, **_point_style(len(fit.points)))
             handles.append(Line2D([], [], marker=marker, linestyle="none", color=colour, label=task))
         _draw_fit(axes, fit, colour)
         axes.set_title(fit.name)
         axes.set_xlabel(RATIO_LABEL)
         axes.set_ylabel("score, z per task\n(task offset removed)")
     if handles:
-        figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), frameon=False)
+        _figure_legend(figure, handles)
     return figure
 
 
@@ -204,21 +238,28 @@ def _invariants(table: pd.DataFrame) -> Figure:
         relative = (rows["cv_rmse"] / best.reindex(series)).to_numpy(dtype=float)
         chosen = rows["chosen"].fillna(False).to_numpy(dtype=bool)
         relative_axes.scatter(relative, positions, marker=marker, color=colour, s=18, label=model, zorder=3)
-        relative_axes.scatter(relative[chosen], positions[chosen], marker="o", s=90, facecolors="none",
-                              edgecolors=colour, linewidths=1)  # fmt: skip
+        relative_axes.scatter(
+            relative[chosen], positions[chosen], marker="o", s=90, facecolors="none", edgecolors=colour, linewidths=1
+        )
     relative_axes.set_xscale("log")
+    relative_axes.xaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+    relative_axes.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
     relative_axes.set_yticks(positions, [f"{name} ({level})" for level, name in series])
     relative_axes.invert_yaxis()
     relative_axes.grid(axis="y", color="0.9", linewidth=0.6)
     relative_axes.set_xlabel("CV RMSE / best CV RMSE of the row (circled: chosen)")
     relative_axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     alphas = table.drop_duplicates(["level", "name"]).set_index(["level", "name"]).reindex(series)
-    error = np.abs(np.array([alphas["alpha_hat"] - alphas["alpha_ci_low"], alphas["alpha_ci_high"] - alphas["alpha_hat"]],
-                            dtype=float))  # fmt: skip
+    error = np.abs(
+        np.array(
+            [alphas["alpha_hat"] - alphas["alpha_ci_low"], alphas["alpha_ci_high"] - alphas["alpha_hat"]], dtype=float
+        )
+    )
     alpha_axes.errorbar(alphas["alpha_hat"], positions, xerr=error, fmt="o", color="black", markersize=3, capsize=2)
     for value, name in ((1.0, "lr/bs"), (0.5, "lr/sqrt(bs)")):
         alpha_axes.axvline(value, color="0.5", linestyle="--", linewidth=0.8)
-        alpha_axes.text(value, 1.01, name, transform=alpha_axes.get_xaxis_transform(), ha="center", va="bottom",
-                        fontsize=7)  # fmt: skip
+        alpha_axes.text(
+            value, 1.01, name, transform=alpha_axes.get_xaxis_transform(), ha="center", va="bottom", fontsize=7
+        )
     alpha_axes.set_xlabel("free exponent α of lr / bs^α (95% CI)")
     return figure

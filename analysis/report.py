@@ -20,14 +20,21 @@ from analysis import wls
 from analysis.errors import AnalysisInputError
 from analysis.files import write_atomically, write_text_atomically
 from analysis.findings import collect_warnings, render_report
-from analysis.fit import LOWESS_FRACTION, CurveFit, category_contrasts, divergence_frontier, fit_series
+from analysis.fit import (
+    LOWESS_FRACTION,
+    LOWESS_MIN_POINTS,
+    CurveFit,
+    category_contrasts,
+    divergence_frontier,
+    fit_series,
+)
 from analysis.invariants import COLUMNS as INVARIANT_COLUMNS
 from analysis.invariants import compare_invariants
 from analysis.load import Source, load_results
 from analysis.plots import write_plots
 from analysis.series import build_series
 
-MIN_BOOTSTRAP = 100
+MIN_BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,10 @@ def analyze(source: Source, output_dir: str | Path, n_bootstrap: int = 1000, see
     or a DataFrame. `n_bootstrap` resamples of whole trials give every CI; `seed` makes them reproducible.
     """
     if n_bootstrap < MIN_BOOTSTRAP:
-        raise AnalysisInputError(f"n_bootstrap must be >= {MIN_BOOTSTRAP} for a 95% CI, got {n_bootstrap}.")
+        raise AnalysisInputError(
+            f"n_bootstrap must be >= {MIN_BOOTSTRAP} (the 2.5% and 97.5% percentiles of fewer resamples are noise), "
+            f"got {n_bootstrap}."
+        )
     output = Path(output_dir)
     timings: dict[str, float] = {}
     with _timed(timings, "load"):
@@ -68,7 +78,9 @@ def analyze(source: Source, output_dir: str | Path, n_bootstrap: int = 1000, see
         frontier = divergence_frontier(frame)
     with _timed(timings, "invariants"):
         invariant_rows = [compare_invariants(one, counts) for one in series]
-        invariants = pd.concat([rows for rows in invariant_rows if not rows.empty] or [pd.DataFrame(columns=INVARIANT_COLUMNS)])
+        invariants = pd.concat(
+            [rows for rows in invariant_rows if not rows.empty] or [pd.DataFrame(columns=INVARIANT_COLUMNS)]
+        )
     tables = {
         "fits": fits_table(fits),
         "optima": optima_table(fits),
@@ -103,10 +115,24 @@ def fits_table(fits: list[CurveFit]) -> pd.DataFrame:
         if fit.kind != "quadratic":
             continue
         common = {"level": fit.level, "name": fit.name, "n_points": fit.n_points}
-        rows.append({**common, "model": "quadratic", "coefficients": json.dumps(fit.coefficients),
-                     "r2": fit.r2, "cv_rmse": fit.cv_rmse})  # fmt: skip
-        rows.append({**common, "model": "lowess", "coefficients": json.dumps({"frac": round(LOWESS_FRACTION, 3)}),
-                     "r2": fit.lowess_r2, "cv_rmse": np.nan})  # fmt: skip
+        rows.append(
+            {
+                **common,
+                "model": "quadratic",
+                "coefficients": json.dumps(fit.coefficients),
+                "r2": fit.r2,
+                "cv_rmse": fit.cv_rmse,
+            }
+        )
+        rows.append(
+            {
+                **common,
+                "model": "lowess",
+                "coefficients": json.dumps({"frac": LOWESS_FRACTION, "min_points": LOWESS_MIN_POINTS}),
+                "r2": fit.lowess_r2,
+                "cv_rmse": np.nan,
+            }
+        )
     columns = ["level", "name", "model", "coefficients", "r2", "cv_rmse", "n_points"]
     return pd.DataFrame(rows, columns=columns)
 

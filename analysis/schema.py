@@ -39,8 +39,8 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
         raise AnalysisInputError(
-            f"{source}: missing column(s) {', '.join(map(repr, missing))} (found: {', '.join(map(str, frame.columns))}); "
-            f"add them ({_FORMAT_HINT})."
+            f"{source}: missing column(s) {', '.join(map(repr, missing))} "
+            f"(found: {', '.join(map(str, frame.columns))}); add them ({_FORMAT_HINT})."
         )
     if frame.empty:
         raise AnalysisInputError(f"{source}: the table has no rows; analyse a sweep that has finished trials.")
@@ -103,6 +103,6 @@ def _check_positive(table: pd.DataFrame, source: str) -> None:
 
 
 def _split_multi_metric_tasks(table: pd.DataFrame) -> None:
-    metrics_per_task = table.groupby("task")["metric"].transform("nunique")
-    several = metrics_per_task > 1
+    metrics_per_task = table[table["metric"] != ""].groupby("task")["metric"].nunique()
+    several = (table["task"].map(metrics_per_task).fillna(0) > 1) & (table["metric"] != "")
     table.loc[several, "task"] = table.loc[several, "task"] + "/" + table.loc[several, "metric"]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import aggregate_seeds
-from analysis.schema import FIT_STATUS
+from analysis.schema import BASELINE_STATUS, FIT_STATUS
 
 VARIANCE_FLOOR = 0.1
 """Run variances are floored at this fraction of the task's median run variance."""
@@ -58,7 +58,7 @@ def build_series(frame: pd.DataFrame) -> list[Series]:
         _series("task", task, grid[grid["task"] == task], rows, n_units, normalize=False)
         for task in sorted(frame["task"].unique())
     ]
-    categories = frame[frame["status"] != "baseline"].groupby("category")["task"].unique()
+    categories = frame[frame["status"] != BASELINE_STATUS].groupby("category")["task"].unique()
     category_series = [
         _series("category", category, grid[grid["task"].isin(tasks)], rows, n_units, normalize=True)
         for category, tasks in sorted(categories.items())
@@ -81,9 +81,7 @@ def _with_weights(grid: pd.DataFrame) -> pd.DataFrame:
     return grid.assign(run_variance=variance.groupby(grid["task"]).transform(floored))
 
 
-def _series(
-    level: str, name: str, grid: pd.DataFrame, rows: pd.DataFrame, n_units: int, normalize: bool
-) -> Series:
+def _series(level: str, name: str, grid: pd.DataFrame, rows: pd.DataFrame, n_units: int, normalize: bool) -> Series:
     tasks = tuple(sorted(grid["task"].unique()))
     codes = {task: code for code, task in enumerate(tasks)}
     location = grid.groupby("task")["score"].mean() if normalize else pd.Series(0.0, index=list(tasks))
@@ -91,7 +89,7 @@ def _series(
     spread = spread.where(spread > 0, 1.0)
 
     def on_scale(table: pd.DataFrame, score: str) -> pd.DataFrame:
-        mean, sd = table["task"].map(location), table["task"].map(spread)
+        mean, sd = table["task"].map(location).astype(float), table["task"].map(spread).astype(float)
         learning_rate, batch_size = table["learning_rate"], table["batch_size"].astype(float)
         return pd.DataFrame(
             {

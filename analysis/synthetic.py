@@ -67,8 +67,15 @@ def planted_table(
             }
         )
         baseline = pd.DataFrame(
-            {"trial_id": ["baseline"], "learning_rate": [np.nan], "batch_size": [pd.NA], "seed": [0],
-             "score": [truth.peak - 3 * truth.curvature], "stderr": [truth.noise], "status": ["baseline"]}
-        )  # fmt: skip
+            {
+                "trial_id": ["baseline"],
+                "learning_rate": [np.nan],
+                "batch_size": [pd.NA],
+                "seed": [0],
+                "score": [truth.peak - 3 * truth.curvature],
+                "stderr": [truth.noise],
+                "status": ["baseline"],
+            }
+        )
         frames.append(pd.concat([baseline, trial]).assign(task=task, category=truth.category, metric=truth.metric))
     return pd.concat(frames, ignore_index=True).assign(sweep="planted", method="sft")

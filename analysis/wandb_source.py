@@ -39,9 +39,7 @@ def load_wandb(uri: str) -> pd.DataFrame:
     """The runs of `wandb://entity/project[/group]` (all of the project's runs when no group is given)."""
     parts = uri.removeprefix(WANDB_SCHEME).strip("/").split("/")
     if len(parts) not in (2, 3) or not all(parts):
-        raise AnalysisInputError(
-            f"{uri}: expected {WANDB_SCHEME}entity/project or {WANDB_SCHEME}entity/project/group."
-        )
+        raise AnalysisInputError(f"{uri}: expected {WANDB_SCHEME}entity/project or {WANDB_SCHEME}entity/project/group.")
     import wandb
 
     filters = {"group": parts[2]} if len(parts) == 3 else None

@@ -35,8 +35,9 @@ class CheckReport:
 def check_spec(spec: SweepSpec, *, address: str | None = None, for_this_machine: bool = True) -> CheckReport:
     """Raise `SpecError` listing every problem at once; return the report of what was left unchecked.
 
-    `for_this_machine=False` (`sweeper validate`, which often checks a GPU recipe on a laptop) reports resources
-    this machine lacks as unchecked instead of failing.
+    `for_this_machine=False` (`sweeper validate`, which often checks a GPU recipe on a laptop, or a DPO recipe
+    before the SFT sweep it starts from has run) reports resources this machine lacks and a `model.from_sweep`
+    sweep that is not there yet as unchecked instead of failing.
     """
     report = CheckReport()
     _check_references(spec, report)
@@ -44,11 +45,10 @@ def check_spec(spec: SweepSpec, *, address: str | None = None, for_this_machine:
     address = address or os.environ.get("RAY_ADDRESS")
     resources = CheckReport()
     _check_resources(spec, address, resources)
-    report.unchecked += resources.unchecked
-    if for_this_machine:
-        report.problems += resources.problems
-    else:
-        report.unchecked += [f"{problem} (fine if you run elsewhere)" for problem in resources.problems]
+    _defer(resources, report, for_this_machine, "fine if you run elsewhere")
+    earlier = CheckReport()
+    _check_earlier_sweep(spec, earlier)
+    _defer(earlier, report, for_this_machine, "fine if that sweep runs first")
     if report.problems:
         raise SpecError(report.problems)
     return report
@@ -69,15 +69,27 @@ def _check_references(spec: SweepSpec, report: CheckReport) -> None:
             report.unchecked.append(f"{field_path}: '{value}' is a hub id (not checked offline)")
         else:
             report.problems.append(f"{field_path}: no such local path '{value}'; fix the path or give a hub id")
-    source = spec.model.from_sweep
-    if source is not None and not (Path(source.path).expanduser() / "results.parquet").is_file():
-        report.problems.append(f"model.from_sweep.path: no sweep results in '{source.path}'; give a sweep's output dir")
     template = spec.data.chat_template
     if template is not None and template.endswith(".jinja") and not Path(template).expanduser().is_file():
         report.problems.append(f"data.chat_template: no such file '{template}'; give a .jinja path or inline Jinja")
     for index, folder in enumerate(spec.evaluation.include_path):
         if not Path(folder).expanduser().is_dir():
             report.problems.append(f"evaluation.include_path[{index}]: no such folder '{folder}'")
+
+
+def _check_earlier_sweep(spec: SweepSpec, report: CheckReport) -> None:
+    source = spec.model.from_sweep
+    if source is not None and not (Path(source.path).expanduser() / "results.parquet").is_file():
+        report.problems.append(f"model.from_sweep.path: no sweep results in '{source.path}'; give a sweep's output dir")
+
+
+def _defer(checked: CheckReport, report: CheckReport, for_this_machine: bool, note: str) -> None:
+    """Problems that only matter when the sweep runs here and now: fatal then, `unchecked` for `validate`."""
+    report.unchecked += checked.unchecked
+    if for_this_machine:
+        report.problems += checked.problems
+    else:
+        report.unchecked += [f"{problem} ({note})" for problem in checked.problems]
 
 
 def local_task_configs(folders: list[str]) -> dict[str, dict[str, Any]]:

@@ -102,8 +102,8 @@ def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
             live.update(sweep_view(sweep.name, total, store.load()))
 
     console.print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
-    # SIGTERM (a scheduler pre-empting the job) stops like Ctrl-C: Tune saves its state, results are on disk.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM (a scheduler pre-empting the job) stops like Ctrl-C (the driver re-installs this once Ray is up).
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     try:
         if live is None:
             table = start(report)
@@ -254,8 +254,12 @@ def _parse_override(item: str) -> tuple[str, Any]:
 
 def _analyze(source: Any, output_dir: Path) -> None:
     from analysis import analyze as run_analysis
+    from analysis.errors import AnalysisInputError
 
-    run_analysis(source, output_dir)
+    try:
+        run_analysis(source, output_dir)
+    except AnalysisInputError as error:  # analysis has no dependency on sweeper, so its input error is mapped here
+        raise SweeperError(str(error)) from None
     console.print(f"analysis: {Path(output_dir) / 'report.md'}  plots: {Path(output_dir) / 'plots'}")
 
 
@@ -271,7 +275,7 @@ def main() -> None:
         app(standalone_mode=False)
     except SweeperError as error:
         err_console.print(f"error: {error}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(error.exit_code)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
     except Exception as error:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,7 +22,7 @@ import ray
 from ray import tune
 
 from sweeper.checks import check_spec
-from sweeper.errors import OutputDirError
+from sweeper.errors import OutputDirError, SweepInterrupted
 from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
 from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TaskScore, TrialResult, TrialStatus
 from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
@@ -136,14 +138,21 @@ def _fit(
         tuner = _new_tuner(spec, trainable, output_dir, StoreCallback(spec))
     grid = tuner.fit()
     stored = store.trial_ids()
-    missing = []
+    missing, unfinished = [], 0
     for result in grid:
         if result.metrics and "status" in result.metrics:
             missing.append(TrialResult.from_metrics(result.metrics))
         elif result.error is not None:
             params = params_from_config(result.config, spec.training.max_per_device_batch)
             missing.append(failed_result(spec, params, str(result.error)))
+        else:
+            unfinished += 1
     store.add([result for result in missing if result.trial_id not in stored])
+    if unfinished:  # Tune stops gracefully on SIGINT and returns what it has
+        raise SweepInterrupted(
+            f"interrupted with {unfinished} of {len(grid)} trials unfinished; the finished ones are saved in "
+            f"{output_dir}; continue with `sweeper resume {output_dir}`"
+        )
     if baseline is not None:
         store.add([ray.get(baseline)])
     table = store.load()
@@ -201,6 +210,10 @@ def _start_ray(address: str | None, verbose: bool) -> None:
         ray.init(address=address, **options)
     else:
         ray.init(num_cpus=os.cpu_count(), **options)
+    if threading.current_thread() is threading.main_thread():
+        # Ray's core worker installs a SIGTERM handler that aborts the driver. A scheduler pre-empting the job
+        # sends SIGTERM: make it a Ctrl-C, which Tune handles by ending trials and saving its state.
+        signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
 
 
 def _param_space(spec: SweepSpec) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The one exception family of ratio-sweeper.
 
 A `SweeperError` is the user's to fix (a bad spec, a missing path, a sweep dir in the way): the CLI prints its
-message on one line and exits with code 2, no traceback. Anything else is a bug and keeps its traceback.
+message on one line and exits with its `exit_code` (2, or 130 for an interrupted sweep), no traceback.
+Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 class SweeperError(Exception):
     """Base of every error a user can fix from the message alone."""
+
+    exit_code = 2
 
 
 class SpecError(SweeperError):
@@ -18,6 +21,12 @@ class SpecError(SweeperError):
         self.problems = problems
         self.source = source
         super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class SweepInterrupted(SweeperError):
+    """The sweep was stopped (Ctrl-C, SIGTERM) before every trial ended; what finished is saved."""
+
+    exit_code = 130
 
 
 class OutputDirError(SweeperError):

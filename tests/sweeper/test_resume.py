@@ -23,28 +23,49 @@ def _finished_trials(run: Path) -> pd.DataFrame:
     return table[table.status != "baseline"].drop_duplicates("trial_id")
 
 
-def test_sigkill_then_resume_keeps_finished_trials(tmp_path: Path) -> None:
+def _start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweeper.cli", *args, "--no-analyze", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def _wait_for(run: Path, count: int, driver: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while len(_finished_trials(run)) < count and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+    assert driver.poll() is None, "the sweep must still be running"
+
+
+def test_sigterm_then_sigkill_then_resume_keeps_finished_trials(tmp_path: Path) -> None:
     run = tmp_path / "run"
     raw = micro_spec_dict(run)
     raw["grid"] = {"learning_rate": [1.0e-3, 2.0e-3, 3.0e-3], "batch_size": [4, 8]}
-    raw["search"] = {"max_concurrent_trials": 1}  # one at a time: the kill surely lands mid-sweep
+    raw["search"] = {"max_concurrent_trials": 1}  # one at a time: each stop surely lands mid-sweep
     spec_path = tmp_path / "micro.yaml"
     spec_path.write_text(yaml.safe_dump(raw))
 
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "sweeper.cli", "run", str(spec_path), "--no-analyze"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while len(_finished_trials(run)) < 2 and time.monotonic() < deadline and driver.poll() is None:
-        time.sleep(0.5)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything it started: Ray included
+    # 1. SIGTERM (a scheduler pre-empting the job): a clean stop, results flushed, told how to resume
+    driver = _start("run", str(spec_path))
+    _wait_for(run, 1, driver)
+    driver.send_signal(signal.SIGTERM)
+    _, stderr = driver.communicate(timeout=300)
+    assert driver.returncode == 130, stderr[-2000:]
+    assert f"sweeper resume {run}" in stderr
+    after_term = _finished_trials(run)
+    assert 1 <= len(after_term) < 6
+
+    # 2. resume, then SIGKILL the driver and everything it started, Ray included
+    driver = _start("resume", str(run))
+    _wait_for(run, len(after_term) + 1, driver)
+    os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     before = _finished_trials(run)
-    assert 2 <= len(before) < 6, f"the kill must land mid-sweep, saw {len(before)} finished trials"
+    assert len(after_term) < len(before) < 6, f"the kill must land mid-sweep, saw {len(before)} finished trials"
 
+    # 3. resume to the end
     resumed = subprocess.run(
-        [sys.executable, "-m", "sweeper.cli", "resume", str(run), "--no-analyze"],
+        [sys.executable, "-m", "sweeper.cli", "resume", str(run), "--no-analyze", "--quiet"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -55,6 +76,6 @@ def test_sigkill_then_resume_keeps_finished_trials(tmp_path: Path) -> None:
     assert after.trial_id.nunique() == 6 and set(after.status) == {"ok"}
     kept = after.drop_duplicates("trial_id").set_index("trial_id").loc[before.trial_id, "started_at"]
     assert (kept.to_numpy() == before.set_index("trial_id").started_at.to_numpy()).all(), (
-        "trials that had finished before the kill must not be trained again"
+        "trials that had finished before a stop must not be trained again"
     )
     assert (table.status == "baseline").sum() == len(raw["evaluation"]["tasks"])

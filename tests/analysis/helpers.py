@@ -1,0 +1,28 @@
+"""Helpers for the analysis tests: a standard grid and one call from a planted table to fitted series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import wls
+from analysis.fit import CurveFit, fit_series
+from analysis.load import load_results
+from analysis.series import Series, build_series
+
+LEARNING_RATES = np.geomspace(1e-5, 1e-2, 7)
+BATCH_SIZES = [4, 8, 16, 32, 64]
+"""log10(lr/bs) spans -6.8 .. -2.6 on this grid."""
+
+
+def series_of(table: pd.DataFrame) -> tuple[dict[str, Series], np.ndarray]:
+    """Series keyed by name (tasks and categories), and 1000 shared bootstrap resamples (seed 0)."""
+    series = build_series(load_results(table))
+    counts = wls.bootstrap_counts(series[0].n_units, 1000, np.random.default_rng(0))
+    return {one.name: one for one in series}, counts
+
+
+def fits_of(table: pd.DataFrame) -> dict[str, CurveFit]:
+    """Every series' fit, keyed by name."""
+    series, counts = series_of(table)
+    return {name: fit_series(one, counts) for name, one in series.items()}

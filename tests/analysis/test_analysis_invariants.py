@@ -1,0 +1,70 @@
+"""Which invariant explains the scores: data driven by lr/bs picks lr/bs, by lr/sqrt(bs) picks lr/sqrt(bs), and the
+free exponent α lands on the planted one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis import wls
+from analysis.invariants import ALPHA_GRID, _free_alpha, _z_design, can_compare, compare_invariants
+from analysis.synthetic import PlantedTask, planted_table
+from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, series_of
+
+
+@pytest.mark.parametrize(
+    ("alpha", "best_z", "expected"),
+    [(1.0, -4.5, "lr/bs"), (0.5, -3.0, "lr/sqrt(bs)")],
+)
+@pytest.mark.parametrize("noise", [0.01, 0.03])
+def test_the_planted_invariant_is_chosen_and_alpha_recovered(
+    alpha: float, best_z: float, expected: str, noise: float
+) -> None:
+    tasks = {
+        "arc": PlantedTask("reasoning", best_z=best_z, alpha=alpha, noise=noise),
+        "gsm8k": PlantedTask("reasoning", best_z=best_z + 0.2, alpha=alpha, noise=noise, curvature=0.05),
+    }
+    series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1)))
+    for name in ("arc", "gsm8k", "reasoning"):
+        table = compare_invariants(series[name], counts).set_index("invariant")
+        assert table.loc[expected, "chosen"], (name, table)
+        assert table["chosen"].sum() == 1
+        other = "lr/sqrt(bs)" if expected == "lr/bs" else "lr/bs"
+        assert table.loc[expected, "cv_rmse"] < table.loc[other, "cv_rmse"]
+        assert table.loc[expected, "aic"] < table.loc[other, "aic"]
+        assert table["alpha_hat"].iloc[0] == pytest.approx(alpha, abs=0.15)
+        assert table["alpha_ci_low"].iloc[0] < alpha < table["alpha_ci_high"].iloc[0]
+
+
+def test_separate_wins_when_lr_and_bs_act_independently() -> None:
+    """Score = f(lr) + g(bs) with no ratio structure: neither 1-D invariant can describe it."""
+    tasks = {"t": PlantedTask("r", best_z=-3.5, alpha=0.0, noise=0.005)}
+    table = planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1))
+    ok = table["status"] == "ok"
+    table.loc[ok, "score"] -= 0.1 * (np.log10(table.loc[ok, "batch_size"].astype(float)) - 1.2) ** 2
+    series, counts = series_of(table)
+    result = compare_invariants(series["t"], counts).set_index("invariant")
+    assert result.loc["separate", "chosen"]
+
+
+def test_alpha_profile_from_power_moments_matches_fitting_each_alpha() -> None:
+    """The polynomial-in-α normal equations give the same RSS profile as a separate fit per α."""
+    tasks = {
+        "arc": PlantedTask("reasoning", best_z=-3.5, alpha=0.7, noise=0.02),
+        "gsm8k": PlantedTask("reasoning", best_z=-3.2, alpha=0.7, noise=0.02),
+    }
+    series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES))
+    reasoning = series["reasoning"]
+    points = reasoning.points
+    y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
+    profile = [wls.fit(_z_design(reasoning, points, alpha), y, weights).wrss for alpha in ALPHA_GRID]
+    brute_force = ALPHA_GRID[int(np.argmin(profile))]
+    alpha_hat, _ = _free_alpha(reasoning, counts)
+    assert abs(alpha_hat - brute_force) <= ALPHA_GRID[1] - ALPHA_GRID[0]
+    assert alpha_hat == pytest.approx(0.7, abs=0.1)
+
+
+def test_too_small_a_grid_is_not_compared() -> None:
+    series, counts = series_of(planted_table({"t": PlantedTask("r", best_z=-4.0)}, [1e-4, 1e-3], [8, 16]))
+    assert not can_compare(series["t"])
+    assert compare_invariants(series["t"], counts).empty
