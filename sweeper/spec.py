@@ -328,6 +328,11 @@ def _category_problems(spec: SweepSpec) -> list[str]:
     for index, category in enumerate(declared):
         if category not in used:
             problems.append(f"categories[{index}]: '{category}' has no task; give it a task or remove it")
+    metrics = {"score/mean", "train_loss", *(f"score/{c}" for c in declared)}
+    metrics |= {f"tasks/{task.task}/score" for task in spec.evaluation.tasks}
+    if spec.search.metric not in metrics:
+        hint = _did_you_mean(spec.search.metric, sorted(metrics)) or f"use one of {sorted(metrics)}"
+        problems.append(f"search.metric: '{spec.search.metric}' is not reported by trials; {hint}")
     names = [task.task for task in spec.evaluation.tasks]
     for index, name in enumerate(names):
         if names.index(name) != index:

@@ -86,7 +86,18 @@ class TrialResult:
         for score in self.scores:
             for name in ("score", "stderr", "metric", "category"):
                 metrics[f"tasks/{score.task}/{name}"] = getattr(score, name)
+        metrics.update(self.summary_scores())
         return metrics
+
+    def summary_scores(self) -> dict[str, float]:
+        """`score/mean` and `score/<category>`: plain means of task scores, what a search can optimise."""
+        by_category: dict[str, list[float]] = {}
+        for score in self.scores:
+            by_category.setdefault(score.category, []).append(score.score)
+        summary = {f"score/{category}": sum(values) / len(values) for category, values in by_category.items()}
+        values = [score.score for score in self.scores]
+        summary["score/mean"] = sum(values) / len(values) if values else math.nan
+        return summary
 
     @classmethod
     def from_metrics(cls, metrics: dict[str, Any]) -> TrialResult:

@@ -92,13 +92,12 @@ def finish_trial_run(run: Any | None, result: TrialResult) -> None:
         "train_tokens_per_second": result.train_tokens_per_second,
         "error": result.error,
     }
-    by_category: dict[str, list[float]] = {}
     for score in result.scores:
         summary[f"{score.task}/score"] = score.score
         summary[f"{score.task}/stderr"] = score.stderr
-        by_category.setdefault(score.category, []).append(score.score)
-    for category, values in by_category.items():
-        summary[f"category/{category}/score"] = sum(values) / len(values)
+    for key, value in result.summary_scores().items():
+        name = key.removeprefix("score/")
+        summary["score/mean" if name == "mean" else f"category/{name}/score"] = value
     run.summary.update(summary)
     run.finish()
 

@@ -86,6 +86,10 @@ def _problems(mutate) -> str:
         (lambda r: r["grid"].update(lr_bs_ratio=[1e-5]), "grid: give exactly one of `learning_rate`"),
         (lambda r: r.pop("grid"), "grid: required field is missing"),
         (lambda r: r["evaluation"].update(batch_size="big"), "evaluation.batch_size: Input should be a valid integer"),
+        (
+            lambda r: r.update(search={"metric": "score/reasonin"}),
+            "search.metric: 'score/reasonin' is not reported by trials; did you mean 'score/reasoning'?",
+        ),
     ],
 )
 def test_bad_input_names_field_and_fix(mutate, expected: str) -> None:

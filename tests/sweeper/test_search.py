@@ -1,0 +1,24 @@
+"""Optuna search through Ray Tune: trials sampled inside the grid's ranges, optimising a reported metric."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from sweeper.driver import run_sweep
+from sweeper.spec import spec_from_dict
+from tests.conftest import micro_spec_dict
+
+
+def test_optuna_samples_within_the_grid_ranges(tmp_path: Path) -> None:
+    raw = micro_spec_dict(tmp_path / "run")
+    raw["grid"] = {"learning_rate": [5.0e-4, 5.0e-3], "batch_size": [4, 8]}
+    raw["evaluation"]["baseline"] = False
+    raw["search"] = {"algorithm": "optuna", "num_samples": 3, "metric": "score/reasoning", "max_concurrent_trials": 2}
+    table = run_sweep(spec_from_dict(raw), analyze=False)
+    trials = table.drop_duplicates("trial_id")
+    assert len(trials) == 3 and set(trials.status) == {"ok"}
+    assert trials.learning_rate.between(5.0e-4, 5.0e-3).all()
+    assert set(trials.batch_size) <= {4, 8}
+    assert trials.learning_rate.nunique() == 3, "Optuna samples learning rates, it does not replay grid points"
+    assert all(math.isfinite(score) for score in table.score)

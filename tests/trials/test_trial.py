@@ -1,0 +1,64 @@
+"""The trial's own decisions, without Ray: divergence criteria, CUDA OOM recorded as `failed` with a hint."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from sweeper.spec import TrialParams, spec_from_dict
+from sweeper.store import TrialStatus
+from tests.conftest import micro_spec_dict
+from trials import trial as trial_module
+from trials.prepare import prepare_sweep
+from trials.train import DivergenceGuard
+
+
+def _feed(guard: DivergenceGuard, logs: list[dict]) -> SimpleNamespace:
+    control = SimpleNamespace(should_training_stop=False)
+    for step, entry in enumerate(logs, start=1):
+        guard.on_log(None, SimpleNamespace(global_step=step), control, logs=entry)
+        if control.should_training_stop:
+            break
+    return control
+
+
+@pytest.mark.parametrize(
+    ("logs", "reason"),
+    [
+        ([{"loss": 2.0, "grad_norm": 1.0}, {"loss": math.nan, "grad_norm": 1.0}], "non-finite loss"),
+        ([{"loss": 2.0, "grad_norm": 1.0}, {"loss": 1.5, "grad_norm": math.inf}], "non-finite"),
+        ([{"loss": 2.0, "grad_norm": 1.0}, {"loss": 25.0, "grad_norm": 3.0}], "> 10 x first loss"),
+        ([{"loss": 2.0, "grad_norm": 1.0}, {"loss": 6.2, "grad_norm": 0.0}], "collapsed"),
+    ],
+)
+def test_divergence_guard_stops_on_each_criterion(logs: list[dict], reason: str) -> None:
+    guard = DivergenceGuard(factor=10.0)
+    control = _feed(guard, logs)
+    assert control.should_training_stop and reason in guard.reason
+
+
+def test_divergence_guard_lets_a_noisy_but_stable_run_go_on() -> None:
+    guard = DivergenceGuard(factor=10.0)
+    logs = [{"loss": loss, "grad_norm": 1.0} for loss in (3.0, 3.4, 2.5, 5.0, 1.2)]
+    assert not _feed(guard, logs).should_training_stop and guard.reason == ""
+    assert guard.losses == [3.0, 3.4, 2.5, 5.0, 1.2]
+
+
+def test_cuda_out_of_memory_is_failed_with_a_hint_not_retried(tmp_path: Path, monkeypatch) -> None:
+    spec = spec_from_dict(micro_spec_dict(tmp_path / "run"))
+    prepared = prepare_sweep(spec)
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr("trials.train.train", out_of_memory)
+    params = TrialParams.make(1e-3, 8, 0, spec.training.max_per_device_batch)
+    result = trial_module.run_trial(spec, prepared, params, tmp_path / "trial")
+    assert result.status is TrialStatus.FAILED
+    assert "oom" in result.error and "max_per_device_batch" in result.error
+    assert all(math.isnan(score.score) for score in result.scores)
+    assert {score.task for score in result.scores} == {task.task for task in spec.evaluation.tasks}
