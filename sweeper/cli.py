@@ -107,13 +107,14 @@ def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
     try:
         if live is None:
             table = start(report)
+            _print_table(pivot_by_trial(table))
         else:
             with live:
                 table = start(report)
+                live.update(sweep_view(sweep.name, total, table))  # the last frame stays: the final table
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished trials are saved; continue with `sweeper resume {output}`")
         raise typer.Exit(130) from None
-    _print_table(pivot_by_trial(table))
     failed = table[table["status"] == "failed"].drop_duplicates("trial_id")
     for row in failed.itertuples():
         err_console.print(f"failed: {row.trial_id}: {row.error.splitlines()[-1] if row.error else '?'}")

@@ -47,8 +47,11 @@ def results_table(wide: pd.DataFrame) -> Table:
     """The one-row-per-trial table (`store.pivot_by_trial`), formatted for people."""
     table = Table(show_lines=False)
     for column in wide.columns:
-        justify = "left" if column in {"trial_id", "status"} else "right"
-        table.add_column(HEADERS.get(column, str(column)), justify=justify)
+        if column in {"trial_id", "status"}:  # never truncated: the id is what a user greps for
+            longest = max([len(str(value)) for value in wide[column]] + [len(HEADERS.get(column, column))])
+            table.add_column(HEADERS.get(column, column), justify="left", no_wrap=True, min_width=longest)
+        else:  # task names are long: their headers fold onto two lines rather than vanish
+            table.add_column(HEADERS.get(column, str(column)), justify="right", overflow="fold")
     for row in wide.itertuples(index=False):
         cells = [_cell(value) for value in row]
         status = getattr(row, "status", "")
