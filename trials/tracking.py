@@ -40,17 +40,13 @@ def sweep_id(output_dir: Path) -> str:
 
 
 def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
+    """The run's config: the grid point with the ratio as a first-class value, and what was trained on what."""
+    from trials.trial import trial_identity
+
     return {
-        "sweep": spec.name,
-        "trial_id": params.trial_id,
-        "method": spec.method,
-        "learning_rate": params.learning_rate,
-        "batch_size": params.batch_size,
+        **trial_identity(spec, params),
         "lr_bs_ratio": params.lr_bs_ratio,
         "log10_lr_bs_ratio": math.log10(params.lr_bs_ratio),
-        "per_device_batch_size": params.per_device_batch_size,
-        "gradient_accumulation_steps": params.gradient_accumulation_steps,
-        "seed": params.seed,
         "model": spec.model.name_or_path or "tiny",
         "data": spec.data.source,
         "tasks": {t.task: {"category": t.category, "metric": t.metric} for t in spec.evaluation.tasks},

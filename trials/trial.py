@@ -136,7 +136,8 @@ def tune_trainable(
     tune.report(result.to_metrics())
 
 
-def _record(spec: SweepSpec, params: TrialParams, started_at: float) -> dict[str, Any]:
+def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
+    """Which sweep, method and grid point a trial is: the shared head of its result and its W&B config."""
     return {
         "sweep": spec.name,
         "trial_id": params.trial_id,
@@ -146,8 +147,11 @@ def _record(spec: SweepSpec, params: TrialParams, started_at: float) -> dict[str
         "per_device_batch_size": params.per_device_batch_size,
         "gradient_accumulation_steps": params.gradient_accumulation_steps,
         "seed": params.seed,
-        "started_at": started_at,
     }
+
+
+def _record(spec: SweepSpec, params: TrialParams, started_at: float) -> dict[str, Any]:
+    return {**trial_identity(spec, params), "started_at": started_at}
 
 
 def _unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
