@@ -94,7 +94,10 @@ def _for_workers(spec: SweepSpec, output_dir: Path) -> SweepSpec:
     """Ray workers run in their trial folders, so every path they see is absolute; WANDB_MODE is resolved here,
     once, so every trial logs the same way whatever its worker's environment says."""
     wandb = spec.wandb.model_copy(update={"mode": resolve_wandb_mode(spec)})
-    return spec.model_copy(update={"output_dir": str(output_dir), "wandb": wandb})
+    storage = spec.storage_path
+    if storage is not None and "://" not in storage:
+        storage = str(Path(storage).expanduser().resolve())
+    return spec.model_copy(update={"output_dir": str(output_dir), "wandb": wandb, "storage_path": storage})
 
 
 def _fit(
@@ -129,13 +132,14 @@ def _fit(
         tune.with_parameters(tune_trainable, spec=spec, prepared=prepared, finished=finished),
         {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
     )
-    tune_path = output_dir / TUNE_DIR
-    if tune.Tuner.can_restore(str(tune_path)):
+    storage = spec.storage_path or str(output_dir)
+    tune_path = f"{storage.rstrip('/')}/{TUNE_DIR}"
+    if tune.Tuner.can_restore(tune_path):
         tuner = tune.Tuner.restore(
-            str(tune_path), trainable, resume_unfinished=True, resume_errored=False, restart_errored=True
+            tune_path, trainable, resume_unfinished=True, resume_errored=False, restart_errored=True
         )
     else:
-        tuner = _new_tuner(spec, trainable, output_dir, StoreCallback(spec))
+        tuner = _new_tuner(spec, trainable, storage, StoreCallback(spec))
     grid = tuner.fit()
     stored = store.trial_ids()
     missing, unfinished = [], 0
@@ -164,7 +168,7 @@ def _fit(
     return table
 
 
-def _new_tuner(spec: SweepSpec, trainable: Any, output_dir: Path, callback: tune.Callback) -> tune.Tuner:
+def _new_tuner(spec: SweepSpec, trainable: Any, storage: str, callback: tune.Callback) -> tune.Tuner:
     name_trial = _trial_namer(spec)
     return tune.Tuner(
         trainable,
@@ -179,7 +183,7 @@ def _new_tuner(spec: SweepSpec, trainable: Any, output_dir: Path, callback: tune
         ),
         run_config=tune.RunConfig(
             name=TUNE_DIR,
-            storage_path=str(output_dir),
+            storage_path=storage,
             callbacks=[callback],
             failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
             verbose=0,
