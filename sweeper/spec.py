@@ -229,6 +229,11 @@ class SweepSpec(StrictModel):
     search: SearchSpec = Field(default_factory=SearchSpec)
     wandb: WandbSpec = Field(default_factory=WandbSpec)
     output_dir: str | None = Field(None, description="Where results go; default: runs/<name>.")
+    storage_path: str | None = Field(
+        None,
+        description="Where Ray Tune keeps the experiment state (a folder every node can reach, or an s3:// / "
+        "gs:// URI, as Ray allows); default: the output dir. Results, plots and W&B files stay in output_dir.",
+    )
 
     def trials(self) -> list[TrialParams]:
         """Every grid cell × seed, in a stable order (learning rates outer, then batch sizes, then seeds)."""
