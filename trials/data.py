@@ -138,14 +138,16 @@ def _check_columns(columns: list[str], source: str, method: str) -> None:
 def _tokenize_pairs(batch: dict[str, list[Any]], tokenizer: PreTrainedTokenizerBase, max_length: int) -> dict:
     """Preference pairs as TRL's DPOTrainer tokenizes them: the prompt, then each answer after the shared prefix.
 
-    Rows without a `prompt` column (Tulu 3's preference mixture: two whole conversations) get the longest
-    common message prefix as the prompt, like TRL's `extract_prompt`.
+    Rows whose `prompt` is not a list of messages get the longest common message prefix of `chosen` and
+    `rejected` as the prompt, like TRL's `maybe_extract_prompt`: no `prompt` column, or a plain-text one next to
+    two whole conversations (Tulu 3's preference mixture: `prompt` is the first user turn's text, and `chosen` /
+    `rejected` repeat that turn).
     """
     output: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
     prompts = batch.get("prompt") or [None] * len(batch["chosen"])
     encode = _chat_encoder(tokenizer)
     for prompt, chosen, rejected in zip(prompts, batch["chosen"], batch["rejected"]):
-        if prompt is None:
+        if not isinstance(prompt, list):
             shared = _common_prefix(chosen, rejected)
             prompt, chosen, rejected = chosen[:shared], chosen[shared:], rejected[shared:]
         prompt_ids = encode(prompt, add_generation_prompt=True)

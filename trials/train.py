@@ -20,7 +20,7 @@ from transformers import TrainerCallback
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
     from sweeper.spec import TrainingSpec, TrialParams
 
@@ -80,6 +80,38 @@ def train(
     report_to: str = "none",
 ) -> TrainOutcome:
     """Train with TRL's SFTTrainer (`method: sft`) or DPOTrainer (`method: dpo`) on the pre-tokenized data."""
+    trainer, guard = build_trainer(
+        model, tokenizer, dataset, method, params, training, max_steps, output_dir, report_to
+    )
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    # With bf16, Accelerate wrapped `model.forward` in autocast, and the wrapper outlives training: the trained model
+    # would be scored in bf16 while the baseline (and any reload of a saved model) is scored in its own dtype.
+    trainer.accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    tokens = max((entry.get("num_tokens", 0) for entry in trainer.state.log_history), default=0)
+    return TrainOutcome(
+        steps=trainer.state.global_step,
+        seconds=seconds,
+        train_loss=guard.losses[-1] if guard.losses else math.nan,
+        tokens_per_second=tokens / seconds if seconds > 0 else math.nan,
+        loss_history=tuple(guard.losses),
+        divergence=guard.reason,
+    )
+
+
+def build_trainer(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    dataset: Dataset,
+    method: str,
+    params: TrialParams,
+    training: TrainingSpec,
+    max_steps: int,
+    output_dir: Path,
+    report_to: str = "none",
+) -> tuple[Trainer, DivergenceGuard]:
+    """The trial's TRL trainer, not yet trained, and the guard that stops it on divergence (benchmarks time it)."""
     import torch
 
     shared = {
@@ -108,19 +140,7 @@ def train(
     }
     guard = DivergenceGuard(training.divergence_factor)
     build = _dpo_trainer if method == "dpo" else _sft_trainer
-    trainer = build(model, tokenizer, dataset, training, shared, guard)
-    started = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - started
-    tokens = max((entry.get("num_tokens", 0) for entry in trainer.state.log_history), default=0)
-    return TrainOutcome(
-        steps=trainer.state.global_step,
-        seconds=seconds,
-        train_loss=guard.losses[-1] if guard.losses else math.nan,
-        tokens_per_second=tokens / seconds if seconds > 0 else math.nan,
-        loss_history=tuple(guard.losses),
-        divergence=guard.reason,
-    )
+    return build(model, tokenizer, dataset, training, shared, guard), guard
 
 
 def _sft_trainer(model, tokenizer, dataset, training, shared, guard):

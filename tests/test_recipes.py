@@ -1,0 +1,102 @@
+"""The real SmolTulu recipes, run offline: SFT on Tulu-3-shaped chats, then DPO from the SFT sweep's best model.
+
+Each recipe YAML is loaded as shipped; only what cannot run here is replaced (the hub model and datasets by local
+stand-ins of the same schemas, lm-eval's hub tasks by local ones, the budget, the grid and the resources). So the
+recipes' own choices (SmolLM2-style chat template, loss on assistant turns, bf16, fp32 master weights, fused AdamW,
+`sigmoid_norm` DPO at beta 5, `save_model`, `from_sweep` on `reasoning`) are what runs.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweeper.driver import run_sweep
+from sweeper.store import best_trial
+from tests.conftest import REPO
+from tests.standins import (
+    SMOLLM2_CHAT_TEMPLATE,
+    save_tiny_chat_model,
+    write_local_tasks,
+    write_tulu_preference_parquet,
+    write_tulu_sft_parquet,
+)
+from trials.prepare import best_model_of_sweep
+
+RECIPES = REPO / "search_spaces"
+BUDGET = {"training.num_train_epochs": None, "training.max_steps": 3, "training.seeds": [0]}
+
+
+@pytest.fixture(scope="module")
+def standins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("standins")
+    return {
+        "model": save_tiny_chat_model(root / "model"),
+        "sft_data": write_tulu_sft_parquet(root / "tulu-3-sft-mixture" / "train.parquet", 48),
+        "dpo_data": write_tulu_preference_parquet(root / "preference-mixture" / "train.parquet", 32),
+        "tasks": write_local_tasks(root / "tasks"),
+        "root": root,
+    }
+
+
+def _spec(recipe: str, output_dir: Path, standins: dict[str, Path], data: Path, **overrides):
+    from tests.standins import recipe_spec
+
+    return recipe_spec(RECIPES / recipe, output_dir, standins["tasks"], data, **BUDGET, **overrides)
+
+
+def _trials(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table.status != "baseline"]
+
+
+def test_sft_recipe_then_dpo_recipe_from_its_best_model(standins: dict[str, Path]) -> None:
+    sft_dir = standins["root"] / "runs" / "smoltulu_135m_sft"
+    sft = _spec(
+        "smoltulu_135m_sft.yaml", sft_dir, standins, standins["sft_data"],
+        **{"model.name_or_path": str(standins["model"]), "grid.learning_rate": [3.0e-4, 3.0e-3],
+           "grid.batch_size": [8]},
+    )  # fmt: skip
+    assert sft.training.save_model and sft.training.bf16 and sft.data.chat_template is None
+    sft_table = run_sweep(sft, analyze=False)
+
+    trained = _trials(sft_table)
+    assert trained.trial_id.nunique() == 2
+    assert set(trained.status) == {"ok"}, trained[["trial_id", "status", "error"]]
+    assert not trained.score.isna().any()
+    assert trained[trained.metric != "perplexity"].score.between(0, 1).all()
+    assert set(trained.category) == {"reasoning", "pattern", "other"}
+    assert (trained.train_steps == BUDGET["training.max_steps"]).all() and (trained.train_tokens_per_second > 0).all()
+    assert set(trained.batch_size) == {8} and set(trained.method) == {"sft"}
+    for trial_id in trained.trial_id.unique():
+        saved = sft_dir / "models" / trial_id
+        assert (saved / "config.json").is_file() and (saved / "model.safetensors").is_file()
+        # the tokenizer is saved with the model: the DPO stage gets SmolLM2's template from it, not from the spec
+        assert (saved / "chat_template.jinja").read_text() == SMOLLM2_CHAT_TEMPLATE
+
+    dpo_dir = standins["root"] / "runs" / "smoltulu_135m_dpo"
+    dpo = _spec(
+        "smoltulu_135m_dpo.yaml", dpo_dir, standins, standins["dpo_data"],
+        **{"model.from_sweep.path": str(sft_dir), "grid.learning_rate": [1.0e-6], "grid.batch_size": [8]},
+    )  # fmt: skip
+    assert dpo.method == "dpo" and dpo.training.loss_type == ["sigmoid_norm"] and dpo.training.beta == 5.0
+    assert dpo.model.from_sweep.best_on == "reasoning"
+    dpo_table = run_sweep(dpo, analyze=False)
+
+    preferred = _trials(dpo_table)
+    assert set(preferred.status) == {"ok"}, preferred[["trial_id", "status", "error"]]
+    assert not preferred.score.isna().any() and set(preferred.method) == {"dpo"}
+    assert (preferred.train_steps == BUDGET["training.max_steps"]).all()
+    assert preferred.train_loss.map(math.isfinite).all()
+
+    # DPO started from the SFT sweep's best model on `reasoning`: the model it resolved is that trial's folder, and
+    # its untrained baseline scores exactly what that SFT trial scored (same weights, same tasks, same eval batch).
+    best = best_trial(sft_table, "reasoning")
+    assert best_model_of_sweep(str(sft_dir), "reasoning") == sft_dir / "models" / best
+    start = dpo_table[dpo_table.status == "baseline"].set_index("task").score
+    best_scores = sft_table[sft_table.trial_id == best].set_index("task").score
+    pd.testing.assert_series_equal(start.sort_index(), best_scores.sort_index(), check_exact=False, rtol=1e-9)
+    perplexity = sft_table[sft_table.task == "recipe_answer_perplexity"].set_index("trial_id").score
+    assert perplexity.nunique() == 3, f"baseline and both trials must be different models: {perplexity.to_dict()}"
