@@ -20,6 +20,7 @@ Regenerate the bundled lm-eval data after changing anything here (and bump `DEMO
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -33,32 +34,27 @@ EVAL_ITEMS_PER_TASK = 200
 EVAL_SEED = 0
 HELD_OUT_FRACTION = 0.1
 
-NAMES = "Sam Mia Tom Ana Leo Ben Eva Max Zoe Ivy Kim Joe Lia Ray Amy Dan Sue Tim Ada Bob".split()
-THINGS = "pens apples coins books cards shells stamps marbles cookies stickers".split()
-WORDS = (
-    "jar cat lamp door tree fish bird cup hat box sun moon star rain road ship coat ring bell drum milk "
-    "bread salt rock leaf seed nest kite boat frog duck goat wolf bear lion rose corn rice egg fork spoon "
-    "desk chair bed wall roof farm town king hill lake sand snow wind fire gold iron wood wool silk card "
-    "map pen ink book song game ball toy coin key lock bag sock shoe rope"
-).split()
+# fmt: off
+NAMES = ["Sam", "Mia", "Tom", "Ana", "Leo", "Ben", "Eva", "Max", "Zoe", "Ivy",
+         "Kim", "Joe", "Lia", "Ray", "Amy", "Dan", "Sue", "Tim", "Ada", "Bob"]
+THINGS = ["pens", "apples", "coins", "books", "cards", "shells", "stamps", "marbles", "cookies", "stickers"]
+WORDS = ["jar", "cat", "lamp", "door", "tree", "fish", "bird", "cup", "hat", "box", "sun", "moon", "star",
+         "rain", "road", "ship", "coat", "ring", "bell", "drum", "milk", "bread", "salt", "rock", "leaf", "seed",
+         "nest", "kite", "boat", "frog", "duck", "goat", "wolf", "bear", "lion", "rose", "corn", "rice", "egg",
+         "fork", "spoon", "desk", "chair", "bed", "wall", "roof", "farm", "town", "king", "hill", "lake", "sand",
+         "snow", "wind", "fire", "gold", "iron", "wood", "wool", "silk", "card", "map", "pen", "ink", "book",
+         "song", "game", "ball", "toy", "coin", "key", "lock", "bag", "sock", "shoe", "rope"]
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
-COLORS = "red blue green yellow black white brown pink gray purple".split()
-# Everyday scripts (ordered steps); `{o}` is the object, e.g. "the red cup". HellaSwag in miniature: the
-# order is world knowledge from pretraining, the object must be carried over from the context.
-SCRIPTS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
-    (("cup", "bowl", "plate", "glass"), ("picks up {o}", "washes {o}", "dries {o}", "puts {o} on the shelf")),
-    (("plant", "flower", "cactus"), ("buys {o}", "carries {o} home", "puts {o} in a pot", "waters {o}")),
-    (("letter", "note", "card"), ("writes {o}", "folds {o}", "puts {o} in an envelope", "mails {o}")),
-    (("bike", "scooter"), ("finds {o}", "pumps the tires of {o}", "rides {o} to the park", "locks {o}")),
-    (("cake", "pie", "bread"), ("mixes the dough for {o}", "bakes {o}", "lets {o} cool", "cuts {o}")),
-    (("shirt", "dress", "coat", "scarf"), ("washes {o}", "hangs {o} to dry", "irons {o}", "puts on {o}")),
-    (("book", "map", "notebook"), ("takes {o} from the shelf", "opens {o}", "reads {o}", "closes {o}")),
-    (("car", "van", "truck"), ("opens the door of {o}", "starts {o}", "drives {o} to town", "parks {o}")),
-    (("gift", "box", "parcel"), ("buys {o}", "wraps {o}", "ties a ribbon on {o}", "gives {o} to a friend")),
-    (("fence", "door", "gate"), ("cleans {o}", "sands {o}", "paints {o}", "lets {o} dry")),
-    (("tent", "hut"), ("carries {o} to the field", "sets up {o}", "sleeps in {o}", "packs up {o}")),
-    (("kite", "ball"), ("takes {o} outside", "throws {o} up", "chases {o}", "brings {o} back inside")),
-]
+COLORS = ["red", "blue", "green", "yellow", "black", "white", "brown", "pink", "gray", "purple"]
+# HellaSwag in miniature: every object has its own fixed order of actions (world knowledge, the same for every
+# seed). Objects are Zipf-frequent in training and uniform in eval, so the long tail is what is measured.
+OBJECTS = ["cup", "lamp", "box", "chair", "table", "door", "bag", "hat", "coat", "shoe", "bowl", "plate", "jar",
+           "vase", "clock", "kite", "ball", "drum", "bell", "key", "lock", "rope", "sock", "desk", "bed", "fork",
+           "spoon", "pot", "pan", "bike", "cart", "fan", "mug", "tray", "rug", "sign", "map", "card", "boat", "sled"]
+ACTIONS = ["buys", "cleans", "paints", "dries", "checks", "fixes", "moves", "opens", "closes", "fills", "wraps",
+           "lifts"]
+# fmt: on
+SCRIPT_LENGTH = 5
 FORMAT_INSTRUCTIONS = {  # instruction id -> (phrase, group); at most one instruction per group
     "uppercase": ("in uppercase", "case"),
     "capital": ("with a capital first letter", "case"),
@@ -81,6 +77,7 @@ class Item:
     wrong: str  # a plausible wrong answer (DPO's rejected, MC distractor, checker negative)
     choices: tuple[str, ...] = ()  # multiple choice only: answer and distractors, shuffled
     extra: dict[str, Any] = field(default_factory=dict)  # additional lm-eval doc fields
+    uses: tuple[str, ...] = ()  # keys of other skills' items inside this one (a word problem's sums)
 
 
 def _pick_sorted(rng: random.Random, population: list, k: int) -> list:
@@ -91,13 +88,17 @@ def _number(rng: random.Random, digits: int) -> int:
     return rng.randint(10 ** (digits - 1), 10**digits - 1)
 
 
-def _addition(rng: random.Random) -> Item:
-    a_digits, b_digits = rng.choice([(2, 2), (2, 2), (3, 2), (3, 3)])
-    a, b = _number(rng, a_digits), _number(rng, b_digits)
+def _sum_key(a: int, b: int) -> str:
+    """One key per unordered sum, shared by every skill that states it ("47 plus 23 is 70")."""
+    return f"sum {min(a, b)} {max(a, b)}"
+
+
+def _addition(rng: random.Random, for_eval: bool) -> Item:
+    a, b = _number(rng, 2), _number(rng, 2)
     total = a + b
     wrong = total + rng.choice([-10, -1, 1, 10])
     return Item(
-        key=f"sum {min(a, b)} {max(a, b)}",
+        key=_sum_key(a, b),
         statement=f"{a} plus {b} is {total}.",
         question=f"What is {a} plus {b}?",
         answer=str(total),
@@ -105,52 +106,55 @@ def _addition(rng: random.Random) -> Item:
     )
 
 
-def _word_problems(rng: random.Random) -> Item:
+def _word_problems(rng: random.Random, for_eval: bool) -> Item:
+    """A two-step problem answered with a worked solution whose last number is the answer, as in GSM8K."""
     name, thing = rng.choice(NAMES), rng.choice(THINGS)
-    count = rng.randint(2, 20)
-    start, steps, signature = count, [], []
-    for _ in range(rng.choice([2, 3])):
-        amount = rng.randint(1, 9)
-        if count - amount >= 0 and rng.random() < 0.5:
+    count = start = rng.randint(10, 50)
+    phrases, work, signature, sums = [], [], [], []
+    for _ in range(2):  # each step is a 2-digit addition or subtraction, carries and borrows included
+        amount = rng.randint(2, 19)
+        previous = count
+        if count - amount >= 0 and (rng.random() < 0.5 or count + amount > 99):
             count -= amount
-            verb = rng.choice(["gives away", "loses", "sells"])
-            steps.append(f"{verb} {amount}")
+            phrases.append(f"{rng.choice(['gives away', 'loses', 'sells'])} {amount}")
+            work.append(f"{previous} minus {amount} is {count}.")
             signature.append(-amount)
+            sums.append(_sum_key(count, amount))
         else:
             count += amount
-            verb = rng.choice(["buys", "finds", "gets"])
-            steps.append(f"{verb} {amount} more")
+            phrases.append(f"{rng.choice(['buys', 'finds', 'gets'])} {amount} more")
+            work.append(f"{previous} plus {amount} is {count}.")
             signature.append(amount)
-    story = f"{name} has {start} {thing}. {name} {steps[0]}." + "".join(
-        f" Then {name} {step}." for step in steps[1:]
-    )
-    wrong = count - signature[-1]  # forgot the last step
+            sums.append(_sum_key(previous, amount))
+    story = f"{name} has {start} {thing}, {phrases[0]} and {phrases[1]}."
+    solution = " ".join(work)
+    slip = count + rng.choice([-1, 1])  # the last step miscalculated
+    wrong = " ".join([*work[:-1], work[-1].rsplit(" ", 1)[0] + f" {slip}."])
     return Item(
         key=f"problem {start} {signature}",
-        statement=f"{story} Now {name} has {count} {thing}.",
-        question=f"{story} How many {thing} does {name} have now?",
-        answer=str(count),
-        wrong=str(wrong),
+        statement=f"{story} {solution} So {name} has {count} {thing}.",
+        uses=tuple(sums),
+        question=f"{story} How many now?",
+        answer=solution,
+        wrong=wrong,
     )
 
 
-def _number_mc(rng: random.Random) -> Item:
+def _number_mc(rng: random.Random, for_eval: bool) -> Item:
     kind = rng.choice(["largest", "smallest", "even", "sum"])
     if kind == "sum":
         a, b = _number(rng, 2), _number(rng, 2)
         answer = a + b
         options = [answer, *rng.sample([answer - 10, answer - 1, answer + 1, answer + 10], 3)]
         question, statement = f"Which number is {a} plus {b}?", f"{a} plus {b} is {answer}."
-        key = f"sum {min(a, b)} {max(a, b)}"
+        key = _sum_key(a, b)
     else:
         tens = rng.sample(range(1, 10), 2)  # close numbers: shared tens digits
         while True:
             options = [10 * rng.choice(tens) + rng.randint(0, 9) for _ in range(4)]
             if len(set(options)) == 4 and (kind != "even" or sum(n % 2 == 0 for n in options) == 1):
                 break
-        answer = {"largest": max, "smallest": min, "even": lambda ns: next(n for n in ns if n % 2 == 0)}[kind](
-            options
-        )
+        answer = {"largest": max, "smallest": min, "even": lambda ns: next(n for n in ns if n % 2 == 0)}[kind](options)
         rng.shuffle(options)
         listed = ", ".join(map(str, options[:3]))
         property_ = "even" if kind == "even" else f"the {kind}"
@@ -163,7 +167,7 @@ def _number_mc(rng: random.Random) -> Item:
     return Item(key, statement, question, str(answer), wrong, tuple(choices))
 
 
-def _sequence(rng: random.Random) -> Item:
+def _sequence(rng: random.Random, for_eval: bool) -> Item:
     period = rng.randint(3, 8)
     while True:  # a primitive pattern (not a repetition of a shorter one), letters may repeat inside it
         pattern = [rng.choice(LETTERS[: period + 3]) for _ in range(period)]
@@ -192,7 +196,7 @@ def render_format(word: str, instructions: list[str]) -> str:
     return text + "!" if "exclamation" in instructions else text
 
 
-def _format(rng: random.Random) -> Item:
+def _format(rng: random.Random, for_eval: bool) -> Item:
     word = rng.choice(WORDS)
     groups: dict[str, list[str]] = {}
     for name, (_, group) in FORMAT_INSTRUCTIONS.items():
@@ -211,40 +215,40 @@ def _format(rng: random.Random) -> Item:
     )
 
 
-def _continuation_mc(rng: random.Random) -> Item:
-    script_index = rng.randrange(len(SCRIPTS))
-    objects, steps = SCRIPTS[script_index]
-    noun, color, other_color = rng.choice(objects), *rng.sample(COLORS, 2)
-    name = rng.choice(NAMES)
-    done = rng.randint(1, len(steps) - 1)
-    told = [step.format(o=f"the {color} {noun}") for step in steps]
-    mentioned = [steps[0].format(o=f"the {color} {noun}")] + [step.format(o="it") for step in steps[1:done]]
-    context = ", ".join(mentioned[:-1]) + (" and " if done > 1 else "") + mentioned[-1]
-    answer = told[done]
-    distractors = [
-        steps[done].format(o=f"the {other_color} {noun}"),  # right step, wrong object
-        told[done + 1] if done + 1 < len(steps) else told[done - 1],  # skips a step / repeats one
-        rng.choice([t for i, t in enumerate(told) if i not in (done, done + 1)]),  # out of order
-    ]
-    distractors = list(dict.fromkeys(d for d in distractors if d != answer))
-    while len(distractors) < 3:  # pad with a step of another script, same object
-        other_steps = SCRIPTS[(script_index + len(distractors) + 1) % len(SCRIPTS)][1]
-        candidate = rng.choice(other_steps).format(o=f"the {color} {noun}")
-        if candidate not in distractors and candidate != answer:
-            distractors.append(candidate)
-    choices = [answer, *distractors]
+@functools.cache
+def script(noun: str) -> tuple[str, ...]:
+    """The fixed order of actions done to `noun`: world knowledge, the same for every seed."""
+    return tuple(random.Random(f"script|{noun}").sample(ACTIONS, SCRIPT_LENGTH))
+
+
+def _continuation_mc(rng: random.Random, for_eval: bool) -> Item:
+    noun = rng.choice(OBJECTS) if for_eval else rng.choices(OBJECTS, _ZIPF_WEIGHTS)[0]
+    actions, name, color = script(noun), rng.choice(NAMES), rng.choice(COLORS)
+    done = rng.randint(1, SCRIPT_LENGTH - 1)
+    told = [f"{actions[0]} the {color} {noun}", *(f"{action} it" for action in actions[1:])]
+    context = ", ".join(told[: done - 1]) + (" and " if done > 1 else "") + told[done - 1]
+    # Close distractors: what follows the last action for other objects, and this object's other actions.
+    elsewhere = {
+        script(other)[script(other).index(actions[done - 1]) + 1]
+        for other in OBJECTS
+        if actions[done - 1] in script(other)[:-1]
+    } - set(actions)
+    distractors = rng.sample(sorted(elsewhere), min(1, len(elsewhere)))
+    distractors += rng.sample([a for a in actions if a != actions[done]], 3 - len(distractors))
+    choices = [f"{action} it" for action in [actions[done], *distractors]]
+    wrong = choices[1]
     rng.shuffle(choices)
     return Item(
-        key=f"story {script_index} {color} {noun}",
+        key=f"story {noun} {color} {name}",
         statement=f"{name} {', '.join(told[:-1])} and {told[-1]}.",
         question=f"{name} {context}. What does {name} do next?",
-        answer=answer,
-        wrong=distractors[0],
+        answer=f"{actions[done]} it",
+        wrong=wrong,
         choices=tuple(choices),
     )
 
 
-SKILLS: dict[str, Callable[[random.Random], Item]] = {
+SKILLS: dict[str, Callable[[random.Random, bool], Item]] = {
     "addition": _addition,
     "word_problems": _word_problems,
     "number_mc": _number_mc,
@@ -253,26 +257,34 @@ SKILLS: dict[str, Callable[[random.Random], Item]] = {
     "continuation_mc": _continuation_mc,
 }
 TASKS = {f"demo_{skill}": skill for skill in SKILLS}  # lm-eval task name -> skill
+# Shares of each skill. Pretraining leans on arithmetic: a 2-layer model needs ~1500 steps of mostly-addition
+# data before it finds the carrying algorithm; the pattern skills need far less.
+PRETRAIN_MIX = {"addition": 3, "word_problems": 2, "number_mc": 1, "sequence": 1, "format": 1, "continuation_mc": 1}
+SFT_MIX = dict.fromkeys(SKILLS, 1)
+_ZIPF_WEIGHTS = [1 / rank for rank in range(1, len(OBJECTS) + 1)]
 
 
-def is_held_out(item: Item) -> bool:
-    """Whether an item belongs to the eval set: a fixed hash of its content key, the same for every seed."""
-    digest = hashlib.sha256(f"{DEMO_DATA_VERSION}|{item.key}".encode()).digest()
+def is_held_out(key: str) -> bool:
+    """Whether a content key belongs to the eval set: a fixed hash of it, the same for every seed."""
+    digest = hashlib.sha256(f"{DEMO_DATA_VERSION}|{key}".encode()).digest()
     return int.from_bytes(digest[:8], "big") < HELD_OUT_FRACTION * 2**64
 
 
 def _draw(skill: str, rng: random.Random, held_out: bool) -> Item:
+    """An eval item (held-out key) or a training item (neither its key nor any key it uses is held out)."""
     while True:
-        item = SKILLS[skill](rng)
-        if is_held_out(item) == held_out:
+        item = SKILLS[skill](rng, held_out)
+        if held_out and is_held_out(item.key):
+            return item
+        if not held_out and not any(map(is_held_out, (item.key, *item.uses))):
             return item
 
 
-def _training_items(n: int, seed: int, purpose: str) -> list[tuple[str, Item]]:
-    """`n` training items, skills in equal shares, interleaved (skill i % 6), from one seeded stream."""
+def _training_items(n: int, seed: int, purpose: str, mix: dict[str, int]) -> list[tuple[str, Item]]:
+    """`n` training items from one seeded stream, skills interleaved in the exact proportions of `mix`."""
     rng = random.Random(f"{purpose}|{seed}")
-    skills = list(SKILLS)
-    return [(skills[i % len(skills)], _draw(skills[i % len(skills)], rng, held_out=False)) for i in range(n)]
+    cycle = [skill for skill, share in mix.items() for _ in range(share)]
+    return [(cycle[i % len(cycle)], _draw(cycle[i % len(cycle)], rng, held_out=False)) for i in range(n)]
 
 
 def _user(text: str) -> list[dict[str, str]]:
@@ -285,14 +297,14 @@ def _assistant(text: str) -> list[dict[str, str]]:
 
 def pretraining_corpus(n_texts: int, seed: int) -> list[str]:
     """Plain sentences of every skill (no Q/A format), for the tokenizer and the base model."""
-    return [item.statement for _, item in _training_items(n_texts, seed, "pretrain")]
+    return [item.statement for _, item in _training_items(n_texts, seed, "pretrain", PRETRAIN_MIX)]
 
 
 def sft_examples(n: int, seed: int) -> list[dict]:
     """Conversational prompt-completion examples (TRL's format), with the skill they teach."""
     return [
         {"prompt": _user(item.question), "completion": _assistant(item.answer), "skill": skill}
-        for skill, item in _training_items(n, seed, "sft")
+        for skill, item in _training_items(n, seed, "sft", SFT_MIX)
     ]
 
 
@@ -300,7 +312,7 @@ def preference_examples(n: int, seed: int) -> list[dict]:
     """Conversational preference pairs (TRL's format): the right answer chosen, a plausible wrong one rejected."""
     return [
         {"prompt": _user(item.question), "chosen": _assistant(item.answer), "rejected": _assistant(item.wrong)}
-        for _, item in _training_items(n, seed, "preference")
+        for _, item in _training_items(n, seed, "preference", SFT_MIX)
     ]
 
 

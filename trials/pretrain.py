@@ -64,8 +64,9 @@ def ensure_demo_base_model(
             return target
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache_dir))
         try:
-            _build(staging, model_config, pretrain_config, corpus_size, seed)
+            info = _build(staging, model_config, pretrain_config, corpus_size, seed)
             os.replace(staging, target)
+            log.info("demo base model ready in %.0f s (loss %.3f): %s", info["seconds"], info["final_loss"], target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
@@ -73,7 +74,7 @@ def ensure_demo_base_model(
 
 def _build(
     folder: Path, model_config: dict[str, Any], pretrain_config: dict[str, Any], corpus_size: int, seed: int
-) -> None:
+) -> dict[str, Any]:
     import torch
 
     started = time.perf_counter()
@@ -104,7 +105,7 @@ def _build(
         "seconds": round(time.perf_counter() - started, 1),
     }
     (folder / "pretrain_info.json").write_text(json.dumps(info, indent=2) + "\n")
-    log.info("demo base model ready in %.0f s (loss %.3f): %s", info["seconds"], final_loss, folder)
+    return info
 
 
 def pretrain(
@@ -117,9 +118,7 @@ def pretrain(
     """Causal-LM training on random windows of the corpus (texts joined by `</s>`); returns the last loss."""
     import torch
 
-    stream = torch.tensor(
-        [token for ids in tokenizer(corpus)["input_ids"] for token in (*ids, tokenizer.eos_token_id)]
-    )
+    stream = torch.tensor([token for ids in tokenizer(corpus)["input_ids"] for token in (*ids, tokenizer.eos_token_id)])
     steps, batch_size, seq_len = config["max_steps"], config["batch_size"], config["seq_len"]
     warmup, peak_lr = config.get("warmup_steps", 0), config["learning_rate"]
     generator = torch.Generator().manual_seed(seed)
