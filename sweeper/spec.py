@@ -128,7 +128,11 @@ class TrainingSpec(StrictModel):
     seeds: list[int] = Field([0], min_length=1, description="Each grid cell is trained once per seed.")
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPU).")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
-    packing: bool = Field(False, description="Pack sequences (padding-free) so no FLOP goes to padding.")
+    packing: bool = Field(
+        False,
+        description="Pack sequences (padding-free) so no FLOP goes to padding. A batch then counts packed rows of "
+        "max_length tokens, not examples, so lr/bs is no longer per conversation: keep it off for ratio studies.",
+    )
     logging_steps: int = Field(10, gt=0, description="Log (and check for divergence) every N steps.")
     divergence_factor: float = Field(
         10.0, gt=1, description="Stop as `diverged` when loss is NaN/inf or exceeds this × its first value."
