@@ -142,19 +142,21 @@ def _fit(
         tuner = _new_tuner(spec, trainable, storage, StoreCallback(spec))
     grid = tuner.fit()
     stored = store.trial_ids()
-    missing, unfinished = [], 0
+    missing = []
     for result in grid:
         if result.metrics and "status" in result.metrics:
             missing.append(TrialResult.from_metrics(result.metrics))
         elif result.error is not None:
             params = params_from_config(result.config, spec.training.max_per_device_batch)
             missing.append(failed_result(spec, params, str(result.error)))
-        else:
-            unfinished += 1
     store.add([result for result in missing if result.trial_id not in stored])
-    if unfinished:  # Tune stops gracefully on SIGINT and returns what it has
+    # Tune stops gracefully on SIGINT and returns what it has; with lazily generated trials (a concurrency cap)
+    # the ones never started are not even in its grid, so count against the spec, not against Tune's results.
+    expected = len(spec.trials()) if spec.search.algorithm == "grid" else spec.search.num_samples
+    done = len(store.trial_ids() - {BASELINE_TRIAL_ID})
+    if done < expected:
         raise SweepInterrupted(
-            f"interrupted with {unfinished} of {len(grid)} trials unfinished; the finished ones are saved in "
+            f"interrupted with {expected - done} of {expected} trials unfinished; the finished ones are saved in "
             f"{output_dir}; continue with `sweeper resume {output_dir}`"
         )
     if baseline is not None:
