@@ -201,6 +201,8 @@ def _stored_results(store: ResultsStore) -> list[TrialResult]:
 def _start_ray(address: str | None, verbose: bool) -> None:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials survive a SIGKILL of the driver
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if not verbose:
+        os.environ.setdefault("WANDB_SILENT", "true")  # W&B's banners would interleave with the live view
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
