@@ -59,14 +59,17 @@ def load_ray_experiment(path: Path) -> pd.DataFrame:
     """Each Tune trial's final report (see `ray_results_to_frame`) as the tidy frame.
 
     Ray leaves every column of a trial that errored before reporting empty, its config too, so the configs are
-    taken from the trials themselves.
+    taken from the trials themselves (a ratio-sweeper grid nests the grid point: `{"cell": {learning_rate,
+    batch_size}, "seed": ...}`, lifted here to top-level columns).
     """
     from ray.tune import ExperimentAnalysis
 
     experiment = ExperimentAnalysis(str(path))
     configs = pd.DataFrame.from_dict(
         {
-            trial.trial_id: {f"config/{key}": value for key, value in trial.config.items()}
+            trial.trial_id: {
+                f"config/{key}": value for key, value in {**trial.config, **trial.config.get("cell", {})}.items()
+            }
             for trial in experiment.trials
         },
         orient="index",

@@ -1,9 +1,10 @@
 """How much of a sweep's wall time is the sweep itself (Ray, worker processes, model loads, scheduling gaps)
 rather than training and scoring?
 
-A micro sweep (tests/conftest.micro_spec_dict: the demo shrunk to seconds, 2 learning rates × 2 batch sizes,
-1 CPU per trial, so two trials at a time on 2 cores) runs through `run_sweep` as the CLI runs it, with the
-analysis off (benchmarks/analysis_scale.py times that). Definitions:
+By default the shipped demo sweep (3 lr × 3 bs, trials of 1-2 minutes, 1 CPU per trial, so two trials at a time
+on 2 cores); `--quick` runs the tests' micro sweep instead (tests/conftest.micro_spec_dict: trials of seconds,
+where Ray's fixed start-up cost dominates). Both go through `run_sweep` as the CLI runs them, analysis off
+(benchmarks/analysis_scale.py times that). Definitions:
 
   work         Σ over trials of train_seconds + eval_seconds, plus the baseline's eval_seconds
   concurrency  how many run at once: CPUs // resources.cpus (2 here); the baseline takes a slot like a trial
@@ -15,11 +16,13 @@ the ratio mean "time not spent training or scoring". The base model and the toke
 timed apart (`prepare`): once per sweep, cached by content hash, not paid again on resume. Per trial, `setup` is
 finished_at - started_at - train - eval: loading the model and data and building the trainer, in the trial.
 
-    python benchmarks/sweep_overhead.py
+    python benchmarks/sweep_overhead.py            # the demo sweep, ~10 minutes on 2 cores
+    python benchmarks/sweep_overhead.py --quick    # the micro sweep, ~1.5 minutes
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -31,14 +34,20 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the tests' micro sweep (trials of seconds)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sweep-overhead-") as root:
-        os.environ["RATIO_SWEEPER_CACHE"] = str(Path(root) / "cache")
+        os.environ.setdefault("RATIO_SWEEPER_CACHE", str(Path(root) / "cache"))  # yours: no pretraining again
         from sweeper.driver import run_sweep
-        from sweeper.spec import spec_from_dict
+        from sweeper.spec import load_spec, spec_from_dict
         from tests.conftest import micro_spec_dict
         from trials.prepare import prepare_sweep
 
-        spec = spec_from_dict(micro_spec_dict(Path(root) / "run"))
+        if args.quick:
+            spec = spec_from_dict(micro_spec_dict(Path(root) / "run"))
+        else:
+            spec = load_spec("demo", {"output_dir": str(Path(root) / "run"), "wandb.mode": "disabled"})
         started = time.perf_counter()
         prepare_sweep(spec)
         prepare_seconds = time.perf_counter() - started

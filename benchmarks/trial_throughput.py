@@ -7,6 +7,8 @@
                  what is left once those two defaults are equal.
   sweeper trial  `trials.data.prepare_data` (tokenized once, masks built, cached) then `trials.train.train`, the
                  training path of `trials.trial.run_trial`, with the TrainingSpec a recipe would give.
+  sweeper trial, padding-free   the same with `training.padding_free: true`: each micro-batch is one concatenated
+                 row with position_ids, so no FLOP goes to padding while the batch still counts examples.
 
 Same model weights (saved once, loaded from disk by each), same examples, same steps, same effective batch
 (micro-batch × accumulation), one torch thread (as a trial with `resources.cpus: 1`), each variant in its own
@@ -24,6 +26,7 @@ TRL tokens/s).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import statistics
@@ -40,7 +43,7 @@ sys.path.insert(0, str(REPO))
 # bf16 units, gradient checkpointing) take ~5 s a step even at this size, which bounds what `--quick` can afford.
 SMALL_LLAMA = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 2, "num_attention_heads": 4,
                "num_key_value_heads": 4, "max_position_embeddings": 512, "tie_word_embeddings": True}  # fmt: skip
-VARIANTS = ("plain_trl", "plain_trl_matched", "sweeper_trial")
+VARIANTS = ("plain_trl", "plain_trl_matched", "sweeper_trial", "sweeper_trial_padding_free")
 LEARNING_RATE = 1e-4
 
 
@@ -123,8 +126,9 @@ def run_variant(args: argparse.Namespace) -> dict:
     accumulation = args.batch // args.micro_batch
     gpu = torch.cuda.is_available()
     started = time.perf_counter()
-    if args.variant == "sweeper_trial":
-        trainer_seconds, tokens = _sweeper_trial(args, model_dir, accumulation, gpu)
+    if args.variant.startswith("sweeper_trial"):
+        padding_free = args.variant.endswith("padding_free")
+        trainer_seconds, tokens = _sweeper_trial(args, model_dir, accumulation, gpu, padding_free)
     else:
         trainer_seconds, tokens = _plain_trl(
             args, model_dir, accumulation, gpu, matched=args.variant.endswith("matched")
@@ -158,7 +162,7 @@ def _plain_trl(args, model_dir: str, accumulation: int, gpu: bool, matched: bool
     return _timed_train(trainer)
 
 
-def _sweeper_trial(args, model_dir: str, accumulation: int, gpu: bool) -> tuple[float, int]:
+def _sweeper_trial(args, model_dir: str, accumulation: int, gpu: bool, padding_free: bool) -> tuple[float, int]:
     from datasets import load_from_disk
 
     from sweeper.spec import DataSpec, ModelSpec, TrainingSpec, TrialParams
@@ -166,8 +170,12 @@ def _sweeper_trial(args, model_dir: str, accumulation: int, gpu: bool) -> tuple[
     from trials.model import load_model
     from trials.train import build_trainer
 
-    model_spec = ModelSpec(name_or_path=model_dir, torch_dtype="float32")
-    training = TrainingSpec(max_steps=args.steps, max_length=1024, bf16=gpu, logging_steps=10)
+    # flash-attention's varlen kernels where installed (a GPU): what padding-free needs for its full gain.
+    attention = "flash_attention_2" if gpu and importlib.util.find_spec("flash_attn") else "sdpa"
+    model_spec = ModelSpec(name_or_path=model_dir, torch_dtype="float32", attn_implementation=attention)
+    training = TrainingSpec(
+        max_steps=args.steps, max_length=1024, bf16=gpu, logging_steps=10, padding_free=padding_free
+    )
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -212,6 +220,8 @@ def report(runs: dict[str, list[dict]], setup: dict, args: argparse.Namespace) -
     spread = {name: statistics.pstdev(r["tokens_per_second"] for r in results) for name, results in runs.items()}
     print("spread of tokens/s over repeats: " + ", ".join(f"{name} ±{value:.0f}" for name, value in spread.items()))
     trial = best["sweeper_trial"]["tokens_per_second"]
+    padding_free = best["sweeper_trial_padding_free"]["tokens_per_second"]
+    print(f"speedup_padding_free_vs_padded={padding_free / trial:.2f}")
     print(f"speedup_vs_matched_trl={trial / best['plain_trl_matched']['tokens_per_second']:.2f}")
     print(f"speedup_vs_plain_trl={trial / best['plain_trl']['tokens_per_second']:.2f}")
 

@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ def check_spec(spec: SweepSpec, *, address: str | None = None, for_this_machine:
     report = CheckReport()
     _check_references(spec, report)
     _check_tasks(spec, report)
+    for field_path, needs_gpu, _ in _gpu_packages(spec):
+        if needs_gpu and spec.resources.gpus == 0:
+            report.problems.append(f"{field_path}: needs a GPU; set resources.gpus > 0, or turn it off")
     address = address or os.environ.get("RAY_ADDRESS")
     resources = CheckReport()
     _check_resources(spec, address, resources)
@@ -140,10 +144,24 @@ def _check_tasks(spec: SweepSpec, report: CheckReport) -> None:
             report.problems.append(f"{path}.filter: task '{task.task}' has filters {filters}, not '{task.filter}'")
 
 
+def _gpu_packages(spec: SweepSpec) -> list[tuple[str, bool, str]]:
+    """(field, switched on, the package it needs) for the GPU-only options: vLLM scoring, Liger's Triton kernels."""
+    return [
+        ("evaluation.backend", spec.evaluation.backend == "vllm", "vllm"),
+        ("training.liger_kernel", spec.training.liger_kernel, "liger_kernel"),
+    ]
+
+
 def _check_resources(spec: SweepSpec, address: str | None, report: CheckReport) -> None:
     if address:
         report.unchecked.append(f"resources: checked by the Ray cluster at {address}, not here")
         return
+    for field_path, needed, package in _gpu_packages(spec):
+        if needed and find_spec(package) is None:
+            report.problems.append(
+                f"{field_path}: {package} is not installed here; pip install 'ratio-sweeper[gpu]' on a GPU machine, "
+                "or turn it off"
+            )
     cpus = os.cpu_count() or 1
     if spec.resources.cpus > cpus:
         report.problems.append(f"resources.cpus: {spec.resources.cpus} per trial but this machine has {cpus}")

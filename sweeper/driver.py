@@ -139,7 +139,7 @@ def _fit(
             tune_path, trainable, resume_unfinished=True, resume_errored=False, restart_errored=True
         )
     else:
-        tuner = _new_tuner(spec, trainable, storage, StoreCallback(spec))
+        tuner = _new_tuner(spec, trainable, storage, StoreCallback(spec), prepared.num_examples)
     grid = tuner.fit()
     stored = store.trial_ids()
     missing = []
@@ -170,11 +170,11 @@ def _fit(
     return table
 
 
-def _new_tuner(spec: SweepSpec, trainable: Any, storage: str, callback: tune.Callback) -> tune.Tuner:
+def _new_tuner(spec: SweepSpec, trainable: Any, storage: str, callback: tune.Callback, num_examples: int) -> tune.Tuner:
     name_trial = _trial_namer(spec)
     return tune.Tuner(
         trainable,
-        param_space=_param_space(spec),
+        param_space=_param_space(spec, num_examples),
         tune_config=tune.TuneConfig(
             num_samples=spec.search.num_samples if spec.search.algorithm == "optuna" else 1,
             search_alg=_search_algorithm(spec),
@@ -224,20 +224,28 @@ def _start_ray(address: str | None, verbose: bool) -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
 
 
-def _param_space(spec: SweepSpec) -> dict[str, Any]:
+def _param_space(spec: SweepSpec, num_examples: int) -> dict[str, Any]:
+    """Grid search: one entry per trial (grid cell × seed: axes, ratio grid or exact points alike), longest first.
+    Optuna: log-uniform over the learning-rate (or ratio) axis, a choice of batch sizes and seeds."""
     grid = spec.grid
-    axis, values = ("learning_rate", grid.learning_rate) if grid.learning_rate else ("lr_bs_ratio", grid.lr_bs_ratio)
     if spec.search.algorithm == "optuna":
+        axis, values = (
+            ("learning_rate", grid.learning_rate) if grid.learning_rate else ("lr_bs_ratio", grid.lr_bs_ratio)
+        )
         return {
             axis: tune.loguniform(min(values), max(values)),
             "batch_size": tune.choice(grid.batch_size),
             "seed": tune.choice(spec.training.seeds),
         }
-    return {
-        axis: tune.grid_search(values),
-        "batch_size": tune.grid_search(grid.batch_size),
-        "seed": tune.grid_search(spec.training.seeds),
-    }
+    trials = sorted(spec.trials(), key=lambda params: _expected_cost(spec, params, num_examples), reverse=True)
+    cells = [{"learning_rate": t.learning_rate, "batch_size": t.batch_size, "seed": t.seed} for t in trials]
+    return {"cell": tune.grid_search(cells)}
+
+
+def _expected_cost(spec: SweepSpec, params: TrialParams, num_examples: int) -> tuple[int, int]:
+    """Longest-first order, so the sweep does not end with one long trial running alone: more optimizer steps
+    cost more (each pays a fixed overhead), then a bigger batch at equal steps."""
+    return spec.train_steps(params.batch_size, num_examples) or 0, params.batch_size
 
 
 def _search_algorithm(spec: SweepSpec) -> Any:

@@ -94,18 +94,48 @@ class DataSpec(StrictModel):
     )
 
 
+class GridPoint(StrictModel):
+    """One exact (learning rate, batch size) pair, for runs that are not a cross product (e.g. a paper's points)."""
+
+    learning_rate: float = Field(description="Peak learning rate.")
+    batch_size: int = Field(description="Effective batch size in sequences.")
+
+
 class GridSpec(StrictModel):
-    """The learning-rate × batch-size grid, or a lr/bs-ratio × batch-size grid (lr derived per cell)."""
+    """The learning-rate × batch-size grid, a lr/bs-ratio × batch-size grid (lr derived per cell), or a list of
+    exact points."""
 
     learning_rate: list[float] | None = Field(None, description="Peak learning rates.")
     lr_bs_ratio: list[float] | None = Field(None, description="lr / batch_size values; lr = ratio × batch_size.")
-    batch_size: list[int] = Field(description="Effective batch sizes in sequences (accumulation included).")
+    batch_size: list[int] | None = Field(
+        None, description="Effective batch sizes in sequences (accumulation included)."
+    )
+    points: list[GridPoint] | None = Field(
+        None, description="Exact (learning_rate, batch_size) pairs instead of a cross product."
+    )
 
     @model_validator(mode="after")
-    def _one_axis(self) -> GridSpec:
-        if (self.learning_rate is None) == (self.lr_bs_ratio is None):
-            raise ValueError("give exactly one of `learning_rate` or `lr_bs_ratio` next to `batch_size`")
+    def _one_form(self) -> GridSpec:
+        if self.points is not None:
+            if any(axis is not None for axis in (self.learning_rate, self.lr_bs_ratio, self.batch_size)):
+                raise ValueError(
+                    "give either `points` or axes (`learning_rate`/`lr_bs_ratio` × `batch_size`), not both"
+                )
+        elif (self.learning_rate is None) == (self.lr_bs_ratio is None) or self.batch_size is None:
+            raise ValueError(
+                "give exactly one of `learning_rate` or `lr_bs_ratio` next to `batch_size`, or a list of `points`"
+            )
         return self
+
+    def cells(self) -> list[tuple[float, int]]:
+        """Every (learning rate, batch size) of the grid, sorted by learning rate, then batch size."""
+        if self.points is not None:
+            cells = [(point.learning_rate, point.batch_size) for point in self.points]
+        elif self.learning_rate is not None:
+            cells = [(rate, size) for size in self.batch_size or [] for rate in self.learning_rate]
+        else:
+            cells = [(ratio * size, size) for size in self.batch_size or [] for ratio in self.lr_bs_ratio or []]
+        return sorted(cells)
 
 
 class TrainingSpec(StrictModel):
@@ -133,6 +163,20 @@ class TrainingSpec(StrictModel):
         description="Pack sequences (padding-free) so no FLOP goes to padding. A batch then counts packed rows of "
         "max_length tokens, not examples, so lr/bs is no longer per conversation: keep it off for ratio studies.",
     )
+    padding_free: bool = Field(
+        False,
+        description="Concatenate each micro-batch into one row with position_ids (TRL `padding_free`): no FLOP goes "
+        "to padding and a batch still counts examples, so lr/bs keeps its meaning. Exact with flash_attention_2 "
+        "(varlen kernels, the full gain) and with sdpa/eager (a block-diagonal mask, a smaller gain). SFT only.",
+    )
+    liger_kernel: bool = Field(
+        False,
+        description="Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, fused linear cross-entropy): less memory, "
+        "faster steps on a GPU. Needs `pip install liger-kernel` and a GPU. SFT only.",
+    )
+    torch_compile: bool = Field(
+        False, description="`torch.compile` the model: faster steps after a one-off compilation in each trial."
+    )
     logging_steps: int = Field(10, gt=0, description="Log (and check for divergence) every N steps.")
     divergence_factor: float = Field(
         10.0, gt=1, description="Stop as `diverged` when loss is NaN/inf or exceeds this × its first value."
@@ -146,6 +190,14 @@ class TrainingSpec(StrictModel):
     )
     save_model: bool = Field(
         False, description="Save each trial's trained model (needed to start a DPO sweep from an SFT sweep)."
+    )
+    checkpoint_steps: int | None = Field(
+        None,
+        gt=0,
+        description="Save a resumable checkpoint (weights, optimizer, scheduler, RNG) every N optimizer steps under "
+        "<output_dir>/checkpoints/<trial>: a trial restarted after a crash, a pre-emption or `sweeper resume` goes on "
+        "from its last one instead of step 0. Only the newest is kept, and it is deleted when the trial ends. Meant "
+        "for trials of hours; off (None) by default.",
     )
 
     @model_validator(mode="after")
@@ -183,6 +235,30 @@ class EvaluationSpec(StrictModel):
     bootstrap_iters: int = Field(100, ge=0, description="lm-eval bootstrap resamples for stderr (0: none).")
     include_path: list[str] = Field([], description="Extra folders of lm-eval task YAMLs.")
     baseline: bool = Field(True, description="Also score the untrained model once (status `baseline`).")
+    backend: Literal["hf", "vllm"] = Field(
+        "hf",
+        description="`hf`: lm-eval's HFLM scores the trained model in memory. `vllm`: the trained model is saved "
+        "and served by vLLM, which generates many times faster on generation-heavy tasks (GSM8K, IFEval, BBH); "
+        "needs a GPU and `pip install 'ratio-sweeper[gpu]'`. With vllm, batch_size `auto` hands every request "
+        "to vLLM's scheduler.",
+    )
+    vllm_gpu_memory_utilization: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="vLLM's `gpu_memory_utilization`: the share of the WHOLE GPU it preallocates (weights + KV "
+        "cache). Default: 0.9 × resources.gpus, so trials sharing a GPU each stay within their fraction.",
+    )
+    vllm_max_model_len: int | None = Field(
+        None,
+        gt=0,
+        description="vLLM's `max_model_len` (prompt + generated tokens); default: the model's own. Lower it when "
+        "a small memory share cannot hold a KV cache of the model's full length.",
+    )
+
+    def gpu_memory_utilization(self, gpus: float) -> float:
+        """vLLM's share of the whole GPU: the configured one, or 0.9 × the trial's GPU fraction (one GPU at most)."""
+        return self.vllm_gpu_memory_utilization or 0.9 * min(gpus, 1.0)
 
 
 class ResourcesSpec(StrictModel):
@@ -241,14 +317,9 @@ class SweepSpec(StrictModel):
 
     def trials(self) -> list[TrialParams]:
         """Every grid cell × seed, in a stable order (learning rates outer, then batch sizes, then seeds)."""
-        cells = []
-        for batch_size in self.grid.batch_size:
-            rates = self.grid.learning_rate or [ratio * batch_size for ratio in self.grid.lr_bs_ratio or []]
-            cells.extend((rate, batch_size) for rate in rates)
-        cells.sort(key=lambda cell: (cell[0], cell[1]))
         return [
             TrialParams.make(rate, batch_size, seed, self.training.max_per_device_batch)
-            for rate, batch_size in cells
+            for rate, batch_size in self.grid.cells()
             for seed in self.training.seeds
         ]
 
@@ -303,26 +374,53 @@ def split_batch(batch_size: int, max_per_device_batch: int) -> tuple[int, int]:
 
 
 def _grid_problems(grid: GridSpec, training: TrainingSpec) -> list[str]:
+    if grid.points is not None:
+        lists: dict[str, list[Any]] = {"points": grid.points}
+        values = {
+            f"points[{i}].{name}": getattr(p, name)
+            for i, p in enumerate(grid.points)
+            for name in GridPoint.model_fields
+        }
+    else:
+        rates = (
+            ("learning_rate", grid.learning_rate)
+            if grid.learning_rate is not None
+            else ("lr_bs_ratio", grid.lr_bs_ratio)
+        )
+        lists = dict([rates, ("batch_size", grid.batch_size)])
+        values = {f"{name}[{i}]": value for name, items in lists.items() for i, value in enumerate(items)}
     problems = []
-    axis_name = "learning_rate" if grid.learning_rate is not None else "lr_bs_ratio"
-    axes = {axis_name: grid.learning_rate or grid.lr_bs_ratio or [], "batch_size": grid.batch_size}
-    for name, values in axes.items():
-        if not values:
+    for name, items in lists.items():
+        if not items:
             problems.append(f"grid.{name}: is empty; list at least one value")
-        for index, value in enumerate(values):
-            if value <= 0:
-                problems.append(f"grid.{name}[{index}]: must be > 0, got {value}")
-            elif values.index(value) != index:
-                problems.append(f"grid.{name}[{index}]: duplicate of [{values.index(value)}] ({value}); remove it")
+        for index, item in enumerate(items):
+            if items.index(item) != index:
+                problems.append(f"grid.{name}[{index}]: duplicate of [{items.index(item)}] ({item}); remove it")
+    problems += [f"grid.{where}: must be > 0, got {value}" for where, value in values.items() if value <= 0]
     limit = training.max_per_device_batch
-    for index, batch_size in enumerate(grid.batch_size):
+    batch_sizes = {where: value for where, value in values.items() if "batch_size" in where}
+    for where, batch_size in batch_sizes.items():
         if batch_size > 0 and batch_size % min(batch_size, limit):
             problems.append(
-                f"grid.batch_size[{index}]: {batch_size} is not a multiple of training.max_per_device_batch="
+                f"grid.{where}: {batch_size} is not a multiple of training.max_per_device_batch="
                 f"{limit}; use a multiple of {limit} or a max_per_device_batch that divides {batch_size}"
             )
     if len(set(training.seeds)) != len(training.seeds):
         problems.append(f"training.seeds: has duplicates {training.seeds}; list each seed once")
+    return problems
+
+
+def _method_problems(spec: SweepSpec) -> list[str]:
+    problems = []
+    if spec.search.algorithm == "optuna" and spec.grid.points is not None:
+        problems.append(
+            "search.algorithm: optuna samples within ranges, which exact grid.points do not give; use "
+            "grid.learning_rate (or lr_bs_ratio) × batch_size as the ranges, or algorithm: grid"
+        )
+    if spec.method == "dpo":
+        for switch in ("padding_free", "liger_kernel"):
+            if getattr(spec.training, switch):
+                problems.append(f"training.{switch}: SFT only (TRL's DPOTrainer has none); set it false for dpo")
     return problems
 
 
@@ -376,7 +474,7 @@ def spec_from_dict(raw: dict[str, Any], source: str = "spec") -> SweepSpec:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as error:
         raise SpecError(_describe_all(error.errors()), source) from None
-    problems = [*_grid_problems(spec.grid, spec.training), *_category_problems(spec)]
+    problems = [*_grid_problems(spec.grid, spec.training), *_method_problems(spec), *_category_problems(spec)]
     if problems:
         raise SpecError(problems, source)
     return spec

@@ -1,25 +1,34 @@
-"""Score the in-memory model with lm-eval's `simple_evaluate` on the spec's tasks.
+"""Score a model with lm-eval's `simple_evaluate` on the spec's tasks, with the spec's `evaluation.backend`.
 
-The model is wrapped in `HFLM` as it is (no save-and-reload). The eval batch size is the spec's, fixed for the
-whole sweep, because scores can move with it (lm-eval#704, #1625) and `auto` caches the first task's size.
-Local task folders (the demo's and `evaluation.include_path`) are indexed alone; lm-eval's ~5 s index of its
-built-in tasks is paid only when a spec names one.
+`hf`: the model is wrapped in `HFLM` as it is (no save-and-reload). `vllm`: a trained model is saved to the trial
+dir and moved off the GPU (vLLM preallocates its share of the GPU at start), then vLLM serves that folder; the
+baseline's base model is served from its own folder or hub id. Both backends build one lm-eval model for every
+`num_fewshot` group and score through the same code, so their results have the same format.
+The eval batch size is the spec's, fixed for the whole sweep, because scores can move with it (lm-eval#704, #1625)
+and HFLM's `auto` caches the first task's size. Local task folders (the demo's and `evaluation.include_path`) are
+indexed alone; lm-eval's ~5 s index of its built-in tasks is paid only when a spec names one.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import shutil
+import tempfile
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeper.store import TaskScore
 
 if TYPE_CHECKING:
+    from lm_eval.api.model import LM
     from lm_eval.tasks import TaskManager
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from sweeper.spec import EvaluationSpec
+    from sweeper.spec import EvaluationSpec, SweepSpec, TaskSpec
+
+VLLM_MODEL_DIR = "vllm_model"
 
 
 def task_folders(evaluation: EvaluationSpec) -> tuple[str, ...]:
@@ -44,18 +53,87 @@ def resolve_task_manager(evaluation: EvaluationSpec) -> TaskManager:
     return local if wanted <= set(local.all_tasks) else task_manager(folders, with_builtin=True)
 
 
+def evaluate_trained(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, spec: SweepSpec, trial_dir: Path
+) -> tuple[TaskScore, ...]:
+    """A trained model's scores: in memory (`hf`), or saved to `trial_dir` and served by vLLM (`vllm`); the
+    model is left on the CPU then."""
+    if spec.evaluation.backend == "hf":
+        return evaluate_model(model, tokenizer, spec.evaluation)
+    from trials.model import free_gpu_memory
+
+    folder = Path(trial_dir) / VLLM_MODEL_DIR
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    # The trainer (optimizer state, activations) was dropped when training returned; the weights go now.
+    model.to("cpu")
+    free_gpu_memory()
+    try:
+        return evaluate_with_vllm(str(folder), str(folder), spec)
+    finally:
+        shutil.rmtree(folder)  # a model copy per trial would fill the disk; training.save_model keeps models
+
+
+def evaluate_base(name_or_path: str, tokenizer: PreTrainedTokenizerBase, spec: SweepSpec) -> tuple[TaskScore, ...]:
+    """The untrained base model's scores (the baseline): `hf` loads it, vLLM serves its folder or hub id as it is,
+    with the tokenizer as the trials use it (the data spec's chat template) saved aside for the run."""
+    if spec.evaluation.backend == "hf":
+        from trials.model import load_model
+
+        return evaluate_model(load_model(name_or_path, spec.model), tokenizer, spec.evaluation)
+    revision = spec.model.revision if spec.model.tiny is None else None
+    with tempfile.TemporaryDirectory() as tokenizer_folder:
+        tokenizer.save_pretrained(tokenizer_folder)
+        return evaluate_with_vllm(name_or_path, tokenizer_folder, spec, revision)
+
+
 def evaluate_model(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, evaluation: EvaluationSpec
 ) -> tuple[TaskScore, ...]:
-    """One `TaskScore` per spec task; tasks are grouped by `num_fewshot` (one simple_evaluate call each)."""
-    from lm_eval import simple_evaluate
+    """The in-memory model's scores through lm-eval's HFLM, in eval mode (its training mode restored after)."""
     from lm_eval.models.huggingface import HFLM
 
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
     was_training = model.training
     model.eval()
+    scores = _evaluate(HFLM(pretrained=model, tokenizer=tokenizer, batch_size=evaluation.batch_size), evaluation)
+    model.train(was_training)
+    return scores
+
+
+def evaluate_with_vllm(
+    pretrained: str, tokenizer: str, spec: SweepSpec, revision: str | None = None
+) -> tuple[TaskScore, ...]:
+    """Scores from lm-eval's `vllm` model serving a folder or hub id. It is built once, as `simple_evaluate` would
+    build it from these `model_args`, because each `num_fewshot` group would otherwise start another engine."""
+    from lm_eval.api.registry import get_model
+
+    from trials.model import free_gpu_memory
+
+    evaluation = spec.evaluation
+    model_args = {
+        "pretrained": pretrained,
+        "tokenizer": tokenizer,
+        "revision": revision,
+        "trust_remote_code": spec.model.trust_remote_code,
+        "dtype": "auto",
+        "gpu_memory_utilization": evaluation.gpu_memory_utilization(spec.resources.gpus),
+        "max_model_len": evaluation.vllm_max_model_len,
+        "batch_size": evaluation.batch_size,
+    }
+    language_model = get_model("vllm").create_from_arg_obj(model_args)
+    try:
+        return _evaluate(language_model, evaluation)
+    finally:
+        del language_model
+        free_gpu_memory()  # the engine's preallocated share must be gone before the worker's next trial
+
+
+def _evaluate(language_model: LM, evaluation: EvaluationSpec) -> tuple[TaskScore, ...]:
+    """One `TaskScore` per spec task; tasks are grouped by `num_fewshot` (one simple_evaluate call each)."""
+    from lm_eval import simple_evaluate
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
     manager = resolve_task_manager(evaluation)
-    language_model = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=evaluation.batch_size)
     by_fewshot: dict[int | None, list[str]] = {}
     for task in evaluation.tasks:
         by_fewshot.setdefault(task.num_fewshot, []).append(task.task)
@@ -73,11 +151,10 @@ def evaluate_model(
             verbosity="ERROR",
         )
         results.update(output["results"])
-    model.train(was_training)
     return tuple(_score(task, results.get(task.task, {})) for task in evaluation.tasks)
 
 
-def _score(task: Any, result: dict[str, Any]) -> TaskScore:
+def _score(task: TaskSpec, result: dict[str, Any]) -> TaskScore:
     key = task.result_key
     if key not in result:
         known = sorted(k for k in result if "," in k and not k.split(",")[0].endswith("_stderr"))

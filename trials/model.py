@@ -50,3 +50,15 @@ def load_tokenizer(name_or_path: str, spec: SweepSpec) -> PreTrainedTokenizerBas
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def free_gpu_memory() -> None:
+    """Return what the collector can reclaim to the GPU: warm workers run many trials, and vLLM preallocates its
+    share at start, so nothing of a finished model may linger (transformers#31923)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -37,6 +37,12 @@ def saved_model_dir(output_dir: Path, trial_id: str) -> Path:
     return Path(output_dir) / "models" / trial_id
 
 
+def checkpoint_dir(output_dir: Path, trial_id: str) -> Path:
+    """Where a trial keeps its resumable checkpoint when `training.checkpoint_steps` is on (outside Ray's folders,
+    so a restored or re-created Tune trial finds it by the trial's own id)."""
+    return Path(output_dir) / "checkpoints" / trial_id
+
+
 def best_model_of_sweep(sweep_dir: str, best_on: str) -> Path:
     """The saved model of an earlier sweep's best trial on a category, task or the mean of all tasks."""
     from sweeper.errors import SweeperError

@@ -48,6 +48,11 @@ class DivergenceGuard(TrainerCallback):
         self.reason = ""
         self.losses: list[float] = []
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        """A run resumed from a checkpoint brings its logged losses back: judge it against its real first loss."""
+        self.losses = [float(entry["loss"]) for entry in state.log_history if "loss" in entry]
+        self.first_loss = self.losses[0] if self.losses else None
+
     def on_log(self, args, state, control, logs=None, **kwargs):
         loss = (logs or {}).get("loss")
         if loss is None:
@@ -83,13 +88,18 @@ def train(
     trainer, guard = build_trainer(
         model, tokenizer, dataset, method, params, training, max_steps, output_dir, report_to
     )
+    resume_from = _last_checkpoint(output_dir) if training.checkpoint_steps else None
     started = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
     # With bf16, Accelerate wrapped `model.forward` in autocast, and the wrapper outlives training: the trained model
     # would be scored in bf16 while the baseline (and any reload of a saved model) is scored in its own dtype.
     trainer.accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-    tokens = max((entry.get("num_tokens", 0) for entry in trainer.state.log_history), default=0)
+    # Tokens trained in this process: a resumed run's log history starts with what the checkpoint had seen.
+    resumed_at = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
+    tokens = max((entry.get("num_tokens", 0) for entry in trainer.state.log_history), default=0) - max(
+        (e.get("num_tokens", 0) for e in trainer.state.log_history if e.get("step", 0) <= resumed_at), default=0
+    )
     return TrainOutcome(
         steps=trainer.state.global_step,
         seconds=seconds,
@@ -98,6 +108,12 @@ def train(
         loss_history=tuple(guard.losses),
         divergence=guard.reason,
     )
+
+
+def _last_checkpoint(output_dir: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
 
 
 def build_trainer(
@@ -129,10 +145,13 @@ def build_trainer(
         "data_seed": params.seed,
         "bf16": training.bf16,
         "activation_checkpointing": training.gradient_checkpointing,
+        "torch_compile": training.torch_compile,
         "max_length": training.max_length,
         "logging_steps": training.logging_steps,
         "logging_first_step": True,
-        "save_strategy": "no",
+        "save_strategy": "steps" if training.checkpoint_steps else "no",
+        "save_steps": training.checkpoint_steps or 500,
+        "save_total_limit": 1,
         "report_to": report_to,
         "disable_tqdm": True,
         "use_cpu": not torch.cuda.is_available(),
@@ -146,10 +165,16 @@ def build_trainer(
 def _sft_trainer(model, tokenizer, dataset, training, shared, guard):
     from trl import SFTConfig, SFTTrainer
 
+    padding_free = training.padding_free or training.packing
     config = SFTConfig(
-        **shared,
+        **{
+            **shared,
+            # Padding-free without packing: TRL asks for max_length=None, as the rows are truncated already (per sweep).
+            "max_length": None if padding_free and not training.packing else training.max_length,
+        },
         packing=training.packing,
-        padding_free=training.packing,
+        padding_free=padding_free,
+        use_liger_kernel=training.liger_kernel,
         # The data is tokenized, masked and truncated once per sweep; only packing is left to TRL.
         dataset_kwargs={"skip_prepare_dataset": not training.packing},
     )

@@ -9,6 +9,7 @@ propagates so Ray's `FailureConfig` can retry it and the driver records it as `f
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ OOM_HINT = "out of memory (oom): lower training.max_per_device_batch or give the
 
 def run_trial(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path) -> TrialResult:
     """Train and evaluate one grid point, logging to its own W&B run when W&B is on."""
+    from trials.model import free_gpu_memory
     from trials.tracking import finish_trial_run, start_trial_run
 
     run = start_trial_run(spec, params)
@@ -35,20 +37,9 @@ def run_trial(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, tri
             run.finish(exit_code=1)
         raise
     finally:
-        _free_memory()
+        free_gpu_memory()
     finish_trial_run(run, result)
     return result
-
-
-def _free_memory() -> None:
-    """Warm workers run many trials: nothing of this one may stay on the GPU for the next (transformers#31923)."""
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _train_and_evaluate(
@@ -57,8 +48,9 @@ def _train_and_evaluate(
     import torch
     from datasets import load_from_disk
 
-    from trials.evaluate import evaluate_model
+    from trials.evaluate import evaluate_trained
     from trials.model import load_model, load_tokenizer
+    from trials.prepare import checkpoint_dir, saved_model_dir
     from trials.train import train
 
     started_at = time.time()
@@ -68,11 +60,19 @@ def _train_and_evaluate(
     dataset = load_from_disk(prepared.data_path)
     steps = spec.train_steps(params.batch_size, prepared.num_examples)
     record = _record(spec, params, started_at)
+    # A checkpointing trial trains in a folder keyed by its own id, so a retry or a resumed sweep finds it.
+    checkpoints = (
+        checkpoint_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.checkpoint_steps else None
+    )
     try:
-        outcome = train(model, tokenizer, dataset, spec.method, params, spec.training, steps, trial_dir, report_to)
+        outcome = train(
+            model, tokenizer, dataset, spec.method, params, spec.training, steps, checkpoints or trial_dir, report_to
+        )
     except torch.cuda.OutOfMemoryError:
         return TrialResult(**record, status=TrialStatus.FAILED, scores=_unscored(spec), error=OOM_HINT,
                            finished_at=time.time())  # fmt: skip
+    if checkpoints is not None:  # the trial's outcome is final: its checkpoint would only be restarted from
+        shutil.rmtree(checkpoints, ignore_errors=True)
     trained = {
         "train_loss": outcome.train_loss,
         "train_steps": outcome.steps,
@@ -84,13 +84,11 @@ def _train_and_evaluate(
         return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=_unscored(spec),
                            error=outcome.divergence, finished_at=time.time())  # fmt: skip
     if spec.training.save_model:
-        from trials.prepare import saved_model_dir
-
         folder = saved_model_dir(spec.resolved_output_dir(), params.trial_id)
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
     eval_started = time.perf_counter()
-    scores = evaluate_model(model, tokenizer, spec.evaluation)
+    scores = evaluate_trained(model, tokenizer, spec, trial_dir)
     return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,
                        eval_seconds=time.perf_counter() - eval_started, finished_at=time.time())  # fmt: skip
 
@@ -99,13 +97,12 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
     """Score the untrained base model once, so plots and reports show where training started."""
     import torch
 
-    from trials.evaluate import evaluate_model
-    from trials.model import load_model, load_tokenizer
+    from trials.evaluate import evaluate_base
+    from trials.model import load_tokenizer
 
     started_at = time.time()
     torch.set_num_threads(max(1, int(spec.resources.cpus)))
-    model = load_model(prepared.model_path, spec.model)
-    scores = evaluate_model(model, load_tokenizer(prepared.tokenizer_path, spec), spec.evaluation)
+    scores = evaluate_base(prepared.model_path, load_tokenizer(prepared.tokenizer_path, spec), spec)
     return TrialResult(
         sweep=spec.name, trial_id=BASELINE_TRIAL_ID, method=spec.method, learning_rate=math.nan,
         batch_size=0, per_device_batch_size=0, gradient_accumulation_steps=0, seed=-1,
@@ -115,10 +112,12 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
 
 
 def params_from_config(config: dict[str, Any], max_per_device_batch: int) -> TrialParams:
-    """Ray's sampled config → TrialParams; a ratio grid gives lr = ratio × batch size."""
-    batch_size = int(config["batch_size"])
-    rate = config.get("learning_rate") or config["lr_bs_ratio"] * batch_size
-    return TrialParams.make(float(rate), batch_size, int(config["seed"]), max_per_device_batch)
+    """Ray's config → TrialParams: a grid `cell` ({learning_rate, batch_size, seed}), or Optuna's sampled
+    learning rate (or lr/bs ratio: lr = ratio × batch size), batch size and seed."""
+    point = config.get("cell", config)
+    batch_size = int(point["batch_size"])
+    rate = point.get("learning_rate") or point["lr_bs_ratio"] * batch_size
+    return TrialParams.make(float(rate), batch_size, int(point["seed"]), max_per_device_batch)
 
 
 def tune_trainable(

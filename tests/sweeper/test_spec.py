@@ -40,6 +40,47 @@ def test_ratio_grid_derives_learning_rate() -> None:
     assert all(t.lr_bs_ratio in (pytest.approx(1e-5), pytest.approx(1e-4)) for t in trials)
 
 
+def test_exact_points_are_trials_without_a_cross_product() -> None:
+    raw = demo_dict()
+    raw["grid"] = {"points": [{"learning_rate": 9e-5, "batch_size": 8}, {"learning_rate": 3.1e-6, "batch_size": 32}]}
+    raw["training"]["seeds"] = [0, 1]
+    trials = spec_from_dict(raw).trials()
+    assert [(t.learning_rate, t.batch_size, t.seed) for t in trials] == [
+        (3.1e-6, 32, 0), (3.1e-6, 32, 1), (9e-5, 8, 0), (9e-5, 8, 1),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("grid", "expected"),
+    [
+        ({"points": [{"learning_rate": 1e-3, "batch_size": 4}], "batch_size": [4]}, "grid: give either `points`"),
+        ({"points": []}, "grid.points: is empty"),
+        ({"points": [{"learning_rate": 1e-3, "batch_size": 4}] * 2}, "grid.points[1]: duplicate of [0]"),
+        ({"points": [{"learning_rate": -1e-3, "batch_size": 4}]}, "grid.points[0].learning_rate: must be > 0"),
+        ({"points": [{"learning_rate": 1e-3, "batch_size": 12}]}, "grid.points[0].batch_size: 12 is not a multiple"),
+        ({"points": [{"learning_rate": 1e-3}]}, "grid.points[0].batch_size: required field is missing"),
+        ({"batch_size": [4]}, "grid: give exactly one of `learning_rate` or `lr_bs_ratio`"),
+    ],
+)
+def test_bad_points_name_the_point(grid: dict, expected: str) -> None:
+    message = _problems(lambda r: (r.__setitem__("grid", grid), r["training"].update(max_per_device_batch=8)))
+    assert expected in message
+
+
+@pytest.mark.parametrize("switch", ["padding_free", "liger_kernel"])
+def test_sft_only_switches_are_refused_for_dpo(switch: str) -> None:
+    message = _problems(lambda r: (r.__setitem__("method", "dpo"), r["training"].update({switch: True})))
+    assert f"training.{switch}: SFT only" in message
+
+
+def test_optuna_needs_ranges_not_points() -> None:
+    def mutate(raw: dict) -> None:
+        raw["grid"] = {"points": [{"learning_rate": 1e-3, "batch_size": 4}]}
+        raw["search"] = {"algorithm": "optuna", "num_samples": 2}
+
+    assert "search.algorithm: optuna samples within ranges" in _problems(mutate)
+
+
 @pytest.mark.parametrize(
     ("batch_size", "limit", "expected"),
     [(64, 64, (64, 1)), (64, 8, (8, 8)), (4, 8, (4, 1)), (32, 16, (16, 2))],

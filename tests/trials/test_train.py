@@ -11,11 +11,12 @@ import torch
 from datasets import load_from_disk
 
 from sweeper.spec import DataSpec, TrainingSpec, TrialParams
+from trials import train as train_module
 from trials.data import IGNORE_INDEX, prepare_data
 from trials.demo_data import pretraining_corpus
 from trials.model import build_tiny_llama
 from trials.tokenizer import train_demo_tokenizer
-from trials.train import train
+from trials.train import DivergenceGuard, train
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
@@ -53,17 +54,52 @@ def test_prepared_data_masks_the_prompt(tokenizer, dataset) -> None:
     assert "Q:" not in trained
 
 
-def test_accumulation_gives_the_same_update_as_a_bigger_batch(tokenizer, dataset, tmp_path: Path) -> None:
-    """transformers#37766: 8 x 1 and 2 x 4 must take the same step on the same examples.
+@pytest.mark.parametrize(
+    ("micro_batch", "accumulation", "training"),
+    [(2, 4, {}), (8, 1, {"padding_free": True}), (2, 4, {"padding_free": True})],
+    ids=["accumulation", "padding_free", "padding_free_accumulated"],
+)
+def test_same_update_as_one_padded_batch(tokenizer, dataset, tmp_path, micro_batch, accumulation, training) -> None:
+    """A batch of 8 examples must take the same step however it is laid out: 8 padded rows at once, 2 x 4 with
+    accumulation (transformers#37766: loss normalised per micro-batch instead of per token of the whole batch), or
+    concatenated padding-free rows with position_ids (attention must not cross from one example into the next).
 
     Plain SGD, so the step is the gradient itself: Adam's first step is ~lr x sign(gradient), which would turn
     float noise in near-zero gradients into full-size differences and hide (or fake) a real mismatch."""
     one, start, _ = _train(tokenizer, dataset, tmp_path / "a", TrialParams(1.0, 8, 0, 8, 1), steps=1, optim="sgd")
-    four, _, _ = _train(tokenizer, dataset, tmp_path / "b", TrialParams(1.0, 8, 0, 2, 4), steps=1, optim="sgd")
+    params = TrialParams(1.0, 8, 0, micro_batch, accumulation)
+    four, _, _ = _train(tokenizer, dataset, tmp_path / "b", params, steps=1, optim="sgd", **training)
     moved = max((p - start[n]).abs().max().item() for n, p in one.named_parameters())
     assert moved > 1e-4, "the step must actually change the weights"
     for (name, p_one), (_, p_four) in zip(one.named_parameters(), four.named_parameters()):
         torch.testing.assert_close(p_one, p_four, atol=2e-5, rtol=1e-4, msg=f"{name} differs")
+
+
+def test_a_crashed_run_resumes_from_its_checkpoint_and_ends_where_an_unbroken_run_does(
+    tokenizer, dataset, tmp_path: Path, monkeypatch
+) -> None:
+    params = TrialParams(1e-3, 4, 0, 2, 2)
+    unbroken, _, whole = _train(tokenizer, dataset, tmp_path / "unbroken", params, steps=8, checkpoint_steps=4)
+
+    class Crash(RuntimeError):
+        pass
+
+    class CrashAtStep6(DivergenceGuard):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 6:
+                raise Crash
+
+    folder = tmp_path / "broken"
+    monkeypatch.setattr(train_module, "DivergenceGuard", CrashAtStep6)
+    with pytest.raises(Crash):
+        _train(tokenizer, dataset, folder, params, steps=8, checkpoint_steps=4)
+    assert [path.name for path in folder.glob("checkpoint-*")] == ["checkpoint-4"]
+    monkeypatch.undo()
+    resumed, _, outcome = _train(tokenizer, dataset, folder, params, steps=8, checkpoint_steps=4)
+    assert outcome.steps == 8
+    assert outcome.loss_history == pytest.approx(whole.loss_history, rel=1e-4), "steps 1-4 restored, 5-8 retrained"
+    for (name, p_whole), (_, p_resumed) in zip(unbroken.named_parameters(), resumed.named_parameters()):
+        torch.testing.assert_close(p_whole, p_resumed, atol=1e-5, rtol=1e-4, msg=f"{name} differs")
 
 
 def test_absurd_learning_rate_is_stopped_as_diverged(tokenizer, dataset, tmp_path: Path) -> None:
