@@ -26,7 +26,7 @@ from sweeper.errors import OutputDirError, SweepInterrupted
 from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
 from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TaskScore, TrialResult, TrialStatus
 from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
-from trials.trial import evaluate_baseline, params_from_config, tune_trainable
+from trials.trial import BASELINE_CELL, evaluate_baseline, is_baseline, params_from_config, tune_trainable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,12 +119,14 @@ def _fit(
     finished = {
         result.trial_id: result.to_metrics()
         for result in _stored_results(store)
-        if result.status in {TrialStatus.OK, TrialStatus.DIVERGED}
+        if result.status in {TrialStatus.OK, TrialStatus.DIVERGED, TrialStatus.BASELINE}
     }
     StoreCallback.store, StoreCallback.listener = store, on_result
     _start_ray(address, verbose)
+    needs_baseline = spec.evaluation.baseline and BASELINE_TRIAL_ID not in store.trial_ids()
     baseline = None
-    if spec.evaluation.baseline and BASELINE_TRIAL_ID not in store.trial_ids():
+    if needs_baseline and spec.search.algorithm == "optuna":
+        # Optuna's search algorithm makes the configs, so the baseline cannot be one: it runs beside as a Ray task.
         remote = ray.remote(num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus)(evaluate_baseline)
         baseline = remote.remote(spec, prepared)
 
@@ -139,14 +141,14 @@ def _fit(
             tune_path, trainable, resume_unfinished=True, resume_errored=False, restart_errored=True
         )
     else:
-        tuner = _new_tuner(spec, trainable, storage, StoreCallback(spec), prepared.num_examples)
+        tuner = _new_tuner(spec, trainable, storage, StoreCallback(spec), prepared.num_examples, needs_baseline)
     grid = tuner.fit()
     stored = store.trial_ids()
     missing = []
     for result in grid:
         if result.metrics and "status" in result.metrics:
             missing.append(TrialResult.from_metrics(result.metrics))
-        elif result.error is not None:
+        elif result.error is not None and not is_baseline(result.config):
             params = params_from_config(result.config, spec.training.max_per_device_batch)
             missing.append(failed_result(spec, params, str(result.error)))
     store.add([result for result in missing if result.trial_id not in stored])
@@ -170,11 +172,13 @@ def _fit(
     return table
 
 
-def _new_tuner(spec: SweepSpec, trainable: Any, storage: str, callback: tune.Callback, num_examples: int) -> tune.Tuner:
+def _new_tuner(
+    spec: SweepSpec, trainable: Any, storage: str, callback: tune.Callback, num_examples: int, baseline: bool
+) -> tune.Tuner:
     name_trial = _trial_namer(spec)
     return tune.Tuner(
         trainable,
-        param_space=_param_space(spec, num_examples),
+        param_space=_param_space(spec, num_examples, baseline),
         tune_config=tune.TuneConfig(
             num_samples=spec.search.num_samples if spec.search.algorithm == "optuna" else 1,
             search_alg=_search_algorithm(spec),
@@ -224,8 +228,9 @@ def _start_ray(address: str | None, verbose: bool) -> None:
         signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
 
 
-def _param_space(spec: SweepSpec, num_examples: int) -> dict[str, Any]:
-    """Grid search: one entry per trial (grid cell × seed: axes, ratio grid or exact points alike), longest first.
+def _param_space(spec: SweepSpec, num_examples: int, baseline: bool) -> dict[str, Any]:
+    """Grid search: one entry per trial (grid cell × seed: axes, ratio grid or exact points alike), longest first,
+    then the baseline: the shortest job goes last, to the slot that frees first, in a worker that is already warm.
     Optuna: log-uniform over the learning-rate (or ratio) axis, a choice of batch sizes and seeds."""
     grid = spec.grid
     if spec.search.algorithm == "optuna":
@@ -239,7 +244,7 @@ def _param_space(spec: SweepSpec, num_examples: int) -> dict[str, Any]:
         }
     trials = sorted(spec.trials(), key=lambda params: _expected_cost(spec, params, num_examples), reverse=True)
     cells = [{"learning_rate": t.learning_rate, "batch_size": t.batch_size, "seed": t.seed} for t in trials]
-    return {"cell": tune.grid_search(cells)}
+    return {"cell": tune.grid_search(cells + ([BASELINE_CELL] if baseline else []))}
 
 
 def _expected_cost(spec: SweepSpec, params: TrialParams, num_examples: int) -> tuple[int, int]:
@@ -260,6 +265,8 @@ def _search_algorithm(spec: SweepSpec) -> Any:
 
 def _trial_namer(spec: SweepSpec) -> Callable[[Any], str]:
     def name(trial: Any) -> str:
+        if is_baseline(trial.config):
+            return BASELINE_TRIAL_ID
         return params_from_config(trial.config, spec.training.max_per_device_batch).trial_id
 
     return name
@@ -301,10 +308,13 @@ class StoreCallback(tune.Callback):
             self._record(TrialResult.from_metrics(result))
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        if is_baseline(trial.config):  # the sweep goes on; the analysis draws no baseline line
+            log.warning("the baseline evaluation failed: %s", trial.get_error())
+            return
         params = params_from_config(trial.config, self.spec.training.max_per_device_batch)
         self._record(failed_result(self.spec, params, str(trial.get_error() or "unknown error")))
 
     def _record(self, result: TrialResult) -> None:
         StoreCallback.store.add([result])
-        if StoreCallback.listener is not None:
+        if StoreCallback.listener is not None and result.status is not TrialStatus.BASELINE:
             StoreCallback.listener(result)

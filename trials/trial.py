@@ -111,6 +111,13 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
     )  # fmt: skip
 
 
+BASELINE_CELL = {"baseline": True}  # the grid entry that scores the untrained model (see sweeper.driver)
+
+
+def is_baseline(config: dict[str, Any]) -> bool:
+    return bool(config.get("cell", {}).get("baseline"))
+
+
 def params_from_config(config: dict[str, Any], max_per_device_batch: int) -> TrialParams:
     """Ray's config → TrialParams: a grid `cell` ({learning_rate, batch_size, seed}), or Optuna's sampled
     learning rate (or lr/bs ratio: lr = ratio × batch size), batch size and seed."""
@@ -127,6 +134,9 @@ def tune_trainable(
     result instead of training again (see sweeper.driver: Ray may re-run what it had not checkpointed)."""
     from ray import tune
 
+    if is_baseline(config):
+        tune.report(finished.get(BASELINE_TRIAL_ID) or evaluate_baseline(spec, prepared).to_metrics())
+        return
     params = params_from_config(config, spec.training.max_per_device_batch)
     if params.trial_id in finished:
         tune.report(finished[params.trial_id])
