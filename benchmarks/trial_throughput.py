@@ -210,12 +210,12 @@ def report(runs: dict[str, list[dict]], setup: dict, args: argparse.Namespace) -
           f"{args.batch // args.micro_batch}); {setup['examples']} examples; {device}, torch threads "
           f"{args.threads}; best of {args.repeats}")  # fmt: skip
     memory = "peak GPU GiB" if torch.cuda.is_available() else "peak RSS GiB"
-    print(f"{'variant':<20}{'tokens':>9}{'train s':>9}{'tokens/s':>10}{memory:>14}{'wall s':>9}")
+    print(f"{'variant':<28}{'tokens':>9}{'train s':>9}{'tokens/s':>10}{memory:>14}{'wall s':>9}")
     best = {}
     for name, results in runs.items():
         best[name] = max(results, key=lambda result: result["tokens_per_second"])
         row = best[name]
-        print(f"{name:<20}{row['tokens']:>9.0f}{row['train_seconds']:>9.2f}{row['tokens_per_second']:>10.0f}"
+        print(f"{name:<28}{row['tokens']:>9.0f}{row['train_seconds']:>9.2f}{row['tokens_per_second']:>10.0f}"
               f"{row['peak_gib']:>14.2f}{min(r['wall_seconds'] for r in results):>9.2f}")  # fmt: skip
     spread = {name: statistics.pstdev(r["tokens_per_second"] for r in results) for name, results in runs.items()}
     print("spread of tokens/s over repeats: " + ", ".join(f"{name} ±{value:.0f}" for name, value in spread.items()))
