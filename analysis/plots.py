@@ -90,12 +90,14 @@ def _point_style(count: int) -> dict:
     return {"s": 3 if dense else 9, "alpha": 0.25 if dense else 0.6, "linewidths": 0, "rasterized": dense}
 
 
-def _draw_fit(axes: Axes, fit: CurveFit, colour: str) -> None:
-    """Fitted quadratic with its bootstrap band, the LOWESS shape check, and the optimum with its CI."""
+def _draw_fit(axes: Axes, fit: CurveFit, colour: str, limits: tuple[float, float] | None = None) -> None:
+    """Fitted quadratic with its bootstrap band, the LOWESS shape check, and the optimum with its CI. `limits`
+    clips the band to the range the score can take (an accuracy cannot leave [0, 1], its band should not either)."""
     if fit.kind != "quadratic":
         return
     curve = fit.curve
-    axes.fill_between(curve["x"], curve["band_low"], curve["band_high"], color=colour, alpha=0.3, linewidth=0, zorder=3)
+    low, high = (np.clip(curve[side], *limits) if limits else curve[side] for side in ("band_low", "band_high"))
+    axes.fill_between(curve["x"], low, high, color=colour, alpha=0.3, linewidth=0, zorder=3)
     axes.plot(curve["x"], curve["fit"], color=colour, path_effects=OUTLINE, zorder=4)
     axes.plot(curve["x"], curve["lowess"], color="0.2", linestyle=":", linewidth=1, zorder=4)
     height = np.interp(fit.best_x, curve["x"], curve["fit"])
@@ -148,7 +150,8 @@ def _task_panel(axes: Axes, rows: pd.DataFrame, fit: CurveFit | None, colour: st
     for score in rows.loc[rows["status"] == BASELINE_STATUS, "score"].dropna():
         axes.axhline(score, color="0.4", linestyle="--", linewidth=0.8)
     if fit is not None:
-        _draw_fit(axes, fit, colour)
+        bounded = rows["score"].dropna().between(0.0, 1.0).all()  # accuracies, exact match: fractions
+        _draw_fit(axes, fit, colour, (0.0, 1.0) if bounded else None)
     if rows["status"].isin(["diverged", "failed"]).any():
         low, high = axes.get_ylim()
         axes.set_ylim(low - 0.12 * (high - low), high)
