@@ -4,7 +4,8 @@ The only place where the grid point becomes training arguments: `learning_rate` 
 micro-batch × gradient accumulation (transformers normalises the loss by the tokens of the whole effective
 batch, so 8 × 1 and 2 × 4 take the same step: tests/trials/test_train.py checks it), and the budget as
 `max_steps`. A `DivergenceGuard` stops a run whose loss turns NaN/inf or explodes, so a diverged point costs
-seconds, not the whole budget, and is reported as data rather than as a crash.
+seconds, not the whole budget, and is reported as data rather than as a crash. With `training.checkpoint_steps`
+the run saves a resumable checkpoint in its output folder and, started again there, goes on from the newest one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
@@ -149,9 +150,7 @@ def build_trainer(
         "max_length": training.max_length,
         "logging_steps": training.logging_steps,
         "logging_first_step": True,
-        "save_strategy": "steps" if training.checkpoint_steps else "no",
-        "save_steps": training.checkpoint_steps or 500,
-        "save_total_limit": 1,
+        **_checkpointing(training),
         "report_to": report_to,
         "disable_tqdm": True,
         "use_cpu": not torch.cuda.is_available(),
@@ -160,6 +159,13 @@ def build_trainer(
     guard = DivergenceGuard(training.divergence_factor)
     build = _dpo_trainer if method == "dpo" else _sft_trainer
     return build(model, tokenizer, dataset, training, shared, guard), guard
+
+
+def _checkpointing(training: TrainingSpec) -> dict[str, Any]:
+    """Trainer arguments for `training.checkpoint_steps`: the newest resumable checkpoint only, or none at all."""
+    if training.checkpoint_steps is None:
+        return {"save_strategy": "no"}
+    return {"save_strategy": "steps", "save_steps": training.checkpoint_steps, "save_total_limit": 1}
 
 
 def _sft_trainer(model, tokenizer, dataset, training, shared, guard):
