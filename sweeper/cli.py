@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,8 +55,9 @@ def run(
     from sweeper.driver import run_sweep
 
     sweep = _load(spec, set_, output_dir)
-    _execute(sweep, quiet, lambda report: run_sweep(
-        sweep, overwrite=overwrite, address=address, verbose=verbose, analyze=analyze, on_result=report
+    _execute(sweep, quiet, lambda report, started: run_sweep(
+        sweep, overwrite=overwrite, address=address, verbose=verbose, analyze=analyze, on_result=report,
+        on_start=started,
     ))  # fmt: skip
 
 
@@ -76,8 +78,8 @@ def resume(
     if not (directory / SPEC_FILE).exists():
         raise SweeperError(f"{directory}: holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
     sweep = load_spec(directory / SPEC_FILE, {"output_dir": str(directory.resolve())})
-    _execute(sweep, quiet, lambda report: resume_sweep(
-        directory, address=address, verbose=verbose, analyze=analyze, on_result=report
+    _execute(sweep, quiet, lambda report, started: resume_sweep(
+        directory, address=address, verbose=verbose, analyze=analyze, on_result=report, on_start=started
     ))  # fmt: skip
 
 
@@ -93,24 +95,31 @@ def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
     total = len(sweep.trials()) if sweep.search.algorithm == "grid" else sweep.search.num_samples
     live = None if quiet or not console.is_terminal else Live(console=console, refresh_per_second=2)
     done: list[Any] = []
+    running: dict[str, float] = {}
 
     def report(result: Any) -> None:
         done.append(result)
+        running.pop(result.trial_id, None)
         if live is None:
             console.print(trial_line(result, len(done), total), highlight=False)
         else:
-            live.update(sweep_view(sweep.name, total, store.load()))
+            live.update(sweep_view(sweep.name, total, store.load(), running=running))
+
+    def started(trial_id: str) -> None:
+        running[trial_id] = time.time()
+        if live is not None:
+            live.update(sweep_view(sweep.name, total, store.load(), running=running))
 
     console.print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
     # SIGTERM (a scheduler pre-empting the job) stops like Ctrl-C (the driver re-installs this once Ray is up).
     signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     try:
         if live is None:
-            table = start(report)
+            table = start(report, started)
             _print_table(pivot_by_trial(table))
         else:
             with live:
-                table = start(report)
+                table = start(report, started)
                 live.update(sweep_view(sweep.name, total, table))  # the last frame stays: the final table
     except KeyboardInterrupt:
         err_console.print(f"interrupted: finished trials are saved; continue with `sweeper resume {output}`")

@@ -43,6 +43,7 @@ WORKER_ENV = {
     "TQDM_DISABLE": "1",
 }
 OnResult = Callable[[TrialResult], None]
+OnStart = Callable[[str], None]  # called with a trial's id when it starts
 
 
 def run_sweep(
@@ -53,6 +54,7 @@ def run_sweep(
     verbose: bool = False,
     analyze: bool = True,
     on_result: OnResult | None = None,
+    on_start: OnStart | None = None,
 ) -> pd.DataFrame:
     """Run every trial of `spec` and return the tidy results table (also on disk in the output dir).
 
@@ -70,7 +72,7 @@ def run_sweep(
         shutil.rmtree(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / SPEC_FILE).write_text(dump_spec(spec))
-    return _fit(spec, output_dir, address, verbose, analyze, on_result)
+    return _fit(spec, output_dir, address, verbose, analyze, on_result, on_start)
 
 
 def resume_sweep(
@@ -80,6 +82,7 @@ def resume_sweep(
     verbose: bool = False,
     analyze: bool = True,
     on_result: OnResult | None = None,
+    on_start: OnStart | None = None,
 ) -> pd.DataFrame:
     """Continue a sweep whose driver was killed: finished trials are kept and not trained again."""
     output_dir = Path(output_dir).resolve()
@@ -87,7 +90,7 @@ def resume_sweep(
         raise OutputDirError(f"{output_dir} holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
     spec = _for_workers(load_spec(output_dir / SPEC_FILE), output_dir)
     check_spec(spec, address=address)
-    return _fit(spec, output_dir, address, verbose, analyze, on_result)
+    return _fit(spec, output_dir, address, verbose, analyze, on_result, on_start)
 
 
 def _for_workers(spec: SweepSpec, output_dir: Path) -> SweepSpec:
@@ -107,6 +110,7 @@ def _fit(
     verbose: bool,
     analyze: bool,
     on_result: OnResult | None,
+    on_start: OnStart | None,
 ) -> pd.DataFrame:
     from trials.prepare import prepare_sweep
 
@@ -121,7 +125,7 @@ def _fit(
         for result in _stored_results(store)
         if result.status in {TrialStatus.OK, TrialStatus.DIVERGED, TrialStatus.BASELINE}
     }
-    StoreCallback.store, StoreCallback.listener = store, on_result
+    StoreCallback.store, StoreCallback.listener, StoreCallback.starter = store, on_result, on_start
     _start_ray(address, verbose)
     needs_baseline = spec.evaluation.baseline and BASELINE_TRIAL_ID not in store.trial_ids()
     baseline = None
@@ -291,17 +295,23 @@ def failed_result(spec: SweepSpec, params: TrialParams, error: str) -> TrialResu
 
 
 class StoreCallback(tune.Callback):
-    """Writes each trial to the results store the moment Tune hears of its end (result or final error).
+    """Writes each trial to the results store the moment Tune hears of its end (result or final error), and tells
+    the live view when one starts.
 
     Tune pickles its callbacks into the experiment and brings them back on `Tuner.restore`, so an instance holds
-    only the spec; the store and the live printer belong to the driver process running now (set by `_fit`).
+    only the spec; the store and the live view's hooks belong to the driver process running now (set by `_fit`).
     """
 
     store: ClassVar[ResultsStore | None] = None
     listener: ClassVar[OnResult | None] = None
+    starter: ClassVar[OnStart | None] = None
 
     def __init__(self, spec: SweepSpec) -> None:
         self.spec = spec
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        if StoreCallback.starter is not None:
+            StoreCallback.starter(_trial_namer(self.spec)(trial))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "status" in result:

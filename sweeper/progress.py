@@ -23,8 +23,15 @@ STATUS_STYLE = {"ok": "green", "diverged": "yellow", "failed": "red", "baseline"
 HEADERS = {"trial_id": "trial", "learning_rate": "lr", "batch_size": "bs", "lr_bs_ratio": "lr/bs", "train_loss": "loss"}
 
 
-def sweep_view(name: str, total: int, table: pd.DataFrame, started_at: float | None = None) -> Group:
-    """Progress bar + counts + ETA over the trials of `table` (the tidy results), and their pivot table."""
+def sweep_view(
+    name: str,
+    total: int,
+    table: pd.DataFrame,
+    started_at: float | None = None,
+    running: dict[str, float] | None = None,
+) -> Group:
+    """Progress bar + counts + ETA over the trials of `table` (the tidy results), the trials running now (id →
+    start time, known only to the process driving the sweep), and the finished trials' pivot table."""
     from sweeper.store import pivot_by_trial
 
     wide = pivot_by_trial(table)
@@ -40,7 +47,12 @@ def sweep_view(name: str, total: int, table: pd.DataFrame, started_at: float | N
         summary.append(f"ETA {_duration(elapsed / done * (total - done))}", style="bold")
     filled = round(40 * done / max(total, 1))
     bar = Text("█" * filled, style="green") + Text("░" * (40 - filled), style="dim")
-    return Group(summary, bar, results_table(wide))
+    parts = [summary, bar]
+    if running:
+        since = ", ".join(f"{trial_id} (since {time.strftime('%H:%M:%S', time.localtime(start))})"
+                          for trial_id, start in sorted(running.items(), key=lambda item: item[1]))  # fmt: skip
+        parts.append(Text(f"running: {since}", style="cyan"))
+    return Group(*parts, results_table(wide))
 
 
 def results_table(wide: pd.DataFrame) -> Table:

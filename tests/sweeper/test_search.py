@@ -15,9 +15,11 @@ def test_optuna_samples_within_the_grid_ranges(tmp_path: Path) -> None:
     raw["grid"] = {"learning_rate": [5.0e-4, 5.0e-3], "batch_size": [4, 8]}
     raw["evaluation"]["baseline"] = False
     raw["search"] = {"algorithm": "optuna", "num_samples": 3, "metric": "score/reasoning", "max_concurrent_trials": 2}
-    table = run_sweep(spec_from_dict(raw), analyze=False)
+    started: list[str] = []
+    table = run_sweep(spec_from_dict(raw), analyze=False, on_start=started.append)
     trials = table.drop_duplicates("trial_id")
     assert len(trials) == 3 and set(trials.status) == {"ok"}
+    assert sorted(started) == sorted(trials.trial_id), "the live view hears of every trial as it starts"
     assert trials.learning_rate.between(5.0e-4, 5.0e-3).all()
     assert set(trials.batch_size) <= {4, 8}
     assert trials.learning_rate.nunique() == 3, "Optuna samples learning rates, it does not replay grid points"
