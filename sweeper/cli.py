@@ -96,25 +96,19 @@ def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
     live = None if quiet or not console.is_terminal else Live(console=console, refresh_per_second=2)
     done: list[Any] = []
     running: dict[str, float] = {}
-    finished = store.load()  # re-read only when a trial ends, not when one starts
-
-    def redraw() -> None:
-        if live is not None:
-            live.update(sweep_view(sweep.name, total, finished, running=running))
 
     def report(result: Any) -> None:
-        nonlocal finished
         done.append(result)
         running.pop(result.trial_id, None)
         if live is None:
             console.print(trial_line(result, len(done), total), highlight=False)
         else:
-            finished = store.load()
-            redraw()
+            live.update(sweep_view(sweep.name, total, store.load(), running=running))
 
     def started(trial_id: str) -> None:
         running[trial_id] = time.time()
-        redraw()
+        if live is not None:
+            live.update(sweep_view(sweep.name, total, store.load(), running=running))
 
     console.print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
     # SIGTERM (a scheduler pre-empting the job) stops like Ctrl-C (the driver re-installs this once Ray is up).

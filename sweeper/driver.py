@@ -127,7 +127,7 @@ def _fit(
     }
     StoreCallback.store, StoreCallback.listener, StoreCallback.starter = store, on_result, on_start
     _start_ray(address, verbose)
-    needs_baseline = spec.evaluation.baseline and BASELINE_TRIAL_ID not in finished
+    needs_baseline = spec.evaluation.baseline and BASELINE_TRIAL_ID not in store.trial_ids()
     baseline = None
     if needs_baseline and spec.search.algorithm == "optuna":
         # Optuna's search algorithm makes the configs, so the baseline cannot be one: it runs beside as a Ray task.
@@ -238,7 +238,9 @@ def _param_space(spec: SweepSpec, num_examples: int, baseline: bool) -> dict[str
     Optuna: log-uniform over the learning-rate (or ratio) axis, a choice of batch sizes and seeds."""
     grid = spec.grid
     if spec.search.algorithm == "optuna":
-        axis, values = grid.rate_axis()
+        axis, values = (
+            ("learning_rate", grid.learning_rate) if grid.learning_rate else ("lr_bs_ratio", grid.lr_bs_ratio)
+        )
         return {
             axis: tune.loguniform(min(values), max(values)),
             "batch_size": tune.choice(grid.batch_size),

@@ -127,12 +127,6 @@ class GridSpec(StrictModel):
             )
         return self
 
-    def rate_axis(self) -> tuple[str, list[float]]:
-        """The name and values of the axis that sets the learning rate: `learning_rate` or `lr_bs_ratio`."""
-        if self.learning_rate is not None:
-            return "learning_rate", self.learning_rate
-        return "lr_bs_ratio", self.lr_bs_ratio or []
-
     def cells(self) -> list[tuple[float, int]]:
         """Every (learning rate, batch size) of the grid, sorted by learning rate, then batch size."""
         if self.points is not None:
@@ -388,7 +382,12 @@ def _grid_problems(grid: GridSpec, training: TrainingSpec) -> list[str]:
             for name in GridPoint.model_fields
         }
     else:
-        lists = dict([grid.rate_axis(), ("batch_size", grid.batch_size)])
+        rates = (
+            ("learning_rate", grid.learning_rate)
+            if grid.learning_rate is not None
+            else ("lr_bs_ratio", grid.lr_bs_ratio)
+        )
+        lists = dict([rates, ("batch_size", grid.batch_size)])
         values = {f"{name}[{i}]": value for name, items in lists.items() for i, value in enumerate(items)}
     problems = []
     for name, items in lists.items():

@@ -54,30 +54,24 @@ def resolve_task_manager(evaluation: EvaluationSpec) -> TaskManager:
 
 
 def evaluate_trained(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    spec: SweepSpec,
-    trial_dir: Path,
-    saved: Path | None = None,
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, spec: SweepSpec, trial_dir: Path
 ) -> tuple[TaskScore, ...]:
-    """A trained model's scores: in memory (`hf`), or served by vLLM (`vllm`) from `saved` (the folder where
-    `training.save_model` put it) or from a copy saved to `trial_dir` for the run; the model is left on the CPU."""
+    """A trained model's scores: in memory (`hf`), or saved to `trial_dir` and served by vLLM (`vllm`); the
+    model is left on the CPU then."""
     if spec.evaluation.backend == "hf":
         return evaluate_model(model, tokenizer, spec.evaluation)
     from trials.model import free_gpu_memory
 
-    folder = saved or Path(trial_dir) / VLLM_MODEL_DIR
-    if saved is None:
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
+    folder = Path(trial_dir) / VLLM_MODEL_DIR
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     # The trainer (optimizer state, activations) was dropped when training returned; the weights go now.
     model.to("cpu")
     free_gpu_memory()
     try:
         return evaluate_with_vllm(str(folder), str(folder), spec)
     finally:
-        if saved is None:
-            shutil.rmtree(folder)  # a model copy per trial would fill the disk
+        shutil.rmtree(folder)  # a model copy per trial would fill the disk; training.save_model keeps models
 
 
 def evaluate_base(name_or_path: str, tokenizer: PreTrainedTokenizerBase, spec: SweepSpec) -> tuple[TaskScore, ...]:

@@ -51,7 +51,7 @@ def _train_and_evaluate(
     from trials.evaluate import evaluate_trained
     from trials.model import load_model, load_tokenizer
     from trials.prepare import checkpoint_dir, saved_model_dir
-    from trials.train import build_trainer, train
+    from trials.train import train
 
     started_at = time.time()
     torch.set_num_threads(max(1, int(spec.resources.cpus)))
@@ -65,10 +65,9 @@ def _train_and_evaluate(
         checkpoint_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.checkpoint_steps else None
     )
     try:
-        trainer = build_trainer(
+        outcome = train(
             model, tokenizer, dataset, spec.method, params, spec.training, steps, checkpoints or trial_dir, report_to
         )
-        outcome = train(*trainer)
     except torch.cuda.OutOfMemoryError:
         return TrialResult(**record, status=TrialStatus.FAILED, scores=_unscored(spec), error=OOM_HINT,
                            finished_at=time.time())  # fmt: skip
@@ -84,12 +83,12 @@ def _train_and_evaluate(
     if outcome.divergence:
         return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=_unscored(spec),
                            error=outcome.divergence, finished_at=time.time())  # fmt: skip
-    saved = saved_model_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.save_model else None
-    if saved is not None:
-        model.save_pretrained(saved)
-        tokenizer.save_pretrained(saved)
+    if spec.training.save_model:
+        folder = saved_model_dir(spec.resolved_output_dir(), params.trial_id)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
     eval_started = time.perf_counter()
-    scores = evaluate_trained(model, tokenizer, spec, trial_dir, saved)
+    scores = evaluate_trained(model, tokenizer, spec, trial_dir)
     return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,
                        eval_seconds=time.perf_counter() - eval_started, finished_at=time.time())  # fmt: skip
 

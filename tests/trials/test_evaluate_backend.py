@@ -118,19 +118,6 @@ def test_vllm_backend_serves_the_saved_trained_model_and_scores_like_hf(model, t
     _assert_same_scores(scores, hf_scores)
 
 
-def test_vllm_serves_the_model_saved_for_keeps_without_a_second_copy(model, tokenizer, tmp_path, vllm_builds):
-    """With training.save_model the trial has already saved the model: vLLM serves that folder, which stays."""
-    kept = tmp_path / "models" / "lr1e-03_bs4_s0"
-    model.save_pretrained(kept)
-    tokenizer.save_pretrained(kept)
-    spec = _spec(tmp_path, **{"evaluation.backend": "vllm", "resources.gpus": 0.5})
-    evaluate_trained(model, tokenizer, spec, tmp_path / "trial", saved=kept)
-    [build] = vllm_builds
-    assert build["pretrained"] == build["tokenizer"] == str(kept)
-    assert not (tmp_path / "trial" / VLLM_MODEL_DIR).exists(), "no second copy of the model"
-    assert (kept / "model.safetensors").is_file(), "the kept model is not deleted after scoring"
-
-
 def test_vllm_baseline_serves_the_base_folder_as_it_is(model, tokenizer, tmp_path, vllm_builds):
     base = tmp_path / "base"
     model.save_pretrained(base)
