@@ -11,13 +11,20 @@ from analysis.errors import AnalysisInputError
 
 COLUMN_TYPES: dict[str, type] = {
     "sweep": str, "trial_id": str, "method": str, "learning_rate": float, "batch_size": int,
-    "per_device_batch_size": int, "gradient_accumulation_steps": int, "lr_bs_ratio": float, "seed": int,
-    "task": str, "category": str, "metric": str, "score": float, "stderr": float, "status": str,
-    "train_loss": float, "train_seconds": float, "eval_seconds": float, "train_tokens_per_second": float,
-    "train_steps": int, "error": str,
+    "per_device_batch_size": int, "gradient_accumulation_steps": int, "world_size": int, "lr_bs_ratio": float,
+    "seed": int, "task": str, "category": str, "metric": str, "score": float, "stderr": float,
+    "higher_is_better": bool, "status": str, "train_loss": float, "train_steps": int, "train_tokens": int,
+    "train_seconds": float, "eval_seconds": float, "train_tokens_per_second": float, "started_at": float,
+    "finished_at": float, "error": str,
 }  # fmt: skip
-"""Every column of the results format, in ARCHITECTURE.md's order, with its type."""
+"""Every column of the results format, in ARCHITECTURE.md's order, with its type: the one definition of the format
+(the sweep's results store writes exactly these columns, ARCHITECTURE.md's table is checked against it)."""
 COLUMNS = tuple(COLUMN_TYPES)
+PANDAS_DTYPES = {str: "string", float: "float64", int: "int64", bool: "bool"}
+STORE_DTYPES = {column: PANDAS_DTYPES[kind] for column, kind in COLUMN_TYPES.items()}
+"""The pandas dtype of each column as the results store writes it."""
+DEFAULTS: dict[str, object] = {"higher_is_better": True, "world_size": 1}
+"""What a column holds when a source lacks it (tables written before the column existed, a user's CSV)."""
 
 REQUIRED_COLUMNS = ("learning_rate", "batch_size", "seed", "task", "category", "score", "status")
 """What the fits cannot do without; every other column is filled with NaN / "" when absent."""
@@ -48,8 +55,13 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
     for column, kind in COLUMN_TYPES.items():
         if kind is str:
             table[column] = table[column].fillna("").astype(str) if column in table else ""
+        elif kind is bool:
+            values = table[column] if column in table else pd.Series(np.nan, table.index, dtype=object)
+            table[column] = values.map(_as_bool, na_action="ignore").fillna(DEFAULTS[column]).astype(bool)
         else:
             numbers = _numeric(table, column, source) if column in table else pd.Series(np.nan, table.index)
+            if column in DEFAULTS:
+                numbers = numbers.fillna(DEFAULTS[column])
             table[column] = numbers.round().astype("Int64") if kind is int else numbers
     table["lr_bs_ratio"] = table["learning_rate"] / table["batch_size"].astype(float)
     _check_statuses(table, source)
@@ -57,6 +69,11 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
     _split_multi_metric_tasks(table)
     extras = [column for column in table.columns if column not in COLUMNS]
     return table[[*COLUMNS, *extras]].reset_index(drop=True)
+
+
+def _as_bool(value: object) -> bool:
+    """A flag as a CSV or W&B gives it back: True/False, 1/0, or their spellings."""
+    return str(value).strip().lower() in {"true", "1", "1.0", "yes"}
 
 
 def _numeric(table: pd.DataFrame, column: str, source: str) -> pd.Series:

@@ -216,6 +216,12 @@ class TaskSpec(StrictModel):
     metric: str = Field("acc", description="lm-eval metric, e.g. `acc`, `acc_norm`, `exact_match`.")
     filter: str = Field("none", description="lm-eval filter name of that metric, e.g. `strict-match`.")
     num_fewshot: int | None = Field(None, ge=0, description="Few-shot examples; default: the task's own.")
+    higher_is_better: bool | None = Field(
+        None,
+        description="Whether a higher score is better. Default: lm-eval's own `higher_is_better` for the metric, read "
+        "from the task's config before the sweep starts (False for perplexity and other loss-like metrics); fits, "
+        "optima, the best trial of `from_sweep` and Optuna's mode all follow it.",
+    )
 
     @property
     def result_key(self) -> str:

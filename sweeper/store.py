@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.schema import COLUMNS, DEFAULTS, STORE_DTYPES
+
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
 BASELINE_TRIAL_ID = "baseline"
@@ -44,6 +46,8 @@ class TaskScore:
     metric: str
     score: float = math.nan
     stderr: float = math.nan
+    higher_is_better: bool = True
+    """lm-eval's direction of the metric (False for perplexity-like metrics): every comparison of scores uses it."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,13 @@ class TrialResult:
     gradient_accumulation_steps: int
     seed: int
     status: TrialStatus
+    world_size: int = 1
+    """Data-parallel workers of the trial: batch_size = per_device_batch_size × accumulation × world_size."""
     scores: tuple[TaskScore, ...] = ()
     train_loss: float = math.nan
     train_steps: int = 0
+    train_tokens: int = 0
+    """Non-padding tokens the optimizer consumed over the whole run (a resumed run included)."""
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
     train_tokens_per_second: float = math.nan
@@ -84,7 +92,7 @@ class TrialResult:
         metrics[SWEEP_TRIAL_ID] = metrics.pop("trial_id")
         metrics["loss_history"] = list(self.loss_history)
         for score in self.scores:
-            for name in ("score", "stderr", "metric", "category"):
+            for name in ("score", "stderr", "metric", "category", "higher_is_better"):
                 metrics[f"tasks/{score.task}/{name}"] = getattr(score, name)
         metrics.update(self.summary_scores())
         return metrics
@@ -123,10 +131,15 @@ class TrialResult:
         scalars = {name: _plain(first[name]) for name in _SCALAR_FIELDS if name in rows.columns}
         scalars["status"] = TrialStatus(first["status"])
         scalars["error"] = "" if pd.isna(first["error"]) else str(first["error"])
-        for name in ("batch_size", "per_device_batch_size", "gradient_accumulation_steps", "seed", "train_steps"):
-            scalars[name] = int(first[name])
+        for name in (
+            "batch_size", "per_device_batch_size", "gradient_accumulation_steps", "world_size", "seed", "train_steps",
+            "train_tokens",
+        ):  # fmt: skip
+            if name in rows.columns:
+                scalars[name] = int(first[name])
         scores = tuple(
-            TaskScore(r.task, r.category, r.metric, float(r.score), float(r.stderr)) for r in rows.itertuples()
+            TaskScore(r.task, r.category, r.metric, float(r.score), float(r.stderr), bool(r.higher_is_better))
+            for r in rows.itertuples()
         )
         return cls(**scalars, scores=scores)
 
@@ -140,6 +153,7 @@ class TrialResult:
             "batch_size": self.batch_size,
             "per_device_batch_size": self.per_device_batch_size,
             "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "world_size": self.world_size,
             "lr_bs_ratio": self.lr_bs_ratio,
             "seed": self.seed,
         }
@@ -147,6 +161,7 @@ class TrialResult:
             "status": self.status.value,
             "train_loss": self.train_loss,
             "train_steps": self.train_steps,
+            "train_tokens": self.train_tokens,
             "train_seconds": self.train_seconds,
             "eval_seconds": self.eval_seconds,
             "train_tokens_per_second": self.train_tokens_per_second,
@@ -158,15 +173,7 @@ class TrialResult:
 
 
 _SCALAR_FIELDS = [f.name for f in dataclasses.fields(TrialResult)]
-SCHEMA = {
-    "sweep": "string", "trial_id": "string", "method": "string", "learning_rate": "float64",
-    "batch_size": "int64", "per_device_batch_size": "int64", "gradient_accumulation_steps": "int64",
-    "lr_bs_ratio": "float64", "seed": "int64", "task": "string", "category": "string", "metric": "string",
-    "score": "float64", "stderr": "float64", "status": "string", "train_loss": "float64", "train_steps": "int64",
-    "train_seconds": "float64", "eval_seconds": "float64", "train_tokens_per_second": "float64",
-    "started_at": "float64", "finished_at": "float64", "error": "string",
-}  # fmt: skip
-COLUMNS = list(SCHEMA)
+STORE_DEFAULTS = {**dict.fromkeys(COLUMNS, pd.NA), "train_tokens": 0, **DEFAULTS}
 
 
 class ResultsStore:
@@ -181,8 +188,11 @@ class ResultsStore:
 
     def load(self) -> pd.DataFrame:
         if not self.parquet_path.exists():
-            return pd.DataFrame(columns=COLUMNS).astype(SCHEMA)
-        return pd.read_parquet(self.parquet_path)
+            return pd.DataFrame(columns=list(COLUMNS)).astype(STORE_DTYPES)
+        table = pd.read_parquet(self.parquet_path)
+        # A sweep written before a column existed is resumed with that column's default.
+        absent = {column: STORE_DEFAULTS[column] for column in COLUMNS if column not in table.columns}
+        return table.assign(**absent)[list(COLUMNS)].astype(STORE_DTYPES) if absent else table
 
     def trial_ids(self) -> set[str]:
         return set(self.load()["trial_id"])
@@ -191,11 +201,11 @@ class ResultsStore:
         """Insert or replace these trials' rows and rewrite both files atomically."""
         replaced = {result.trial_id for result in results}
         current = self.load()
-        fresh = pd.DataFrame([row for result in results for row in result.rows()], columns=COLUMNS)
+        fresh = pd.DataFrame([row for result in results for row in result.rows()], columns=list(COLUMNS))
         kept = current[~current["trial_id"].isin(replaced)]
         table = fresh if kept.empty else pd.concat([kept, fresh], ignore_index=True)
         table = table.sort_values(["learning_rate", "batch_size", "seed", "task"], na_position="first")
-        table = table.reset_index(drop=True).astype(SCHEMA)
+        table = table.reset_index(drop=True).astype(STORE_DTYPES)
         self.directory.mkdir(parents=True, exist_ok=True)
         _write_atomically(self.parquet_path, lambda path: table.to_parquet(path, index=False))
         _write_atomically(self.directory / RESULTS_CSV, lambda path: table.to_csv(path, index=False))
@@ -223,13 +233,15 @@ def _write_atomically(target: Path, write: Any) -> None:
 
 
 def best_trial(table: pd.DataFrame, best_on: str) -> str:
-    """The trial id with the highest mean score over a category's tasks, one task, or all tasks (`mean`)."""
+    """The trial id with the best mean score over a category's tasks, one task, or all tasks (`mean`); a metric
+    where lower is better (`higher_is_better` False) counts with its sign flipped."""
     scored = table[table["status"] == TrialStatus.OK.value]
     if best_on != "mean":
         scored = scored[(scored["category"] == best_on) | (scored["task"] == best_on)]
     if scored.empty:
         raise ValueError(f"no ok trial has a score on '{best_on}'")
-    return str(scored.groupby("trial_id")["score"].mean().idxmax())
+    signed = scored["score"].where(scored["higher_is_better"].astype(bool), -scored["score"])
+    return str(signed.groupby(scored["trial_id"]).mean().idxmax())
 
 
 def pivot_by_trial(table: pd.DataFrame) -> pd.DataFrame:

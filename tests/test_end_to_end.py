@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sweeper.store import COLUMNS
+from analysis.schema import COLUMNS
 from tests.conftest import micro_spec_dict
 from tests.wandb_records import offline_runs
 
@@ -51,7 +51,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
 
 def test_results_table_has_every_trial_and_task(sweep: Sweep) -> None:
     table = sweep.table
-    assert list(table.columns) == COLUMNS
+    assert list(table.columns) == list(COLUMNS)
     from_csv = pd.read_csv(sweep.run / "results.csv").drop(columns="error")
     pd.testing.assert_frame_equal(from_csv, table.drop(columns="error"), check_dtype=False)
     tasks = {t["task"] for t in sweep.raw["evaluation"]["tasks"]}

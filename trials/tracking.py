@@ -49,7 +49,10 @@ def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
         "log10_lr_bs_ratio": math.log10(params.lr_bs_ratio),
         "model": spec.model.name_or_path or "tiny",
         "data": spec.data.source,
-        "tasks": {t.task: {"category": t.category, "metric": t.metric} for t in spec.evaluation.tasks},
+        "tasks": {
+            t.task: {"category": t.category, "metric": t.metric, "higher_is_better": t.higher_is_better}
+            for t in spec.evaluation.tasks
+        },
     }
 
 

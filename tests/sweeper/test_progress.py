@@ -7,13 +7,14 @@ import time
 import pandas as pd
 from rich.console import Console
 
+from analysis.schema import COLUMNS, STORE_DTYPES
 from sweeper.progress import sweep_view
 from sweeper.spec import TrialParams
-from sweeper.store import COLUMNS, SCHEMA, TaskScore, TrialResult, TrialStatus
+from sweeper.store import TaskScore, TrialResult, TrialStatus
 
 
 def _table(result: TrialResult) -> pd.DataFrame:
-    return pd.DataFrame(result.rows(), columns=COLUMNS).astype(SCHEMA)
+    return pd.DataFrame(result.rows(), columns=list(COLUMNS)).astype(STORE_DTYPES)
 
 
 def _rendered(**view) -> str:

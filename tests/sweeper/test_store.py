@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeper.store import COLUMNS, ResultsStore, TaskScore, TrialResult, TrialStatus, pivot_by_trial
+from analysis.schema import COLUMNS
+from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial
 
 
 def _result(trial_id: str = "lr1e-03_bs4_s0", status: TrialStatus = TrialStatus.OK, score: float = 0.5):
@@ -25,7 +26,7 @@ def _result(trial_id: str = "lr1e-03_bs4_s0", status: TrialStatus = TrialStatus.
 def test_rows_are_tidy_one_per_task_with_the_schema() -> None:
     rows = _result().rows()
     assert len(rows) == 2
-    assert list(rows[0]) == COLUMNS
+    assert list(rows[0]) == list(COLUMNS)
     assert rows[0]["lr_bs_ratio"] == pytest.approx(1e-3 / 4)
     assert {(r["task"], r["category"]) for r in rows} == {("add", "reasoning"), ("seq", "pattern")}
 
@@ -49,7 +50,7 @@ def test_store_replaces_a_trial_instead_of_duplicating(tmp_path: Path) -> None:
     assert len(table) == 4
     assert table.loc[table.trial_id == "a", "score"].max() == pytest.approx(0.9)
     on_disk_csv = pd.read_csv(tmp_path / "results.csv")
-    assert len(on_disk_csv) == 4 and list(on_disk_csv.columns) == COLUMNS
+    assert len(on_disk_csv) == 4 and list(on_disk_csv.columns) == list(COLUMNS)
     assert not list(tmp_path.glob(".*tmp")), "no temp files are left behind"
 
 
@@ -84,3 +85,25 @@ def test_rows_round_trip_back_to_the_trial(tmp_path: Path) -> None:
     back = TrialResult.from_rows(table)
     pd.testing.assert_frame_equal(pd.DataFrame(back.rows()), pd.DataFrame(result.rows()))
     assert back.status is TrialStatus.OK and isinstance(back.learning_rate, float)
+
+
+def test_a_lower_is_better_metric_picks_the_lowest_score_as_best(tmp_path: Path) -> None:
+    def trial(trial_id: str, perplexity: float) -> TrialResult:
+        return TrialResult(
+            sweep="s", trial_id=trial_id, method="sft", learning_rate=1e-3, batch_size=4, per_device_batch_size=4,
+            gradient_accumulation_steps=1, seed=0, status=TrialStatus.OK,
+            scores=(TaskScore("wikitext", "pattern", "word_perplexity", perplexity, higher_is_better=False),),
+        )  # fmt: skip
+
+    table = ResultsStore(tmp_path).add([trial("low", 12.0), trial("high", 40.0)])
+    assert best_trial(table, "pattern") == "low"
+    assert best_trial(table, "mean") == "low"
+
+
+def test_a_sweep_written_before_a_column_existed_loads_with_its_default(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path)
+    old = store.add([_result("a")]).drop(columns=["world_size", "train_tokens", "higher_is_better"])
+    old.to_parquet(store.parquet_path, index=False)
+    table = store.add([_result("b")])
+    assert list(table.columns) == list(COLUMNS)
+    assert set(table["world_size"]) == {1} and set(table["higher_is_better"]) == {True}
