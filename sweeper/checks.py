@@ -7,20 +7,14 @@ built only when a spec names a task that no local task folder defines.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from sweeper.errors import SpecError
-from sweeper.spec import SweepSpec
-from trials.demo_tasks import DEMO_TASKS_DIR
+from sweeper.spec import SweepSpec, did_you_mean
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -31,6 +25,8 @@ class CheckReport:
 
     problems: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    """Task → lm-eval's direction of the spec's metric for it (the tasks whose metric could be checked)."""
 
 
 def check_spec(spec: SweepSpec, *, address: str | None = None, for_this_machine: bool = True) -> CheckReport:
@@ -96,52 +92,35 @@ def _defer(checked: CheckReport, report: CheckReport, for_this_machine: bool, no
         report.unchecked += [f"{problem} ({note})" for problem in checked.problems]
 
 
-def local_task_configs(folders: list[str]) -> dict[str, dict[str, Any]]:
-    """Task name → its YAML config for every task YAML in these folders (lm-eval's `!function` tags kept opaque)."""
-    configs: dict[str, dict[str, Any]] = {}
-    for folder in folders:
-        for path in sorted(Path(folder).expanduser().rglob("*.yaml")):
-            config = yaml.load(path.read_text(), Loader=_TaskLoader)
-            if isinstance(config, dict) and isinstance(config.get("task"), str):
-                configs[config["task"]] = config
-    return configs
-
-
-class _TaskLoader(yaml.SafeLoader):
-    """SafeLoader that reads lm-eval's `!function module.name` tags as plain strings."""
-
-
-_TaskLoader.add_constructor("!function", lambda loader, node: f"!function {loader.construct_scalar(node)}")
-
-
-@cache
-def builtin_task_names() -> frozenset[str]:
-    """lm-eval's own task, group and tag names (indexing them costs ~5 s, so once per process)."""
-    from lm_eval.tasks import TaskManager
-
-    return frozenset(TaskManager(include_path=None, include_defaults=True, verbosity="ERROR").all_tasks)
-
-
 def _check_tasks(spec: SweepSpec, report: CheckReport) -> None:
-    folders = [str(DEMO_TASKS_DIR), *spec.evaluation.include_path]
-    local = local_task_configs([f for f in folders if Path(f).expanduser().is_dir()])
-    wanted = [task.task for task in spec.evaluation.tasks]
-    known = set(local)
-    if not set(wanted) <= known:
-        known |= builtin_task_names()
+    """Task names, metrics and filters against lm-eval's own configs; each task's metric direction is recorded."""
+    from trials.task_configs import known_task_names, lookup_tasks
+
+    found = lookup_tasks(spec.evaluation)
     for index, task in enumerate(spec.evaluation.tasks):
         path = f"evaluation.tasks[{index}]"
-        if task.task not in known:
-            matches = difflib.get_close_matches(task.task, sorted(known), n=1)
-            hint = f"did you mean '{matches[0]}'?" if matches else "check the name with `lm_eval --tasks list`"
-            report.problems.append(f"{path}.task: unknown task '{task.task}'; {hint}")
-            continue
-        metrics = [m.get("metric") for m in (local.get(task.task) or {}).get("metric_list", [])]
-        if metrics and task.metric not in metrics:
-            report.problems.append(f"{path}.metric: task '{task.task}' reports {metrics}, not '{task.metric}'")
-        filters = [f.get("name") for f in (local.get(task.task) or {}).get("filter_list", [])]
-        if filters and task.filter not in filters:
-            report.problems.append(f"{path}.filter: task '{task.task}' has filters {filters}, not '{task.filter}'")
+        metrics = found[task.task]
+        if metrics is None:
+            hint = did_you_mean(task.task, known_task_names(spec.evaluation))
+            report.problems.append(
+                f"{path}.task: unknown task '{task.task}'; {hint or 'check the name with `lm_eval --tasks list`'}"
+            )
+        elif metrics.kind == "tag":
+            report.problems.append(
+                f"{path}.task: '{task.task}' is a tag of {metrics.members} tasks, and lm-eval reports no score for a "
+                "tag; list its tasks one by one, or name a group"
+            )
+        elif metrics.kind == "python":
+            report.unchecked.append(f"{path}: '{task.task}' is defined in Python; its metric and filter are unchecked")
+        elif task.metric not in metrics.higher_is_better:
+            reported = list(metrics.higher_is_better)
+            hint = did_you_mean(task.metric, reported) or f"it reports {reported}"
+            report.problems.append(f"{path}.metric: task '{task.task}' reports no '{task.metric}'; {hint}")
+        elif task.filter not in metrics.filters:
+            hint = did_you_mean(task.filter, list(metrics.filters)) or f"its filters are {list(metrics.filters)}"
+            report.problems.append(f"{path}.filter: task '{task.task}' has no filter '{task.filter}'; {hint}")
+        else:
+            report.higher_is_better[task.task] = metrics.higher_is_better[task.metric]
 
 
 def _gpu_packages(spec: SweepSpec) -> list[tuple[str, bool, str]]:

@@ -92,7 +92,7 @@ def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
 
     output = sweep.resolved_output_dir()
     store = ResultsStore(output)
-    total = len(sweep.trials()) if sweep.search.algorithm == "grid" else sweep.search.num_samples
+    total = sweep.num_trials()
     live = None if quiet or not console.is_terminal else Live(console=console, refresh_per_second=2)
     done: list[Any] = []
     running: dict[str, float] = {}
@@ -174,7 +174,7 @@ def status(directory: Annotated[Path, typer.Argument(help="A sweep's output dir 
     if not (directory / SPEC_FILE).exists():
         raise SweeperError(f"{directory}: holds no sweep (no {SPEC_FILE}); give a sweep's output dir")
     sweep = load_spec(directory / SPEC_FILE)
-    total = len(sweep.trials()) if sweep.search.algorithm == "grid" else sweep.search.num_samples
+    total = sweep.num_trials()
     console.print(sweep_view(sweep.name, total, ResultsStore(directory).load()))
 
 

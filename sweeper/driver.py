@@ -26,7 +26,14 @@ from sweeper.errors import OutputDirError, SweepInterrupted
 from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
 from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TaskScore, TrialResult, TrialStatus
 from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
-from trials.trial import BASELINE_CELL, evaluate_baseline, is_baseline, params_from_config, tune_trainable
+from trials.trial import (
+    BASELINE_CELL,
+    SEARCH_OBJECTIVE,
+    evaluate_baseline,
+    is_baseline,
+    params_from_config,
+    tune_trainable,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,9 +67,9 @@ def run_sweep(
 
     With `analyze`, the analysis (plots, fits, report.md) is written into the output dir as well.
     """
-    check_spec(spec, address=address)
+    report = check_spec(spec, address=address)
     output_dir = spec.resolved_output_dir()
-    spec = _for_workers(spec, output_dir)
+    spec = _for_workers(spec.with_metric_directions(report.higher_is_better), output_dir)
     if (output_dir / SPEC_FILE).exists():
         if not overwrite:
             raise OutputDirError(
@@ -88,8 +95,9 @@ def resume_sweep(
     output_dir = Path(output_dir).resolve()
     if not (output_dir / SPEC_FILE).exists():
         raise OutputDirError(f"{output_dir} holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
-    spec = _for_workers(load_spec(output_dir / SPEC_FILE), output_dir)
-    check_spec(spec, address=address)
+    spec = load_spec(output_dir / SPEC_FILE)
+    report = check_spec(spec, address=address)
+    spec = _for_workers(spec.with_metric_directions(report.higher_is_better), output_dir)
     return _fit(spec, output_dir, address, verbose, analyze, on_result, on_start)
 
 
@@ -153,12 +161,12 @@ def _fit(
         if result.metrics and "status" in result.metrics:
             missing.append(TrialResult.from_metrics(result.metrics))
         elif result.error is not None and not is_baseline(result.config):
-            params = params_from_config(result.config, spec.training.max_per_device_batch)
-            missing.append(failed_result(spec, params, str(result.error)))
+            error = str(result.error)
+            missing += [failed_result(spec, params, error) for params in params_from_config(result.config, spec)]
     store.add([result for result in missing if result.trial_id not in stored])
     # Tune stops gracefully on SIGINT and returns what it has; with lazily generated trials (a concurrency cap)
     # the ones never started are not even in its grid, so count against the spec, not against Tune's results.
-    expected = len(spec.trials()) if spec.search.algorithm == "grid" else spec.search.num_samples
+    expected = spec.num_trials()
     done = len(store.trial_ids() - {BASELINE_TRIAL_ID})
     if done < expected:
         raise SweepInterrupted(
@@ -235,17 +243,14 @@ def _start_ray(address: str | None, verbose: bool) -> None:
 def _param_space(spec: SweepSpec, num_examples: int, baseline: bool) -> dict[str, Any]:
     """Grid search: one entry per trial (grid cell × seed: axes, ratio grid or exact points alike), longest first,
     then the baseline: the shortest job goes last, to the slot that frees first, in a worker that is already warm.
-    Optuna: log-uniform over the learning-rate (or ratio) axis, a choice of batch sizes and seeds."""
+    Optuna: log-uniform over the learning-rate (or ratio) axis and a choice of batch sizes; each sampled point is
+    trained once per seed (replicates, not a searched parameter)."""
     grid = spec.grid
     if spec.search.algorithm == "optuna":
         axis, values = (
             ("learning_rate", grid.learning_rate) if grid.learning_rate else ("lr_bs_ratio", grid.lr_bs_ratio)
         )
-        return {
-            axis: tune.loguniform(min(values), max(values)),
-            "batch_size": tune.choice(grid.batch_size),
-            "seed": tune.choice(spec.training.seeds),
-        }
+        return {axis: tune.loguniform(min(values), max(values)), "batch_size": tune.choice(grid.batch_size)}
     trials = sorted(spec.trials(), key=lambda params: _expected_cost(spec, params, num_examples), reverse=True)
     cells = [{"learning_rate": t.learning_rate, "batch_size": t.batch_size, "seed": t.seed} for t in trials]
     return {"cell": tune.grid_search(cells + ([BASELINE_CELL] if baseline else []))}
@@ -263,7 +268,7 @@ def _search_algorithm(spec: SweepSpec) -> Any:
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
-    search = OptunaSearch(metric=spec.search.metric, mode=spec.search.mode, seed=spec.training.seeds[0])
+    search = OptunaSearch(metric=SEARCH_OBJECTIVE, mode=spec.search_mode(), seed=spec.training.seeds[0])
     return ConcurrencyLimiter(search, max_concurrent=spec.search.max_concurrent_trials or 2)
 
 
@@ -271,7 +276,8 @@ def _trial_namer(spec: SweepSpec) -> Callable[[Any], str]:
     def name(trial: Any) -> str:
         if is_baseline(trial.config):
             return BASELINE_TRIAL_ID
-        return params_from_config(trial.config, spec.training.max_per_device_batch).trial_id
+        first, *others = params_from_config(trial.config, spec)
+        return first.point_id if others else first.trial_id  # an Optuna point trains all its seeds
 
     return name
 
@@ -310,8 +316,9 @@ class StoreCallback(tune.Callback):
         self.spec = spec
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        if StoreCallback.starter is not None:
-            StoreCallback.starter(_trial_namer(self.spec)(trial))
+        if StoreCallback.starter is not None and not is_baseline(trial.config):
+            for params in params_from_config(trial.config, self.spec):
+                StoreCallback.starter(params.trial_id)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if "status" in result:
@@ -321,8 +328,10 @@ class StoreCallback(tune.Callback):
         if is_baseline(trial.config):  # the sweep goes on; the analysis draws no baseline line
             log.warning("the baseline evaluation failed: %s", trial.get_error())
             return
-        params = params_from_config(trial.config, self.spec.training.max_per_device_batch)
-        self._record(failed_result(self.spec, params, str(trial.get_error() or "unknown error")))
+        stored = StoreCallback.store.trial_ids()
+        for params in params_from_config(trial.config, self.spec):
+            if params.trial_id not in stored:  # an Optuna point's seeds that ended before the error are kept
+                self._record(failed_result(self.spec, params, str(trial.get_error() or "unknown error")))
 
     def _record(self, result: TrialResult) -> None:
         StoreCallback.store.add([result])

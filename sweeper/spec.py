@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,7 +135,8 @@ class GridSpec(StrictModel):
         elif self.learning_rate is not None:
             cells = [(rate, size) for size in self.batch_size or [] for rate in self.learning_rate]
         else:
-            cells = [(ratio * size, size) for size in self.batch_size or [] for ratio in self.lr_bs_ratio or []]
+            ratios = self.lr_bs_ratio or []
+            cells = [(learning_rate_at(ratio, size), size) for size in self.batch_size or [] for ratio in ratios]
         return sorted(cells)
 
 
@@ -280,9 +282,15 @@ class SearchSpec(StrictModel):
     algorithm: Literal["grid", "optuna"] = Field(
         "grid", description="`grid`: every cell × seed. `optuna`: sample within the grid's ranges."
     )
-    num_samples: int = Field(1, gt=0, description="Optuna trials (ignored by `grid`).")
+    num_samples: int = Field(
+        1, gt=0, description="Optuna's sampled (lr, bs) points (ignored by `grid`); each is trained once per seed."
+    )
     metric: str = Field("score/mean", description="Reported metric Optuna optimises, e.g. `score/reasoning`.")
-    mode: Literal["max", "min"] = Field("max", description="Maximise or minimise `metric`.")
+    mode: Literal["max", "min"] | None = Field(
+        None,
+        description="Maximise or minimise `metric`. Default: the metric's own direction (lm-eval's `higher_is_better` "
+        "of its tasks; `min` for train_loss).",
+    )
     max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
     max_failures: int = Field(0, ge=0, description="Retries of a crashed trial before it is recorded `failed`.")
     reuse_actors: bool = Field(
@@ -329,6 +337,11 @@ class SweepSpec(StrictModel):
             for seed in self.training.seeds
         ]
 
+    def num_trials(self) -> int:
+        """Trials the sweep trains: every grid cell × seed, or every Optuna point × seed."""
+        points = len(self.grid.cells()) if self.search.algorithm == "grid" else self.search.num_samples
+        return points * len(self.training.seeds)
+
     def train_steps(self, batch_size: int, dataset_size: int | None) -> int | None:
         """Optimizer steps of one trial; None when the budget is in epochs and the data size is unknown."""
         budget = self.training
@@ -339,6 +352,28 @@ class SweepSpec(StrictModel):
         if dataset_size is None:
             return None
         return math.ceil(budget.num_train_epochs * dataset_size / batch_size)
+
+    def metric_tasks(self, metric: str) -> list[TaskSpec]:
+        """The tasks a reported metric averages: all (`score/mean`), a category's, or one task's."""
+        name = metric.removeprefix("score/").removeprefix("tasks/").removesuffix("/score")
+        tasks = self.evaluation.tasks
+        return [t for t in tasks if name in {"mean", t.category, t.task}] if metric != "train_loss" else []
+
+    def search_mode(self) -> Literal["max", "min"]:
+        """Optuna's mode: the spec's, else the direction of `search.metric` (its tasks' directions resolved)."""
+        if self.search.mode is not None:
+            return self.search.mode
+        tasks = self.metric_tasks(self.search.metric)
+        return "max" if tasks and all(task.higher_is_better is not False for task in tasks) else "min"
+
+    def with_metric_directions(self, higher_is_better: dict[str, bool]) -> SweepSpec:
+        """This spec with each task's `higher_is_better` filled in from lm-eval (where the spec left it unset),
+        validated again: a search metric that mixes directions is refused then."""
+        raw = self.model_dump(mode="json")
+        for task in raw["evaluation"]["tasks"]:
+            if task["higher_is_better"] is None and task["task"] in higher_is_better:
+                task["higher_is_better"] = higher_is_better[task["task"]]
+        return spec_from_dict(raw)
 
     def resolved_output_dir(self) -> Path:
         return Path(self.output_dir or f"runs/{self.name}").resolve()
@@ -365,10 +400,27 @@ class TrialParams:
 
     @property
     def trial_id(self) -> str:
-        """Stable, readable id of the grid point + seed: the same cell gets the same id on every resume."""
-        mantissa, exponent = f"{self.learning_rate:.2e}".split("e")
-        rate = f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
-        return f"lr{rate}_bs{self.batch_size}_s{self.seed}"
+        """Stable, readable id of the grid point + seed: the same cell gets the same id on every resume, and distinct
+        points get distinct ids (the learning rate keeps every digit of its shortest round-trip form: 3e-04,
+        1.0004e-03), since the id keys the results store and the W&B run."""
+        return f"{self.point_id}_s{self.seed}"
+
+    @property
+    def point_id(self) -> str:
+        """The id of the grid point alone, shared by its seeds."""
+        return f"lr{scientific(self.learning_rate)}_bs{self.batch_size}"
+
+
+def scientific(value: float) -> str:
+    """`value` in scientific notation with exactly the digits that round-trip it (3e-04, 3.1e-06, 1.0004e-03)."""
+    mantissa, exponent = f"{Decimal(repr(value)).normalize():e}".split("e")
+    return f"{mantissa}e{int(exponent):+03d}"
+
+
+def learning_rate_at(lr_bs_ratio: float, batch_size: int) -> float:
+    """The learning rate of a ratio at a batch size, to 12 significant digits: 1.1e-5 × 8 is 8.8e-05, not the
+    8.800000000000001e-05 of float arithmetic, so a ratio grid's trial ids read as the user's numbers."""
+    return float(f"{lr_bs_ratio * batch_size:.12g}")
 
 
 def split_batch(batch_size: int, max_per_device_batch: int) -> tuple[int, int]:
@@ -411,8 +463,27 @@ def _grid_problems(grid: GridSpec, training: TrainingSpec) -> list[str]:
                 f"grid.{where}: {batch_size} is not a multiple of training.max_per_device_batch="
                 f"{limit}; use a multiple of {limit} or a max_per_device_batch that divides {batch_size}"
             )
+    if grid.lr_bs_ratio is not None and not problems:
+        problems += _ratio_collisions(grid.lr_bs_ratio, grid.batch_size or [])
     if len(set(training.seeds)) != len(training.seeds):
         problems.append(f"training.seeds: has duplicates {training.seeds}; list each seed once")
+    return problems
+
+
+def _ratio_collisions(ratios: list[float], batch_sizes: list[int]) -> list[str]:
+    """Distinct ratios whose learning rates agree to the 12 digits a ratio grid keeps would share a trial id."""
+    problems = []
+    for size in batch_sizes:
+        first: dict[float, int] = {}
+        for index, ratio in enumerate(ratios):
+            rate = learning_rate_at(ratio, size)
+            if rate in first:
+                problems.append(
+                    f"grid.lr_bs_ratio[{index}]: at batch size {size} it gives the learning rate {rate} of "
+                    f"lr_bs_ratio[{first[rate]}] (equal to 12 significant digits), so their trials would share an id; "
+                    "remove one"
+                )
+            first.setdefault(rate, index)
     return problems
 
 
@@ -435,7 +506,7 @@ def _category_problems(spec: SweepSpec) -> list[str]:
     declared = spec.categories
     for index, task in enumerate(spec.evaluation.tasks):
         if task.category not in declared:
-            hint = _did_you_mean(task.category, declared) or f"add it to `categories` {declared}"
+            hint = did_you_mean(task.category, declared) or f"add it to `categories` {declared}"
             problems.append(f"evaluation.tasks[{index}].category: unknown category '{task.category}'; {hint}")
     used = {task.category for task in spec.evaluation.tasks}
     for index, category in enumerate(declared):
@@ -444,8 +515,9 @@ def _category_problems(spec: SweepSpec) -> list[str]:
     metrics = {"score/mean", "train_loss", *(f"score/{c}" for c in declared)}
     metrics |= {f"tasks/{task.task}/score" for task in spec.evaluation.tasks}
     if spec.search.metric not in metrics:
-        hint = _did_you_mean(spec.search.metric, sorted(metrics)) or f"use one of {sorted(metrics)}"
+        hint = did_you_mean(spec.search.metric, sorted(metrics)) or f"use one of {sorted(metrics)}"
         problems.append(f"search.metric: '{spec.search.metric}' is not reported by trials; {hint}")
+    problems += _direction_problems(spec)
     names = [task.task for task in spec.evaluation.tasks]
     for index, name in enumerate(names):
         if names.index(name) != index:
@@ -453,7 +525,32 @@ def _category_problems(spec: SweepSpec) -> list[str]:
     return problems
 
 
-def _did_you_mean(word: str, options: list[str]) -> str:
+def _direction_problems(spec: SweepSpec) -> list[str]:
+    """Optuna's objective must have one direction: a metric averaging tasks where higher is better with tasks where
+    lower is better is no objective, and a mode against the metric's direction is a slip."""
+    search = spec.search
+    if search.algorithm != "optuna":
+        return []
+    directions = {task.task: task.higher_is_better for task in spec.metric_tasks(search.metric)}
+    known = {direction for direction in directions.values() if direction is not None}
+    if len(known) > 1:
+        lower = sorted(task for task, higher in directions.items() if higher is False)
+        return [
+            f"search.metric: '{search.metric}' averages tasks where higher is better with tasks where lower is better "
+            f"({', '.join(lower)}); optimise one category or task (`tasks/<task>/score`) of one direction"
+        ]
+    if search.mode is not None and known and None not in directions.values():
+        expected = "max" if known == {True} else "min"
+        if search.mode != expected:
+            return [
+                f"search.mode: '{search.mode}' but a {'higher' if expected == 'max' else 'lower'} "
+                f"'{search.metric}' is better; set mode: {expected} or leave it out (it follows the metric)"
+            ]
+    return []
+
+
+def did_you_mean(word: str, options: list[str]) -> str:
+    """ "did you mean 'x'?" for the closest option, or "" when none is close (lm-eval's registry does the same)."""
     matches = difflib.get_close_matches(word, options, n=1)
     return f"did you mean '{matches[0]}'?" if matches else ""
 
@@ -506,7 +603,7 @@ def _describe(item: dict[str, Any]) -> str:
     path = _format_path(location)
     if item["type"] == "extra_forbidden":
         parent = _model_at(location[:-1])
-        hint = _did_you_mean(str(location[-1]), list(parent.model_fields)) if parent else ""
+        hint = did_you_mean(str(location[-1]), list(parent.model_fields)) if parent else ""
         return f"{path}: unknown key; {hint or 'remove it (see `sweeper validate --help` for the fields)'}"
     if item["type"] == "missing":
         return f"{path}: required field is missing; add it"
@@ -553,7 +650,7 @@ def _find_spec_file(source: str | Path) -> Path:
     if packaged.is_file():
         return packaged
     known = sorted(p.stem for p in PACKAGED_SPECS.glob("*.yaml"))
-    hint = _did_you_mean(str(source), known)
+    hint = did_you_mean(str(source), known)
     raise SpecError([f"no such file; give a YAML path or a packaged spec name {known}. {hint}".strip()], str(source))
 
 

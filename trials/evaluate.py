@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +131,28 @@ def evaluate_with_vllm(
         free_gpu_memory()  # the engine's preallocated share must be gone before the worker's next trial
 
 
+@contextmanager
+def _without_subprocesses() -> Iterator[None]:
+    """Score without forking. `simple_evaluate` ends by running `git describe` and torch's `collect_env` (pip, conda,
+    nvidia-smi, ...) in subprocesses, only to annotate its results, and its bootstrap stderr runs in a process pool.
+    A fork in a Ray worker is where Ray's SIGTERM at the end of a sweep can land in a fork handler, where Python
+    drops the `SystemExit`, and the worker never exits. The annotations are not used here, so they are skipped for
+    the call, and `DISABLE_MULTIPROC` (lm-eval's own switch) keeps the bootstrap in this process."""
+    import lm_eval.evaluator as evaluator
+
+    saved = evaluator.get_git_commit_hash, evaluator.add_env_info, os.environ.get("DISABLE_MULTIPROC")
+    evaluator.get_git_commit_hash, evaluator.add_env_info = (lambda: None), (lambda storage: None)
+    os.environ["DISABLE_MULTIPROC"] = "1"
+    try:
+        yield
+    finally:
+        evaluator.get_git_commit_hash, evaluator.add_env_info = saved[:2]
+        if saved[2] is None:
+            os.environ.pop("DISABLE_MULTIPROC")
+        else:
+            os.environ["DISABLE_MULTIPROC"] = saved[2]
+
+
 def _evaluate(language_model: LM, evaluation: EvaluationSpec) -> tuple[TaskScore, ...]:
     """One `TaskScore` per spec task; tasks are grouped by `num_fewshot` (one simple_evaluate call each)."""
     from lm_eval import simple_evaluate
@@ -138,32 +163,39 @@ def _evaluate(language_model: LM, evaluation: EvaluationSpec) -> tuple[TaskScore
     for task in evaluation.tasks:
         by_fewshot.setdefault(task.num_fewshot, []).append(task.task)
     results: dict[str, dict[str, Any]] = {}
+    directions: dict[str, dict[str, bool]] = {}
     for num_fewshot, names in by_fewshot.items():
-        output = simple_evaluate(
-            model=language_model,
-            tasks=names,
-            num_fewshot=num_fewshot,
-            limit=evaluation.limit,
-            bootstrap_iters=evaluation.bootstrap_iters,
-            apply_chat_template=evaluation.apply_chat_template,
-            task_manager=manager,
-            log_samples=False,
-            verbosity="ERROR",
-        )
+        with _without_subprocesses():
+            output = simple_evaluate(
+                model=language_model,
+                tasks=names,
+                num_fewshot=num_fewshot,
+                limit=evaluation.limit,
+                bootstrap_iters=evaluation.bootstrap_iters,
+                apply_chat_template=evaluation.apply_chat_template,
+                task_manager=manager,
+                log_samples=False,
+                verbosity="ERROR",
+            )
         results.update(output["results"])
-    return tuple(_score(task, results.get(task.task, {})) for task in evaluation.tasks)
+        directions.update(output.get("higher_is_better", {}))
+    return tuple(_score(task, results.get(task.task, {}), directions.get(task.task, {})) for task in evaluation.tasks)
 
 
-def _score(task: TaskSpec, result: dict[str, Any]) -> TaskScore:
+def _score(task: TaskSpec, result: dict[str, Any], directions: dict[str, bool]) -> TaskScore:
+    """The spec task's score; its direction is the spec's (resolved from lm-eval's task config before the sweep),
+    else what lm-eval reported for the metric."""
     key = task.result_key
     if key not in result:
         known = sorted(k for k in result if "," in k and not k.split(",")[0].endswith("_stderr"))
         raise KeyError(f"task {task.task}: lm-eval reported no '{key}'; it reported {known}")
     stderr = result.get(key.replace(",", "_stderr,", 1))
+    higher_is_better = task.higher_is_better
     return TaskScore(
         task=task.task,
         category=task.category,
         metric=task.metric,
         score=float(result[key]),
         stderr=float(stderr) if isinstance(stderr, (int, float)) else math.nan,
+        higher_is_better=directions.get(task.metric, True) if higher_is_better is None else higher_is_better,
     )

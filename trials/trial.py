@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.spec import TrialParams
+from sweeper.spec import TrialParams, learning_rate_at
 from sweeper.store import BASELINE_TRIAL_ID, TaskScore, TrialResult, TrialStatus
 
 if TYPE_CHECKING:
@@ -112,37 +112,44 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
 
 
 BASELINE_CELL = {"baseline": True}  # the grid entry that scores the untrained model (see sweeper.driver)
+SEARCH_OBJECTIVE = "objective"
+"""The reported value Optuna optimises: `search.metric` averaged over a sampled point's seeds."""
 
 
 def is_baseline(config: dict[str, Any]) -> bool:
     return bool(config.get("cell", {}).get("baseline"))
 
 
-def params_from_config(config: dict[str, Any], max_per_device_batch: int) -> TrialParams:
-    """Ray's config → TrialParams: a grid `cell` ({learning_rate, batch_size, seed}), or Optuna's sampled
-    learning rate (or lr/bs ratio: lr = ratio × batch size), batch size and seed."""
+def params_from_config(config: dict[str, Any], spec: SweepSpec) -> list[TrialParams]:
+    """Ray's config → the trials it stands for: a grid `cell` ({learning_rate, batch_size, seed}) is one trial; an
+    Optuna sample (a learning rate, or lr/bs ratio, and a batch size) is one trial per seed, since seeds are
+    replicates of a point, not a parameter to search."""
     point = config.get("cell", config)
     batch_size = int(point["batch_size"])
-    rate = point.get("learning_rate") or point["lr_bs_ratio"] * batch_size
-    return TrialParams.make(float(rate), batch_size, int(point["seed"]), max_per_device_batch)
+    rate = point.get("learning_rate") or learning_rate_at(point["lr_bs_ratio"], batch_size)
+    seeds = [point["seed"]] if "seed" in point else spec.training.seeds
+    return [TrialParams.make(float(rate), batch_size, int(seed), spec.training.max_per_device_batch) for seed in seeds]
 
 
 def tune_trainable(
     config: dict[str, Any], spec: SweepSpec, prepared: PreparedSweep, finished: dict[str, dict[str, Any]]
 ) -> None:
-    """The function Ray Tune runs for each trial; a trial already in the results store reports its stored
-    result instead of training again (see sweeper.driver: Ray may re-run what it had not checkpointed)."""
+    """The function Ray Tune runs for each Tune trial: its trials one after another, each reported as it ends with
+    `SEARCH_OBJECTIVE`, the mean of the search metric over the seeds so far (what Optuna optimises). A trial already
+    in the results store reports its stored result instead of training again (see sweeper.driver: Ray may re-run
+    what it had not checkpointed)."""
     from ray import tune
 
     if is_baseline(config):
         tune.report(finished.get(BASELINE_TRIAL_ID) or evaluate_baseline(spec, prepared).to_metrics())
         return
-    params = params_from_config(config, spec.training.max_per_device_batch)
-    if params.trial_id in finished:
-        tune.report(finished[params.trial_id])
-        return
-    result = run_trial(spec, prepared, params, Path(tune.get_context().get_trial_dir()))
-    tune.report(result.to_metrics())
+    trial_dir = Path(tune.get_context().get_trial_dir())
+    objective: list[float] = []
+    for params in params_from_config(config, spec):
+        metrics = finished.get(params.trial_id) or run_trial(spec, prepared, params, trial_dir).to_metrics()
+        objective.append(metrics.get(spec.search.metric, math.nan))
+        finite = [value for value in objective if math.isfinite(value)]
+        tune.report({**metrics, SEARCH_OBJECTIVE: sum(finite) / len(finite) if finite else math.nan})
 
 
 def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:

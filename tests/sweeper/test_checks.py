@@ -45,9 +45,43 @@ def test_builtin_task_names_are_known_and_typos_caught() -> None:
 
 def test_metric_and_filter_the_task_does_not_report() -> None:
     message = _problem(lambda r: r["evaluation"]["tasks"][2].update(metric="f1"))
-    assert "evaluation.tasks[2].metric: task 'demo_number_mc' reports ['acc', 'acc_norm'], not 'f1'" in message
-    message = _problem(lambda r: r["evaluation"]["tasks"][0].update(filter="loose"))
-    assert "evaluation.tasks[0].filter: task 'demo_addition' has filters ['strict-match'], not 'loose'" in message
+    assert (
+        "evaluation.tasks[2].metric: task 'demo_number_mc' reports no 'f1'; it reports ['acc', 'acc_norm']" in message
+    )
+    message = _problem(lambda r: r["evaluation"]["tasks"][0].update(filter="strict-mach"))
+    assert (
+        "evaluation.tasks[0].filter: task 'demo_addition' has no filter 'strict-mach'; did you mean 'strict-match'?"
+        in (message)
+    )
+
+
+def test_metric_and_filter_of_builtin_tasks_and_groups_are_checked_before_training() -> None:
+    def mutate(raw):
+        raw["evaluation"]["tasks"][0].update(task="gsm8k", metric="exact_match", filter="strict-mach")
+        raw["evaluation"]["tasks"][1].update(task="hellaswag", metric="acc_nrom")
+        raw["evaluation"]["tasks"][2].update(task="bbh", metric="exact_match", filter="get-answer")
+        raw["evaluation"]["tasks"][3].update(task="mmlu_pro", metric="exact_match", filter="strict-match")
+
+    message = _problem(mutate)
+    assert (
+        "evaluation.tasks[0].filter: task 'gsm8k' has no filter 'strict-mach'; did you mean 'strict-match'?" in message
+    )
+    assert "evaluation.tasks[1].metric: task 'hellaswag' reports no 'acc_nrom'; did you mean 'acc_norm'?" in message
+    assert "tasks[2]" not in message, "a group is checked against its aggregate metrics"
+    assert (
+        "tasks[3].filter: task 'mmlu_pro' has no filter 'strict-match'; its filters are ['custom-extract']" in message
+    )
+
+
+def test_the_direction_of_each_metric_comes_from_lm_evals_configs() -> None:
+    def mutate(raw):
+        raw["evaluation"]["tasks"][0].update(task="wikitext", metric="word_perplexity", filter="none")
+        raw["evaluation"]["tasks"][1].update(task="lambada_openai", metric="acc", filter="none")
+
+    report = _check(mutate)
+    assert report.higher_is_better["wikitext"] is False
+    assert report.higher_is_better["lambada_openai"] is True
+    assert report.higher_is_better["demo_number_mc"] is True
 
 
 def test_missing_local_paths_fail_and_hub_ids_are_left_unchecked(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -176,3 +177,54 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
 def test_unknown_packaged_spec_suggests_a_name() -> None:
     with pytest.raises(SpecError, match="did you mean 'demo'"):
         load_spec("demoo")
+
+
+def test_distinct_grid_points_get_distinct_trial_ids() -> None:
+    raw = demo_dict()
+    raw["grid"] = {"learning_rate": [1.0001e-3, 1.0004e-3, 1e-3], "batch_size": [4]}
+    ids = [params.trial_id for params in spec_from_dict(raw).trials()]
+    assert ids == ["lr1e-03_bs4_s0", "lr1.0001e-03_bs4_s0", "lr1.0004e-03_bs4_s0"]
+
+
+def test_sampled_learning_rates_never_share_an_id() -> None:
+    rng = np.random.default_rng(0)
+    rates = 10 ** rng.uniform(-6, -2, 20_000)  # what Optuna's log-uniform draws look like
+    ids = {TrialParams.make(float(rate), 8, 0, 8).trial_id for rate in rates}
+    assert len(ids) == len(set(rates.tolist()))
+
+
+def test_a_ratio_grid_gives_the_users_numbers_and_refuses_ratios_that_would_share_an_id() -> None:
+    raw = demo_dict()
+    raw["grid"] = {"lr_bs_ratio": [1.1e-5], "batch_size": [8]}
+    assert [params.trial_id for params in spec_from_dict(raw).trials()] == ["lr8.8e-05_bs8_s0"]
+    raw["grid"] = {"lr_bs_ratio": [1.1e-5, 1.1e-5 * (1 + 1e-15)], "batch_size": [8]}
+    assert "grid.lr_bs_ratio[1]: at batch size 8 it gives the learning rate 8.8e-05 of lr_bs_ratio[0]" in _problems(
+        lambda raw_: raw_.update(grid=raw["grid"])
+    )
+
+
+def _optuna(metric: str, mode: str | None = None, **directions: bool) -> dict:
+    raw = demo_dict()
+    raw["grid"] = {"learning_rate": [1e-4, 1e-3], "batch_size": [4, 16]}
+    raw["search"] = {"algorithm": "optuna", "num_samples": 4, "metric": metric}
+    if mode is not None:
+        raw["search"]["mode"] = mode
+    for task in raw["evaluation"]["tasks"]:
+        if task["task"] in directions:
+            task["higher_is_better"] = directions[task["task"]]
+    return raw
+
+
+def test_optunas_mode_follows_the_metrics_direction() -> None:
+    assert spec_from_dict(_optuna("score/reasoning")).search_mode() == "max"
+    assert spec_from_dict(_optuna("train_loss")).search_mode() == "min"
+    lower = spec_from_dict(_optuna("tasks/demo_addition/score")).with_metric_directions({"demo_addition": False})
+    assert lower.search_mode() == "min"
+    assert spec_from_dict(_optuna("tasks/demo_addition/score", mode="max")).search_mode() == "max"
+
+
+def test_a_search_metric_mixing_directions_or_a_mode_against_it_is_refused() -> None:
+    mixed = _problems(lambda raw: raw.update(_optuna("score/reasoning", demo_addition=False, demo_word_problems=True)))
+    assert "search.metric: 'score/reasoning' averages tasks where higher is better with tasks where lower" in mixed
+    against = _problems(lambda raw: raw.update(_optuna("tasks/demo_addition/score", mode="max", demo_addition=False)))
+    assert "search.mode: 'max' but a lower 'tasks/demo_addition/score' is better; set mode: min" in against
