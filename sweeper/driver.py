@@ -24,7 +24,7 @@ from ray import tune
 from sweeper.checks import check_spec
 from sweeper.errors import OutputDirError, SweepInterrupted
 from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
-from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TaskScore, TrialResult, TrialStatus
+from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TrialResult, TrialStatus
 from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
 from trials.trial import (
     BASELINE_CELL,
@@ -32,7 +32,9 @@ from trials.trial import (
     evaluate_baseline,
     is_baseline,
     params_from_config,
+    trial_identity,
     tune_trainable,
+    unscored,
 )
 
 if TYPE_CHECKING:
@@ -285,19 +287,7 @@ def _trial_namer(spec: SweepSpec) -> Callable[[Any], str]:
 def failed_result(spec: SweepSpec, params: TrialParams, error: str) -> TrialResult:
     """The record of a trial that crashed (after Ray's retries): NaN scores, the error's last lines."""
     tail = "\n".join(error.strip().splitlines()[-5:])
-    return TrialResult(
-        sweep=spec.name,
-        trial_id=params.trial_id,
-        method=spec.method,
-        learning_rate=params.learning_rate,
-        batch_size=params.batch_size,
-        per_device_batch_size=params.per_device_batch_size,
-        gradient_accumulation_steps=params.gradient_accumulation_steps,
-        seed=params.seed,
-        status=TrialStatus.FAILED,
-        scores=tuple(TaskScore(t.task, t.category, t.metric) for t in spec.evaluation.tasks),
-        error=tail,
-    )
+    return TrialResult(**trial_identity(spec, params), status=TrialStatus.FAILED, scores=unscored(spec), error=tail)
 
 
 class StoreCallback(tune.Callback):

@@ -22,8 +22,10 @@ def render_sbatch(
     partition: str | None = None,
     cache_dir: str = "$HOME/.cache/ratio-sweeper",
 ) -> str:
-    """The sbatch script for this spec; paths are made absolute because the job runs on other machines."""
+    """The sbatch script for this spec; paths are made absolute because the job runs on other machines. The output
+    dir is created now: SLURM opens the job's log (`#SBATCH --output`) there before the script's first line runs."""
     output_dir = spec.resolved_output_dir()
+    output_dir.mkdir(parents=True, exist_ok=True)
     return Template(TEMPLATE.read_text()).substitute(
         job_name=spec.name,
         script_name=f"{spec.name}.sbatch",

@@ -155,7 +155,7 @@ class TrainingSpec(StrictModel):
     warmup_ratio: float = Field(0.0, ge=0, lt=1, description="Share of steps with linear warmup.")
     lr_scheduler_type: str = Field("linear", description="transformers scheduler name.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping norm.")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 turns clipping off.")
     optim: str = Field("adamw_torch", description="transformers optimizer name.")
     seeds: list[int] = Field([0], min_length=1, description="Each grid cell is trained once per seed.")
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPU).")

@@ -11,6 +11,7 @@ the run saves a resumable checkpoint in its output folder and, started again the
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -32,35 +33,56 @@ class TrainOutcome:
 
     steps: int
     seconds: float
+    """Training time in all: a run resumed from a checkpoint adds the time the checkpoint had taken."""
     train_loss: float
+    tokens: int
+    """Non-padding tokens the optimizer consumed in all (a resumed run included)."""
     tokens_per_second: float
+    """This process's tokens over this process's training time."""
     loss_history: tuple[float, ...]
     divergence: str  # "" when the run stayed stable
+
+
+CLOCK_FILE = "trial_clock.json"
+"""Written into every checkpoint: the training seconds it holds, so a resumed trial reports its total time."""
 
 
 class DivergenceGuard(TrainerCallback):
     """Stops training when the loss or grad norm is not finite, the loss exceeds factor × its first value, or
     the gradient is exactly zero while the loss is not: a learning rate so large that the weights saturated
-    and the model collapsed (seen at lr=1e4 on the tiny model: loss pinned at ln(vocab), grad norm 0)."""
+    and the model collapsed (seen at lr=1e4 on the tiny model: loss pinned at ln(vocab), grad norm 0). It sees the
+    raw logged loss (the trainer's NaN filter is off); a run without gradient clipping logs no grad norm, which says
+    nothing about collapse. It also keeps the training clock that checkpoints carry (`CLOCK_FILE`)."""
 
-    def __init__(self, factor: float) -> None:
+    def __init__(self, factor: float, seconds_before: float = 0.0) -> None:
         self.factor = factor
         self.first_loss: float | None = None
         self.reason = ""
         self.losses: list[float] = []
+        self.seconds_before = seconds_before
+        self.started = time.perf_counter()
 
     def on_train_begin(self, args, state, control, **kwargs):
         """A run resumed from a checkpoint brings its logged losses back: judge it against its real first loss."""
         self.losses = [float(entry["loss"]) for entry in state.log_history if "loss" in entry]
         self.first_loss = self.losses[0] if self.losses else None
+        self.started = time.perf_counter()
+
+    def on_save(self, args, state, control, **kwargs):
+        clock = {"train_seconds": self.seconds()}
+        (Path(args.output_dir) / f"checkpoint-{state.global_step}" / CLOCK_FILE).write_text(json.dumps(clock))
+
+    def seconds(self) -> float:
+        """Training seconds so far, the checkpoint's included."""
+        return self.seconds_before + time.perf_counter() - self.started
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         loss = (logs or {}).get("loss")
         if loss is None:
             return
         self.losses.append(float(loss))
-        grad_norm = (logs or {}).get("grad_norm", 0.0)
-        if not math.isfinite(loss) or not math.isfinite(grad_norm):
+        grad_norm = (logs or {}).get("grad_norm")  # absent when gradient clipping is off
+        if not math.isfinite(loss) or (grad_norm is not None and not math.isfinite(grad_norm)):
             self.reason = f"non-finite loss {loss} / grad norm {grad_norm} at step {state.global_step}"
         elif grad_norm == 0.0 and loss > 0.0 and state.global_step > 1:
             self.reason = f"gradient norm 0 at loss {loss:.3g} (collapsed) at step {state.global_step}"
@@ -90,22 +112,28 @@ def train(
         model, tokenizer, dataset, method, params, training, max_steps, output_dir, report_to
     )
     resume_from = _last_checkpoint(output_dir) if training.checkpoint_steps else None
+    if resume_from is not None:
+        guard.seconds_before = json.loads((Path(resume_from) / CLOCK_FILE).read_text())["train_seconds"]
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
     # With bf16, Accelerate wrapped `model.forward` in autocast, and the wrapper outlives training: the trained model
     # would be scored in bf16 while the baseline (and any reload of a saved model) is scored in its own dtype.
     trainer.accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-    # Tokens trained in this process: a resumed run's log history starts with what the checkpoint had seen.
+    # A resumed run's log history starts with what the checkpoint had seen; TRL's `num_tokens` counts this process's
+    # tokens from 0 again (gathered over every data-parallel worker).
     resumed_at = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
-    tokens = max((entry.get("num_tokens", 0) for entry in trainer.state.log_history), default=0) - max(
-        (e.get("num_tokens", 0) for e in trainer.state.log_history if e.get("step", 0) <= resumed_at), default=0
-    )
+    counts = [
+        (entry.get("step", 0), entry["num_tokens"]) for entry in trainer.state.log_history if "num_tokens" in entry
+    ]
+    tokens_before = max((tokens for step, tokens in counts if step <= resumed_at), default=0)
+    tokens_now = max((tokens for step, tokens in counts if step > resumed_at), default=0)
     return TrainOutcome(
         steps=trainer.state.global_step,
-        seconds=seconds,
+        seconds=guard.seconds(),
         train_loss=guard.losses[-1] if guard.losses else math.nan,
-        tokens_per_second=tokens / seconds if seconds > 0 else math.nan,
+        tokens=int(tokens_before + tokens_now),
+        tokens_per_second=tokens_now / seconds if seconds > 0 else math.nan,
         loss_history=tuple(guard.losses),
         divergence=guard.reason,
     )
@@ -150,6 +178,7 @@ def build_trainer(
         "max_length": training.max_length,
         "logging_steps": training.logging_steps,
         "logging_first_step": True,
+        "logging_nan_inf_filter": False,  # the divergence guard must see a NaN loss as NaN
         **_checkpointing(training),
         "report_to": report_to,
         "disable_tqdm": True,

@@ -69,28 +69,38 @@ def _train_and_evaluate(
             model, tokenizer, dataset, spec.method, params, spec.training, steps, checkpoints or trial_dir, report_to
         )
     except torch.cuda.OutOfMemoryError:
-        return TrialResult(**record, status=TrialStatus.FAILED, scores=_unscored(spec), error=OOM_HINT,
-                           finished_at=time.time())  # fmt: skip
+        return _out_of_memory(spec, record)
     if checkpoints is not None:  # the trial's outcome is final: its checkpoint would only be restarted from
         shutil.rmtree(checkpoints, ignore_errors=True)
     trained = {
         "train_loss": outcome.train_loss,
         "train_steps": outcome.steps,
+        "train_tokens": outcome.tokens,
         "train_seconds": outcome.seconds,
         "train_tokens_per_second": outcome.tokens_per_second,
         "loss_history": outcome.loss_history,
     }
     if outcome.divergence:
-        return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=_unscored(spec),
+        return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=unscored(spec),
                            error=outcome.divergence, finished_at=time.time())  # fmt: skip
     if spec.training.save_model:
         folder = saved_model_dir(spec.resolved_output_dir(), params.trial_id)
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
     eval_started = time.perf_counter()
-    scores = evaluate_trained(model, tokenizer, spec, trial_dir)
+    try:
+        scores = evaluate_trained(model, tokenizer, spec, trial_dir)
+    except torch.cuda.OutOfMemoryError:
+        return _out_of_memory(spec, record, **trained)
     return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,
                        eval_seconds=time.perf_counter() - eval_started, finished_at=time.time())  # fmt: skip
+
+
+def _out_of_memory(spec: SweepSpec, record: dict[str, Any], **trained: Any) -> TrialResult:
+    """A CUDA out-of-memory, in training or in scoring, is `failed` with the hint, and returned rather than raised:
+    a retry would only run out of memory again."""
+    return TrialResult(**record, **trained, status=TrialStatus.FAILED, scores=unscored(spec), error=OOM_HINT,
+                       finished_at=time.time())  # fmt: skip
 
 
 def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
@@ -170,5 +180,9 @@ def _record(spec: SweepSpec, params: TrialParams, started_at: float) -> dict[str
     return {**trial_identity(spec, params), "started_at": started_at}
 
 
-def _unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
-    return tuple(TaskScore(t.task, t.category, t.metric) for t in spec.evaluation.tasks)
+def unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
+    """The scores of a trial that produced none (diverged, failed): NaN for every task, with its direction."""
+    return tuple(
+        TaskScore(t.task, t.category, t.metric, higher_is_better=t.higher_is_better is not False)
+        for t in spec.evaluation.tasks
+    )

@@ -95,8 +95,11 @@ def test_a_crashed_run_resumes_from_its_checkpoint_and_ends_where_an_unbroken_ru
         _train(tokenizer, dataset, folder, params, steps=8, checkpoint_steps=4)
     assert [path.name for path in folder.glob("checkpoint-*")] == ["checkpoint-4"]
     monkeypatch.undo()
+    clock = json.loads((folder / "checkpoint-4" / "trial_clock.json").read_text())["train_seconds"]
     resumed, _, outcome = _train(tokenizer, dataset, folder, params, steps=8, checkpoint_steps=4)
     assert outcome.steps == 8
+    assert outcome.seconds > clock > 0, "a resumed trial's training time counts the checkpoint's steps too"
+    assert outcome.tokens == whole.tokens > 0, "so do its tokens"
     assert outcome.loss_history == pytest.approx(whole.loss_history, rel=1e-4), "steps 1-4 restored, 5-8 retrained"
     for (name, p_whole), (_, p_resumed) in zip(unbroken.named_parameters(), resumed.named_parameters()):
         torch.testing.assert_close(p_whole, p_resumed, atol=1e-5, rtol=1e-4, msg=f"{name} differs")
@@ -107,6 +110,29 @@ def test_absurd_learning_rate_is_stopped_as_diverged(tokenizer, dataset, tmp_pat
     assert outcome.divergence, "a run at lr=1e4 must be flagged"
     assert outcome.steps < 12, "a diverged run is stopped early, not trained to the end"
     assert outcome.loss_history, "its partial loss curve is kept"
+
+
+class PoisonAtStep3(DivergenceGuard):
+    """A real Trainer whose weights turn NaN after step 3: its next losses are NaN."""
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step == 3:
+            with torch.no_grad():
+                next(model.parameters()).fill_(math.nan)
+
+
+def test_a_nan_loss_is_caught_even_without_a_grad_norm(tokenizer, dataset, tmp_path: Path, monkeypatch) -> None:
+    """The trainer's logging_nan_inf_filter would log the running mean in place of a NaN loss, and a run without
+    gradient clipping logs no grad norm: the guard must still see the NaN, and not call the run collapsed."""
+    monkeypatch.setattr(train_module, "DivergenceGuard", PoisonAtStep3)
+    _, _, outcome = _train(tokenizer, dataset, tmp_path, TrialParams(1e-3, 4, 0, 4, 1), steps=10, max_grad_norm=0)
+    assert "non-finite loss nan" in outcome.divergence
+    assert outcome.steps == 4, "stopped at the first NaN"
+
+
+def test_a_run_without_gradient_clipping_is_not_collapsed(tokenizer, dataset, tmp_path: Path) -> None:
+    _, _, outcome = _train(tokenizer, dataset, tmp_path, TrialParams(1e-3, 4, 0, 4, 1), steps=6, max_grad_norm=0)
+    assert outcome.divergence == "" and outcome.steps == 6
 
 
 def test_stable_run_reports_loss_and_throughput(tokenizer, dataset, tmp_path: Path) -> None:

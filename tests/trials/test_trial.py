@@ -48,17 +48,20 @@ def test_divergence_guard_lets_a_noisy_but_stable_run_go_on() -> None:
     assert guard.losses == [3.0, 3.4, 2.5, 5.0, 1.2]
 
 
-def test_cuda_out_of_memory_is_failed_with_a_hint_not_retried(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("where", ["trials.train.train", "trials.evaluate.evaluate_trained"])
+def test_cuda_out_of_memory_is_failed_with_a_hint_not_retried(tmp_path: Path, monkeypatch, where: str) -> None:
     spec = spec_from_dict(micro_spec_dict(tmp_path / "run"))
     prepared = prepare_sweep(spec)
 
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr("trials.train.train", out_of_memory)
+    monkeypatch.setattr(where, out_of_memory)
     params = TrialParams.make(1e-3, 8, 0, spec.training.max_per_device_batch)
     result = trial_module.run_trial(spec, prepared, params, tmp_path / "trial")
     assert result.status is TrialStatus.FAILED
     assert "oom" in result.error and "max_per_device_batch" in result.error
     assert all(math.isnan(score.score) for score in result.scores)
     assert {score.task for score in result.scores} == {task.task for task in spec.evaluation.tasks}
+    if where.endswith("evaluate_trained"):
+        assert result.train_steps == 4 and result.train_tokens > 0, "what training did is kept"
