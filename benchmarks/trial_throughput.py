@@ -77,15 +77,15 @@ def prepare_inputs(workdir: Path, args: argparse.Namespace) -> dict:
     """Save the starting model + tokenizer once and write the examples both scripts read."""
     import torch
 
-    from trials import demo_data
+    from trials.demo import data as demo_data
 
     model_dir = workdir / "model"
     if args.model:
         model_dir = args.model.resolve()
         description = f"{model_dir.name} (local folder)"
     else:
+        from trials.demo.tokenizer import train_demo_tokenizer
         from trials.model import build_tiny_llama
-        from trials.tokenizer import train_demo_tokenizer
 
         tokenizer = train_demo_tokenizer(demo_data.pretraining_corpus(2000, seed=0), vocab_size=512)
         torch.manual_seed(0)

@@ -6,31 +6,52 @@ analysis stack) happen inside the commands, so `sweeper --help` starts fast.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich.console import Console
 
 from sweeper.errors import SweeperError
-from sweeper.spec import SweepSpec, load_spec
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sweeper.spec import SweepSpec
+
+# Plain help (rich_markup_mode=None): typer's rich help formatter alone costs more start-up than the rest of the CLI.
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,
     help="Sweep learning rate x batch size for LLM post-training and find the best lr/bs ratio per task.\n\n"
     "Example: sweeper run search_spaces/demo.yaml --output-dir runs/demo",
 )
-# Not a terminal (CI, a log file, a pipe): no wrapping, so a row per trial stays a row a script can grep.
-console = Console(width=None if sys.stdout.isatty() else 240)
-err_console = Console(stderr=True)
+
+
+@cache
+def _out() -> Console:
+    """The terminal for results: not a terminal (CI, a log file, a pipe) means no wrapping, so a row per trial stays
+    a row a script can grep. Made on first use, as rich is only imported by commands that print."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 240)
+
+
+@cache
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
 
 SpecArg = Annotated[str, typer.Argument(help="A spec YAML path, or a packaged spec name such as `demo`.")]
+AddressOption = Annotated[str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS or local).")]
+VerboseOption = Annotated[bool, typer.Option(help="Show Ray's and the trials' logs.")]
 QuietOption = Annotated[bool, typer.Option(help="No live view: one plain line per finished trial.")]
+AnalyzeOption = Annotated[bool, typer.Option(help="Write plots and the analysis report when done.")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a spec field, e.g. --set training.train_examples=2000 (repeatable)."),
@@ -42,10 +63,10 @@ def run(
     spec: SpecArg,
     output_dir: Annotated[Path | None, typer.Option(help="Where results go (default: the spec's).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a sweep already in the output dir.")] = False,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS or local).")] = None,
-    verbose: Annotated[bool, typer.Option(help="Show Ray's and the trials' logs.")] = False,
+    address: AddressOption = None,
+    verbose: VerboseOption = False,
     quiet: QuietOption = False,
-    analyze: Annotated[bool, typer.Option(help="Write plots and the analysis report when done.")] = True,
+    analyze: AnalyzeOption = True,
     set_: SetOption = None,
 ) -> None:
     """Run a sweep: every lr x batch-size cell is trained, evaluated and stored as it finishes.
@@ -55,31 +76,29 @@ def run(
     from sweeper.driver import run_sweep
 
     sweep = _load(spec, set_, output_dir)
-    _execute(sweep, quiet, lambda report, started: run_sweep(
-        sweep, overwrite=overwrite, address=address, verbose=verbose, analyze=analyze, on_result=report,
-        on_start=started,
+    _execute(sweep, quiet, lambda **hooks: run_sweep(
+        sweep, overwrite=overwrite, address=address, verbose=verbose, analyze=analyze, **hooks
     ))  # fmt: skip
 
 
 @app.command()
 def resume(
     directory: Annotated[Path, typer.Argument(help="The output dir of a sweep that was interrupted.")],
-    address: Annotated[str | None, typer.Option(help="Ray cluster address (default: $RAY_ADDRESS or local).")] = None,
-    verbose: Annotated[bool, typer.Option(help="Show Ray's and the trials' logs.")] = False,
+    address: AddressOption = None,
+    verbose: VerboseOption = False,
     quiet: QuietOption = False,
-    analyze: Annotated[bool, typer.Option(help="Write plots and the analysis report when done.")] = True,
+    analyze: AnalyzeOption = True,
 ) -> None:
     """Continue an interrupted sweep; finished trials are kept and not trained again.
 
     Example: sweeper resume runs/demo
     """
-    from sweeper.driver import SPEC_FILE, resume_sweep
+    from sweeper.driver import resume_sweep
+    from sweeper.spec import load_sweep_spec
 
-    if not (directory / SPEC_FILE).exists():
-        raise SweeperError(f"{directory}: holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
-    sweep = load_spec(directory / SPEC_FILE, {"output_dir": str(directory.resolve())})
-    _execute(sweep, quiet, lambda report, started: resume_sweep(
-        directory, address=address, verbose=verbose, analyze=analyze, on_result=report, on_start=started
+    sweep = load_sweep_spec(directory)
+    _execute(sweep, quiet, lambda **hooks: resume_sweep(
+        directory, address=address, verbose=verbose, analyze=analyze, **hooks
     ))  # fmt: skip
 
 
@@ -87,49 +106,55 @@ def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
     """Run or resume with a live view (a terminal) or a line per finished trial, then the results table."""
     from rich.live import Live
 
+    from sweeper.driver import interrupt_on_sigterm
     from sweeper.progress import sweep_view, trial_line
     from sweeper.store import ResultsStore, pivot_by_trial
 
     output = sweep.resolved_output_dir()
     store = ResultsStore(output)
     total = sweep.num_trials()
-    live = None if quiet or not console.is_terminal else Live(console=console, refresh_per_second=2)
+    live = None if quiet or not _out().is_terminal else Live(console=_out(), refresh_per_second=2)
     done: list[Any] = []
     running: dict[str, float] = {}
+    finished = store.load()  # re-read only when a trial ends, not when one starts
 
-    def report(result: Any) -> None:
+    def redraw() -> None:
+        if live is not None:
+            live.update(sweep_view(sweep.name, total, finished, running=running))
+
+    def on_result(result: Any) -> None:
+        nonlocal finished
         done.append(result)
         running.pop(result.trial_id, None)
         if live is None:
-            console.print(trial_line(result, len(done), total), highlight=False)
+            _out().print(trial_line(result, len(done), total), highlight=False)
         else:
-            live.update(sweep_view(sweep.name, total, store.load(), running=running))
+            finished = store.load()
+            redraw()
 
-    def started(trial_id: str) -> None:
+    def on_start(trial_id: str) -> None:
         running[trial_id] = time.time()
-        if live is not None:
-            live.update(sweep_view(sweep.name, total, store.load(), running=running))
+        redraw()
 
-    console.print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
-    # SIGTERM (a scheduler pre-empting the job) stops like Ctrl-C (the driver re-installs this once Ray is up).
-    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    _out().print(f"[bold]{sweep.name}[/]: {total} trials -> {output}")
+    interrupt_on_sigterm()  # before Ray is up too (the driver puts it back after Ray's own)
     try:
         if live is None:
-            table = start(report, started)
+            table = start(on_result=on_result, on_start=on_start)
             _print_table(pivot_by_trial(table))
         else:
             with live:
-                table = start(report, started)
+                table = start(on_result=on_result, on_start=on_start)
                 live.update(sweep_view(sweep.name, total, table))  # the last frame stays: the final table
     except KeyboardInterrupt:
-        err_console.print(f"interrupted: finished trials are saved; continue with `sweeper resume {output}`")
+        _err().print(f"interrupted: finished trials are saved; continue with `sweeper resume {output}`")
         raise typer.Exit(130) from None
     failed = table[table["status"] == "failed"].drop_duplicates("trial_id")
     for row in failed.itertuples():
-        err_console.print(f"failed: {row.trial_id}: {row.error.splitlines()[-1] if row.error else '?'}")
-    console.print(f"results: {output / 'results.csv'}  {output / 'results.parquet'}")
+        _err().print(f"failed: {row.trial_id}: {row.error.splitlines()[-1] if row.error else '?'}")
+    _out().print(f"results: {output / 'results.csv'}  {output / 'results.parquet'}")
     if (output / "plots").exists():
-        console.print(f"analysis: {output / 'report.md'}  plots: {output / 'plots'}")
+        _out().print(f"analysis: {output / 'report.md'}  plots: {output / 'plots'}")
 
 
 @app.command()
@@ -155,10 +180,10 @@ def slurm(
         time=time, partition=partition,
     )  # fmt: skip
     if script is None:
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
+        _out().print(text, markup=False, highlight=False, soft_wrap=True)
     else:
         script.write_text(text)
-        console.print(f"wrote {script}; submit it with: sbatch {script}")
+        _out().print(f"wrote {script}; submit it with: sbatch {script}")
 
 
 @app.command()
@@ -167,15 +192,13 @@ def status(directory: Annotated[Path, typer.Argument(help="A sweep's output dir 
 
     Example: sweeper status runs/demo
     """
-    from sweeper.driver import SPEC_FILE
     from sweeper.progress import sweep_view
+    from sweeper.spec import load_sweep_spec
     from sweeper.store import ResultsStore
 
-    if not (directory / SPEC_FILE).exists():
-        raise SweeperError(f"{directory}: holds no sweep (no {SPEC_FILE}); give a sweep's output dir")
-    sweep = load_spec(directory / SPEC_FILE)
+    sweep = load_sweep_spec(directory)
     total = sweep.num_trials()
-    console.print(sweep_view(sweep.name, total, ResultsStore(directory).load()))
+    _out().print(sweep_view(sweep.name, total, ResultsStore(directory).load()))
 
 
 @app.command()
@@ -240,15 +263,17 @@ def validate(spec: SpecArg, set_: SetOption = None) -> None:
             "per epoch" if steps is None else str(steps),
             "-" if examples is None else f"{examples:,}",
         )
-    console.print(table)
+    _out().print(table)
     for line in report.unchecked:
-        console.print(f"[yellow]not checked[/]: {line}", highlight=False)
+        _out().print(f"[yellow]not checked[/]: {line}", highlight=False)
     budget = f", {total_examples:,} training sequences in all" if total_examples else ""
     tokens = f" (<= {total_examples * sweep.training.max_length:,} tokens at max_length)" if total_examples else ""
-    console.print(f"[green]ok[/]: {sweep.name} is valid: {len(sweep.trials())} trials{budget}{tokens}")
+    _out().print(f"[green]ok[/]: {sweep.name} is valid: {sweep.num_trials()} trials{budget}{tokens}")
 
 
 def _load(spec: str, overrides: list[str] | None, output_dir: Path | None) -> SweepSpec:
+    from sweeper.spec import load_spec
+
     values = dict(_parse_override(item) for item in overrides or [])
     if output_dir is not None:
         values["output_dir"] = str(output_dir)
@@ -259,6 +284,8 @@ def _parse_override(item: str) -> tuple[str, Any]:
     key, separator, value = item.partition("=")
     if not separator:
         raise SweeperError(f"--set {item}: expected key=value, e.g. --set training.train_examples=2000")
+    import yaml
+
     return key, yaml.safe_load(value)
 
 
@@ -270,13 +297,13 @@ def _analyze(source: Any, output_dir: Path) -> None:
         run_analysis(source, output_dir)
     except AnalysisInputError as error:  # analysis has no dependency on sweeper, so its input error is mapped here
         raise SweeperError(str(error)) from None
-    console.print(f"analysis: {Path(output_dir) / 'report.md'}  plots: {Path(output_dir) / 'plots'}")
+    _out().print(f"analysis: {Path(output_dir) / 'report.md'}  plots: {Path(output_dir) / 'plots'}")
 
 
 def _print_table(wide: Any) -> None:
     from sweeper.progress import results_table
 
-    console.print(results_table(wide))
+    _out().print(results_table(wide))
 
 
 def main() -> None:
@@ -284,7 +311,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except SweeperError as error:
-        err_console.print(f"error: {error}", highlight=False, soft_wrap=True)
+        _err().print(f"error: {error}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)

@@ -1,10 +1,11 @@
-"""Run a sweep with Ray Tune: one Tune trial per grid cell × seed, results stored as each trial finishes.
+"""Run a sweep: check the spec, prepare once, start or join Ray, let Tune run every trial, store, analyse.
 
-The driver prepares the sweep once (base model + tokenized data, `trials.prepare`), starts or joins Ray,
-hands Tune the trial function with per-trial resources, and writes every finished trial into the results
-store from a Tune callback in this process. When `fit` returns, the store is reconciled with Tune's own
-`ResultGrid`, so a result that reached Tune is stored even if the callback never saw it (e.g. a driver killed
-between the two); the store is keyed by trial id, so this never duplicates a row.
+The driver prepares the sweep once (base model + tokenized data, `trials.prepare`), starts or joins Ray, and
+hands Tune the trials through `sweeper.tune_trials`, the one seam between the spec's trials and Tune's configs.
+Every finished trial is written to the results store from a Tune callback in this process. When Tune returns, the
+store is reconciled with Tune's own `ResultGrid`, so a result that reached Tune is stored even if the callback
+never saw it (e.g. a driver killed between the two); the store is keyed by trial id, so this never duplicates a
+row. `run_sweep` and `resume_sweep` differ only in where the spec comes from.
 """
 
 from __future__ import annotations
@@ -14,35 +15,35 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import ray
 from ray import tune
 
 from sweeper.checks import check_spec
-from sweeper.errors import OutputDirError, SweepInterrupted
-from sweeper.spec import SweepSpec, TrialParams, dump_spec, load_spec
-from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TrialResult, TrialStatus
-from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
-from trials.trial import (
-    BASELINE_CELL,
-    SEARCH_OBJECTIVE,
-    evaluate_baseline,
-    is_baseline,
-    params_from_config,
-    trial_identity,
-    tune_trainable,
-    unscored,
+from sweeper.errors import OutputDirError, SweeperError, SweepInterrupted
+from sweeper.spec import SPEC_FILE, SweepSpec, dump_spec, load_sweep_spec
+from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TrialResult, TrialStatus, best_trial
+from sweeper.tune_trials import (
+    OnResult,
+    OnStart,
+    StoreCallback,
+    param_space,
+    results_of,
+    search_algorithm,
+    trainable,
+    trial_name,
 )
+from trials.prepare import saved_model_dir
+from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
 log = logging.getLogger("ratio_sweeper.driver")
-SPEC_FILE = "spec.yaml"
+STOP_GRACE_SECONDS = 30
 TUNE_DIR = "tune"
 # Quiet workers: no progress bars or info logs from the libraries inside trials.
 WORKER_ENV = {
@@ -51,8 +52,6 @@ WORKER_ENV = {
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "TQDM_DISABLE": "1",
 }
-OnResult = Callable[[TrialResult], None]
-OnStart = Callable[[str], None]  # called with a trial's id when it starts
 
 
 def run_sweep(
@@ -69,19 +68,13 @@ def run_sweep(
 
     With `analyze`, the analysis (plots, fits, report.md) is written into the output dir as well.
     """
-    report = check_spec(spec, address=address)
     output_dir = spec.resolved_output_dir()
-    spec = _for_workers(spec.with_metric_directions(report.higher_is_better), output_dir)
-    if (output_dir / SPEC_FILE).exists():
-        if not overwrite:
-            raise OutputDirError(
-                f"{output_dir} already holds a sweep; continue it with `sweeper resume {output_dir}`, "
-                "or pass --overwrite, or choose another --output-dir"
-            )
-        shutil.rmtree(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / SPEC_FILE).write_text(dump_spec(spec))
-    return _fit(spec, output_dir, address, verbose, analyze, on_result, on_start)
+    if (output_dir / SPEC_FILE).exists() and not overwrite:
+        raise OutputDirError(
+            f"{output_dir} already holds a sweep; continue it with `sweeper resume {output_dir}`, "
+            "or pass --overwrite, or choose another --output-dir"
+        )
+    return _sweep(spec, output_dir, True, address, verbose, analyze, on_result, on_start)
 
 
 def resume_sweep(
@@ -95,12 +88,33 @@ def resume_sweep(
 ) -> pd.DataFrame:
     """Continue a sweep whose driver was killed: finished trials are kept and not trained again."""
     output_dir = Path(output_dir).resolve()
-    if not (output_dir / SPEC_FILE).exists():
-        raise OutputDirError(f"{output_dir} holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
-    spec = load_spec(output_dir / SPEC_FILE)
+    return _sweep(load_sweep_spec(output_dir), output_dir, False, address, verbose, analyze, on_result, on_start)
+
+
+def _sweep(
+    spec: SweepSpec,
+    output_dir: Path,
+    fresh: bool,
+    address: str | None,
+    verbose: bool,
+    analyze: bool,
+    on_result: OnResult | None,
+    on_start: OnStart | None,
+) -> pd.DataFrame:
+    """Check, resolve and record the spec (a `fresh` sweep starts from an empty output dir), then run it."""
     report = check_spec(spec, address=address)
     spec = _for_workers(spec.with_metric_directions(report.higher_is_better), output_dir)
-    return _fit(spec, output_dir, address, verbose, analyze, on_result, on_start)
+    if fresh:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        output_dir.mkdir(parents=True)
+        (output_dir / SPEC_FILE).write_text(dump_spec(spec))
+    table = _run_tune(spec, output_dir, address, verbose, on_result, on_start)
+    if analyze:
+        from analysis import analyze as write_analysis
+
+        write_analysis(table, output_dir)
+    log_sweep_summary(spec, table, output_dir / "plots")
+    return table
 
 
 def _for_workers(spec: SweepSpec, output_dir: Path) -> SweepSpec:
@@ -113,19 +127,21 @@ def _for_workers(spec: SweepSpec, output_dir: Path) -> SweepSpec:
     return spec.model_copy(update={"output_dir": str(output_dir), "wandb": wandb, "storage_path": storage})
 
 
-def _fit(
+def _run_tune(
     spec: SweepSpec,
     output_dir: Path,
     address: str | None,
     verbose: bool,
-    analyze: bool,
     on_result: OnResult | None,
     on_start: OnStart | None,
 ) -> pd.DataFrame:
+    """Tune runs every trial not yet stored (a new experiment, or the interrupted one restored); the stored table."""
     from trials.prepare import prepare_sweep
+    from trials.trial import evaluate_baseline
 
     sweep_id(output_dir)  # minted here, once, before trials race to read it
-    prepared = prepare_sweep(spec)
+    source = spec.model.from_sweep
+    prepared = prepare_sweep(spec, str(best_model_of_sweep(source.path, source.best_on)) if source else None)
     store = ResultsStore(output_dir)
     # Ray's restore re-runs a trial whose end it had not yet checkpointed when the driver died; the results
     # store may already hold it (it is written the moment the trial reports). Trials look themselves up here
@@ -135,37 +151,30 @@ def _fit(
         for result in _stored_results(store)
         if result.status in {TrialStatus.OK, TrialStatus.DIVERGED, TrialStatus.BASELINE}
     }
-    StoreCallback.store, StoreCallback.listener, StoreCallback.starter = store, on_result, on_start
+    StoreCallback.attach(store, on_result, on_start)
     _start_ray(address, verbose)
-    needs_baseline = spec.evaluation.baseline and BASELINE_TRIAL_ID not in store.trial_ids()
+    needs_baseline = spec.evaluation.baseline and BASELINE_TRIAL_ID not in finished
     baseline = None
     if needs_baseline and spec.search.algorithm == "optuna":
         # Optuna's search algorithm makes the configs, so the baseline cannot be one: it runs beside as a Ray task.
         remote = ray.remote(num_cpus=spec.resources.cpus, num_gpus=spec.resources.gpus)(evaluate_baseline)
         baseline = remote.remote(spec, prepared)
 
-    trainable = tune.with_resources(
-        tune.with_parameters(tune_trainable, spec=spec, prepared=prepared, finished=finished),
+    resourced = tune.with_resources(
+        tune.with_parameters(trainable, spec=spec, prepared=prepared, finished=finished),
         {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
     )
     storage = spec.storage_path or str(output_dir)
     tune_path = f"{storage.rstrip('/')}/{TUNE_DIR}"
     if tune.Tuner.can_restore(tune_path):
         tuner = tune.Tuner.restore(
-            tune_path, trainable, resume_unfinished=True, resume_errored=False, restart_errored=True
+            tune_path, resourced, resume_unfinished=True, resume_errored=False, restart_errored=True
         )
     else:
-        tuner = _new_tuner(spec, trainable, storage, StoreCallback(spec), prepared.num_examples, needs_baseline)
+        tuner = _new_tuner(spec, resourced, storage, prepared.num_examples, needs_baseline)
     grid = tuner.fit()
     stored = store.trial_ids()
-    missing = []
-    for result in grid:
-        if result.metrics and "status" in result.metrics:
-            missing.append(TrialResult.from_metrics(result.metrics))
-        elif result.error is not None and not is_baseline(result.config):
-            error = str(result.error)
-            missing += [failed_result(spec, params, error) for params in params_from_config(result.config, spec)]
-    store.add([result for result in missing if result.trial_id not in stored])
+    store.add([result for result in results_of(grid, spec) if result.trial_id not in stored])
     # Tune stops gracefully on SIGINT and returns what it has; with lazily generated trials (a concurrency cap)
     # the ones never started are not even in its grid, so count against the spec, not against Tune's results.
     expected = spec.num_trials()
@@ -177,34 +186,44 @@ def _fit(
         )
     if baseline is not None:
         store.add([ray.get(baseline)])
-    table = store.load()
-    if analyze:
-        from analysis import analyze as write_analysis
-
-        write_analysis(table, output_dir)
-    log_sweep_summary(spec, table, output_dir / "plots")
-    return table
+    return store.load()
 
 
-def _new_tuner(
-    spec: SweepSpec, trainable: Any, storage: str, callback: tune.Callback, num_examples: int, baseline: bool
-) -> tune.Tuner:
-    name_trial = _trial_namer(spec)
+def best_model_of_sweep(sweep_dir: str, best_on: str) -> Path:
+    """The saved model of an earlier sweep's best trial on a category, task or the mean of all tasks."""
+    store = ResultsStore(Path(sweep_dir).expanduser())
+    if not store.parquet_path.exists():
+        raise SweeperError(f"model.from_sweep.path: {sweep_dir} holds no results.parquet; give a sweep's output dir")
+    try:
+        trial_id = best_trial(store.load(), best_on)
+    except ValueError as error:
+        raise SweeperError(f"model.from_sweep.best_on: {error}; use a category or task of that sweep") from None
+    folder = saved_model_dir(store.directory, trial_id)
+    if not folder.is_dir():
+        raise SweeperError(
+            f"model.from_sweep: best trial {trial_id} of {sweep_dir} saved no model; "
+            "run that sweep with training.save_model: true"
+        )
+    return folder
+
+
+def _new_tuner(spec: SweepSpec, resourced: Any, storage: str, num_examples: int, baseline: bool) -> tune.Tuner:
+    name = trial_name(spec)
     return tune.Tuner(
-        trainable,
-        param_space=_param_space(spec, num_examples, baseline),
+        resourced,
+        param_space=param_space(spec, num_examples, baseline),
         tune_config=tune.TuneConfig(
             num_samples=spec.search.num_samples if spec.search.algorithm == "optuna" else 1,
-            search_alg=_search_algorithm(spec),
+            search_alg=search_algorithm(spec),
             max_concurrent_trials=spec.search.max_concurrent_trials,
             reuse_actors=spec.search.reuse_actors,
-            trial_name_creator=name_trial,
-            trial_dirname_creator=name_trial,
+            trial_name_creator=name,
+            trial_dirname_creator=name,
         ),
         run_config=tune.RunConfig(
             name=TUNE_DIR,
             storage_path=storage,
-            callbacks=[callback],
+            callbacks=[StoreCallback(spec)],
             failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
             verbose=0,
         ),
@@ -218,6 +237,9 @@ def _stored_results(store: ResultsStore) -> list[TrialResult]:
 
 def _start_ray(address: str | None, verbose: bool) -> None:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")  # finished trials survive a SIGKILL of the driver
+    # A worker Tune has asked to stop (its trial ended, stored already) that has not exited after this grace is
+    # killed, instead of holding its CPUs/GPUs, and the sweep, for Tune's default 10 minutes.
+    os.environ.setdefault("TUNE_FORCE_TRIAL_CLEANUP_S", str(STOP_GRACE_SECONDS))
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     if not verbose:
         os.environ.setdefault("WANDB_SILENT", "true")  # W&B's banners would interleave with the live view
@@ -236,94 +258,12 @@ def _start_ray(address: str | None, verbose: bool) -> None:
         ray.init(address=address, **options)
     else:
         ray.init(num_cpus=os.cpu_count(), **options)
+    # Ray's core worker installs a SIGTERM handler that aborts the driver: put ours back.
+    interrupt_on_sigterm()
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler pre-empting the job) stops the sweep as Ctrl-C does: Tune ends the trials and saves its
+    state, finished trials are stored, and `sweeper resume` goes on from there."""
     if threading.current_thread() is threading.main_thread():
-        # Ray's core worker installs a SIGTERM handler that aborts the driver. A scheduler pre-empting the job
-        # sends SIGTERM: make it a Ctrl-C, which Tune handles by ending trials and saving its state.
         signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
-
-
-def _param_space(spec: SweepSpec, num_examples: int, baseline: bool) -> dict[str, Any]:
-    """Grid search: one entry per trial (grid cell × seed: axes, ratio grid or exact points alike), longest first,
-    then the baseline: the shortest job goes last, to the slot that frees first, in a worker that is already warm.
-    Optuna: log-uniform over the learning-rate (or ratio) axis and a choice of batch sizes; each sampled point is
-    trained once per seed (replicates, not a searched parameter)."""
-    grid = spec.grid
-    if spec.search.algorithm == "optuna":
-        axis, values = (
-            ("learning_rate", grid.learning_rate) if grid.learning_rate else ("lr_bs_ratio", grid.lr_bs_ratio)
-        )
-        return {axis: tune.loguniform(min(values), max(values)), "batch_size": tune.choice(grid.batch_size)}
-    trials = sorted(spec.trials(), key=lambda params: _expected_cost(spec, params, num_examples), reverse=True)
-    cells = [{"learning_rate": t.learning_rate, "batch_size": t.batch_size, "seed": t.seed} for t in trials]
-    return {"cell": tune.grid_search(cells + ([BASELINE_CELL] if baseline else []))}
-
-
-def _expected_cost(spec: SweepSpec, params: TrialParams, num_examples: int) -> tuple[int, int]:
-    """Longest-first order, so the sweep does not end with one long trial running alone: more optimizer steps
-    cost more (each pays a fixed overhead), then a bigger batch at equal steps."""
-    return spec.train_steps(params.batch_size, num_examples) or 0, params.batch_size
-
-
-def _search_algorithm(spec: SweepSpec) -> Any:
-    if spec.search.algorithm != "optuna":
-        return None
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
-
-    search = OptunaSearch(metric=SEARCH_OBJECTIVE, mode=spec.search_mode(), seed=spec.training.seeds[0])
-    return ConcurrencyLimiter(search, max_concurrent=spec.search.max_concurrent_trials or 2)
-
-
-def _trial_namer(spec: SweepSpec) -> Callable[[Any], str]:
-    def name(trial: Any) -> str:
-        if is_baseline(trial.config):
-            return BASELINE_TRIAL_ID
-        first, *others = params_from_config(trial.config, spec)
-        return first.point_id if others else first.trial_id  # an Optuna point trains all its seeds
-
-    return name
-
-
-def failed_result(spec: SweepSpec, params: TrialParams, error: str) -> TrialResult:
-    """The record of a trial that crashed (after Ray's retries): NaN scores, the error's last lines."""
-    tail = "\n".join(error.strip().splitlines()[-5:])
-    return TrialResult(**trial_identity(spec, params), status=TrialStatus.FAILED, scores=unscored(spec), error=tail)
-
-
-class StoreCallback(tune.Callback):
-    """Writes each trial to the results store the moment Tune hears of its end (result or final error), and tells
-    the live view when one starts.
-
-    Tune pickles its callbacks into the experiment and brings them back on `Tuner.restore`, so an instance holds
-    only the spec; the store and the live view's hooks belong to the driver process running now (set by `_fit`).
-    """
-
-    store: ClassVar[ResultsStore | None] = None
-    listener: ClassVar[OnResult | None] = None
-    starter: ClassVar[OnStart | None] = None
-
-    def __init__(self, spec: SweepSpec) -> None:
-        self.spec = spec
-
-    def on_trial_start(self, iteration, trials, trial, **info):
-        if StoreCallback.starter is not None and not is_baseline(trial.config):
-            for params in params_from_config(trial.config, self.spec):
-                StoreCallback.starter(params.trial_id)
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        if "status" in result:
-            self._record(TrialResult.from_metrics(result))
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        if is_baseline(trial.config):  # the sweep goes on; the analysis draws no baseline line
-            log.warning("the baseline evaluation failed: %s", trial.get_error())
-            return
-        stored = StoreCallback.store.trial_ids()
-        for params in params_from_config(trial.config, self.spec):
-            if params.trial_id not in stored:  # an Optuna point's seeds that ended before the error are kept
-                self._record(failed_result(self.spec, params, str(trial.get_error() or "unknown error")))
-
-    def _record(self, result: TrialResult) -> None:
-        StoreCallback.store.add([result])
-        if StoreCallback.listener is not None and result.status is not TrialStatus.BASELINE:
-            StoreCallback.listener(result)

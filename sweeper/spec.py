@@ -18,9 +18,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sweeper.errors import SpecError
+from sweeper.errors import OutputDirError, SpecError
 
 PACKAGED_SPECS = Path(__file__).resolve().parent.parent / "search_spaces"
+SPEC_FILE = "spec.yaml"
+"""The resolved spec (defaults and metric directions filled in) that a sweep's output dir holds."""
 
 
 class StrictModel(BaseModel):
@@ -127,6 +129,12 @@ class GridSpec(StrictModel):
                 "give exactly one of `learning_rate` or `lr_bs_ratio` next to `batch_size`, or a list of `points`"
             )
         return self
+
+    def rate_axis(self) -> tuple[str, list[float]]:
+        """The name and values of the axis that sets the learning rate: `learning_rate` or `lr_bs_ratio`."""
+        if self.learning_rate is not None:
+            return "learning_rate", self.learning_rate
+        return "lr_bs_ratio", self.lr_bs_ratio or []
 
     def cells(self) -> list[tuple[float, int]]:
         """Every (learning rate, batch size) of the grid, sorted by learning rate, then batch size."""
@@ -440,12 +448,7 @@ def _grid_problems(grid: GridSpec, training: TrainingSpec) -> list[str]:
             for name in GridPoint.model_fields
         }
     else:
-        rates = (
-            ("learning_rate", grid.learning_rate)
-            if grid.learning_rate is not None
-            else ("lr_bs_ratio", grid.lr_bs_ratio)
-        )
-        lists = dict([rates, ("batch_size", grid.batch_size)])
+        lists = dict([grid.rate_axis(), ("batch_size", grid.batch_size)])
         values = {f"{name}[{i}]": value for name, items in lists.items() for i, value in enumerate(items)}
     problems = []
     for name, items in lists.items():
@@ -569,6 +572,14 @@ def load_spec(source: str | Path, overrides: dict[str, Any] | None = None) -> Sw
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted, value)
     return spec_from_dict(raw, str(path))
+
+
+def load_sweep_spec(output_dir: str | Path) -> SweepSpec:
+    """The spec of the sweep in `output_dir` (its `spec.yaml`), for resume and status."""
+    path = Path(output_dir) / SPEC_FILE
+    if not path.is_file():
+        raise OutputDirError(f"{output_dir} holds no sweep (no {SPEC_FILE}); start one with `sweeper run SPEC`")
+    return load_spec(path, {"output_dir": str(Path(output_dir).resolve())})
 
 
 def spec_from_dict(raw: dict[str, Any], source: str = "spec") -> SweepSpec:

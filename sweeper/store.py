@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.files import write_atomically
 from analysis.schema import COLUMNS, DEFAULTS, STORE_DTYPES
+
+if TYPE_CHECKING:
+    from sweeper.spec import SweepSpec, TrialParams
 
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
@@ -176,6 +178,29 @@ _SCALAR_FIELDS = [f.name for f in dataclasses.fields(TrialResult)]
 STORE_DEFAULTS = {**dict.fromkeys(COLUMNS, pd.NA), "train_tokens": 0, **DEFAULTS}
 
 
+def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
+    """Which sweep, method and grid point a trial is: the head of its result, of its W&B config and of the record
+    of a trial that crashed."""
+    return {
+        "sweep": spec.name,
+        "trial_id": params.trial_id,
+        "method": spec.method,
+        "learning_rate": params.learning_rate,
+        "batch_size": params.batch_size,
+        "per_device_batch_size": params.per_device_batch_size,
+        "gradient_accumulation_steps": params.gradient_accumulation_steps,
+        "seed": params.seed,
+    }
+
+
+def unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
+    """The scores of a trial that produced none (diverged, failed): NaN for every task, with its direction."""
+    return tuple(
+        TaskScore(t.task, t.category, t.metric, higher_is_better=t.higher_is_better is not False)
+        for t in spec.evaluation.tasks
+    )
+
+
 class ResultsStore:
     """The tidy results table of one sweep directory; `add` is idempotent per trial_id."""
 
@@ -206,30 +231,14 @@ class ResultsStore:
         table = fresh if kept.empty else pd.concat([kept, fresh], ignore_index=True)
         table = table.sort_values(["learning_rate", "batch_size", "seed", "task"], na_position="first")
         table = table.reset_index(drop=True).astype(STORE_DTYPES)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.parquet_path, lambda path: table.to_parquet(path, index=False))
-        _write_atomically(self.directory / RESULTS_CSV, lambda path: table.to_csv(path, index=False))
+        write_atomically(self.parquet_path, lambda path: table.to_parquet(path, index=False))
+        write_atomically(self.directory / RESULTS_CSV, lambda path: table.to_csv(path, index=False))
         return table
 
 
 def _plain(value: Any) -> Any:
     """numpy scalar → the Python scalar the dataclass declares."""
     return value.item() if hasattr(value, "item") else value
-
-
-def _write_atomically(target: Path, write: Any) -> None:
-    """Write through a temp file in the same folder, then rename: readers see the old or the new file, whole."""
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(temp)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; results are for everyone who can read the dir
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
 
 
 def best_trial(table: pd.DataFrame, best_on: str) -> str:

@@ -18,8 +18,8 @@ import pandas as pd
 import yaml
 
 from sweeper.spec import load_spec
-from trials import demo_data
-from trials.demo_tasks import DEMO_DATA_DIR
+from trials.demo import data as demo_data
+from trials.demo.tasks import DEMO_DATA_DIR
 
 # SmolLM2's chat template, as its tokenizer carries it: ChatML with a default system turn.
 SMOLLM2_CHAT_TEMPLATE = (
@@ -44,8 +44,8 @@ def save_tiny_chat_model(folder: Path) -> Path:
     """A tiny random Llama and a ChatML tokenizer (`<|im_start|>` / `<|im_end|>` specials, SmolLM2's template)."""
     import torch
 
+    from trials.demo.tokenizer import train_demo_tokenizer
     from trials.model import build_tiny_llama
-    from trials.tokenizer import train_demo_tokenizer
 
     tokenizer = train_demo_tokenizer(demo_data.pretraining_corpus(300, seed=0), vocab_size=400)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})

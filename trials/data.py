@@ -18,16 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
-
 from sweeper.errors import SweeperError
+from trials.cache import build_once
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -54,7 +50,7 @@ def load_raw_dataset(data: DataSpec, method: str) -> Dataset:
     from datasets import Dataset, load_dataset, load_from_disk
 
     if data.source == "demo":
-        from trials import demo_data
+        from trials.demo import data as demo_data
 
         count = data.num_examples or 20000
         make = demo_data.preference_examples if method == "dpo" else demo_data.sft_examples
@@ -89,23 +85,23 @@ def prepare_data(
 
     SFT rows become `input_ids` + `labels`; DPO rows become `prompt_ids` + `chosen_ids` + `rejected_ids`.
     """
-    target = cache_root / "data" / _cache_key(data, method, tokenizer, max_length)
-    cache_root.joinpath("data").mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if not target.exists():
-            raw = load_raw_dataset(data, method)
-            _check_columns(raw.column_names, data.source, method)
-            tokenize, keep = (_tokenize_pairs, _has_completion) if method == "dpo" else (_tokenize_batch, _has_labels)
-            tokenized = raw.map(
-                tokenize,
-                batched=True,
-                remove_columns=raw.column_names,
-                fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
-                desc="Tokenizing",
-            )
-            tokenized = tokenized.filter(keep, batched=True)
-            _save_atomically(tokenized, target)
-            log.info("tokenized %d examples into %s", len(tokenized), target)
+
+    def tokenize_into(folder: Path) -> None:
+        raw = load_raw_dataset(data, method)
+        _check_columns(raw.column_names, data.source, method)
+        tokenize, keep = (_tokenize_pairs, _has_completion) if method == "dpo" else (_tokenize_batch, _has_labels)
+        tokenized = raw.map(
+            tokenize,
+            batched=True,
+            remove_columns=raw.column_names,
+            fn_kwargs={"tokenizer": tokenizer, "max_length": max_length},
+            desc="Tokenizing",
+        )
+        tokenized = tokenized.filter(keep, batched=True)
+        tokenized.save_to_disk(str(folder))
+        log.info("tokenized %d examples", len(tokenized))
+
+    target = build_once(cache_root / "data" / _cache_key(data, method, tokenizer, max_length), tokenize_into)
     from datasets import load_from_disk
 
     dataset = load_from_disk(str(target))
@@ -225,16 +221,7 @@ def _cache_key(data: DataSpec, method: str, tokenizer: PreTrainedTokenizerBase, 
         "special": tokenizer.all_special_tokens,
     }
     if data.source == "demo":
-        from trials.demo_data import DEMO_DATA_VERSION
+        from trials.demo.data import DEMO_DATA_VERSION
 
         fingerprint["demo_version"] = DEMO_DATA_VERSION
     return f"{method}-" + hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _save_atomically(dataset: Dataset, target: Path) -> None:
-    temp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
-        dataset.save_to_disk(str(temp))
-        os.replace(temp, target)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)

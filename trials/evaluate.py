@@ -36,7 +36,7 @@ VLLM_MODEL_DIR = "vllm_model"
 
 def task_folders(evaluation: EvaluationSpec) -> tuple[str, ...]:
     """The demo tasks' folder plus the spec's extra task folders."""
-    from trials.demo_tasks import DEMO_TASKS_DIR
+    from trials.demo.tasks import DEMO_TASKS_DIR
 
     return (str(DEMO_TASKS_DIR), *evaluation.include_path)
 
@@ -57,24 +57,30 @@ def resolve_task_manager(evaluation: EvaluationSpec) -> TaskManager:
 
 
 def evaluate_trained(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, spec: SweepSpec, trial_dir: Path
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    spec: SweepSpec,
+    trial_dir: Path,
+    saved: Path | None = None,
 ) -> tuple[TaskScore, ...]:
-    """A trained model's scores: in memory (`hf`), or saved to `trial_dir` and served by vLLM (`vllm`); the
-    model is left on the CPU then."""
+    """A trained model's scores: in memory (`hf`), or served by vLLM (`vllm`) from `saved` (the folder where
+    `training.save_model` put it) or from a copy saved to `trial_dir` for the run; the model is left on the CPU."""
     if spec.evaluation.backend == "hf":
         return evaluate_model(model, tokenizer, spec.evaluation)
     from trials.model import free_gpu_memory
 
-    folder = Path(trial_dir) / VLLM_MODEL_DIR
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    folder = saved or Path(trial_dir) / VLLM_MODEL_DIR
+    if saved is None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
     # The trainer (optimizer state, activations) was dropped when training returned; the weights go now.
     model.to("cpu")
     free_gpu_memory()
     try:
         return evaluate_with_vllm(str(folder), str(folder), spec)
     finally:
-        shutil.rmtree(folder)  # a model copy per trial would fill the disk; training.save_model keeps models
+        if saved is None:
+            shutil.rmtree(folder)  # a model copy per trial would fill the disk
 
 
 def evaluate_base(name_or_path: str, tokenizer: PreTrainedTokenizerBase, spec: SweepSpec) -> tuple[TaskScore, ...]:

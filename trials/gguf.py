@@ -14,13 +14,8 @@ instruct weights that went through 4-bit quantization, so not bit-exact with `Hu
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from importlib.util import find_spec
 from pathlib import Path
-
-from filelock import FileLock
 
 from sweeper.errors import SweeperError
 
@@ -42,21 +37,9 @@ def bundled_smollm2_gguf() -> Path:
 
 def convert_gguf(gguf_file: Path, output_dir: Path) -> Path:
     """Save the GGUF model + tokenizer as a transformers folder at `output_dir` (once; later calls reuse it)."""
-    gguf_file, output_dir = Path(gguf_file), Path(output_dir)
-    if output_dir.is_dir():  # complete by construction: it only ever appears through os.replace
-        return output_dir
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(output_dir) + ".lock"):
-        if output_dir.is_dir():  # another process converted it while we waited
-            return output_dir
-        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-        staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
-        try:
-            _convert(gguf_file, staging)
-            os.replace(staging, output_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return output_dir
+    from trials.cache import build_once
+
+    return build_once(Path(output_dir), lambda folder: _convert(Path(gguf_file), folder))
 
 
 def _convert(gguf_file: Path, folder: Path) -> None:

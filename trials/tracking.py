@@ -41,7 +41,7 @@ def sweep_id(output_dir: Path) -> str:
 
 def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
     """The run's config: the grid point with the ratio as a first-class value, and what was trained on what."""
-    from trials.trial import trial_identity
+    from sweeper.store import trial_identity
 
     return {
         **trial_identity(spec, params),

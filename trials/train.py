@@ -22,7 +22,7 @@ from transformers import TrainerCallback
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
 
     from sweeper.spec import TrainingSpec, TrialParams
 
@@ -96,22 +96,9 @@ class DivergenceGuard(TrainerCallback):
             control.should_training_stop = True
 
 
-def train(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    dataset: Dataset,
-    method: str,
-    params: TrialParams,
-    training: TrainingSpec,
-    max_steps: int,
-    output_dir: Path,
-    report_to: str = "none",
-) -> TrainOutcome:
-    """Train with TRL's SFTTrainer (`method: sft`) or DPOTrainer (`method: dpo`) on the pre-tokenized data."""
-    trainer, guard = build_trainer(
-        model, tokenizer, dataset, method, params, training, max_steps, output_dir, report_to
-    )
-    resume_from = _last_checkpoint(output_dir) if training.checkpoint_steps else None
+def train(trainer: Trainer, guard: DivergenceGuard) -> TrainOutcome:
+    """Run a trainer from `build_trainer`; one that saves checkpoints goes on from the newest in its output dir."""
+    resume_from = _last_checkpoint(trainer.args)
     if resume_from is not None:
         guard.seconds_before = json.loads((Path(resume_from) / CLOCK_FILE).read_text())["train_seconds"]
     started = time.perf_counter()
@@ -119,7 +106,7 @@ def train(
     seconds = time.perf_counter() - started
     # With bf16, Accelerate wrapped `model.forward` in autocast, and the wrapper outlives training: the trained model
     # would be scored in bf16 while the baseline (and any reload of a saved model) is scored in its own dtype.
-    trainer.accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     # A resumed run's log history starts with what the checkpoint had seen; TRL's `num_tokens` counts this process's
     # tokens from 0 again (gathered over every data-parallel worker).
     resumed_at = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
@@ -139,10 +126,12 @@ def train(
     )
 
 
-def _last_checkpoint(output_dir: Path) -> str | None:
+def _last_checkpoint(args: TrainingArguments) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
-    return get_last_checkpoint(str(output_dir)) if Path(output_dir).is_dir() else None
+    if args.save_strategy == "no" or not Path(args.output_dir).is_dir():
+        return None
+    return get_last_checkpoint(args.output_dir)
 
 
 def build_trainer(
@@ -156,7 +145,8 @@ def build_trainer(
     output_dir: Path,
     report_to: str = "none",
 ) -> tuple[Trainer, DivergenceGuard]:
-    """The trial's TRL trainer, not yet trained, and the guard that stops it on divergence (benchmarks time it)."""
+    """The trial's TRL trainer, not yet trained, and the guard that stops it on divergence (`train` runs them;
+    benchmarks time them). With `training.checkpoint_steps` the trainer checkpoints into `output_dir`."""
     import torch
 
     shared = {

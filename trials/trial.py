@@ -1,7 +1,7 @@
 """One trial: load the base model, train at the trial's grid point, evaluate, return a `TrialResult`.
 
-`run_trial` works without Ray (debug a single grid point in a plain Python shell); `tune_trainable` is the thin
-wrapper Ray Tune runs. A diverged trial is a result (status `diverged`, its loss curve kept), not an error;
+`run_trial` knows nothing of Ray (debug a single grid point in a plain Python shell); `sweeper.tune_trials` is the
+thin wrapper Ray Tune runs. A diverged trial is a result (status `diverged`, its loss curve kept), not an error;
 a CUDA out-of-memory is recorded as `failed` with a hint instead of being retried. Any other exception
 propagates so Ray's `FailureConfig` can retry it and the driver records it as `failed`.
 """
@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.spec import TrialParams, learning_rate_at
-from sweeper.store import BASELINE_TRIAL_ID, TaskScore, TrialResult, TrialStatus
+from sweeper.store import BASELINE_TRIAL_ID, TrialResult, TrialStatus, trial_identity, unscored
 
 if TYPE_CHECKING:
-    from sweeper.spec import SweepSpec
+    from sweeper.spec import SweepSpec, TrialParams
     from trials.prepare import PreparedSweep
 
 OOM_HINT = "out of memory (oom): lower training.max_per_device_batch or give the trial more GPU (resources.gpus)"
@@ -51,7 +50,7 @@ def _train_and_evaluate(
     from trials.evaluate import evaluate_trained
     from trials.model import load_model, load_tokenizer
     from trials.prepare import checkpoint_dir, saved_model_dir
-    from trials.train import train
+    from trials.train import build_trainer, train
 
     started_at = time.time()
     torch.set_num_threads(max(1, int(spec.resources.cpus)))
@@ -59,15 +58,16 @@ def _train_and_evaluate(
     tokenizer = load_tokenizer(prepared.tokenizer_path, spec)
     dataset = load_from_disk(prepared.data_path)
     steps = spec.train_steps(params.batch_size, prepared.num_examples)
-    record = _record(spec, params, started_at)
+    record = {**trial_identity(spec, params), "started_at": started_at}
     # A checkpointing trial trains in a folder keyed by its own id, so a retry or a resumed sweep finds it.
     checkpoints = (
         checkpoint_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.checkpoint_steps else None
     )
     try:
-        outcome = train(
+        trainer = build_trainer(
             model, tokenizer, dataset, spec.method, params, spec.training, steps, checkpoints or trial_dir, report_to
         )
+        outcome = train(*trainer)
     except torch.cuda.OutOfMemoryError:
         return _out_of_memory(spec, record)
     if checkpoints is not None:  # the trial's outcome is final: its checkpoint would only be restarted from
@@ -83,13 +83,13 @@ def _train_and_evaluate(
     if outcome.divergence:
         return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=unscored(spec),
                            error=outcome.divergence, finished_at=time.time())  # fmt: skip
-    if spec.training.save_model:
-        folder = saved_model_dir(spec.resolved_output_dir(), params.trial_id)
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
+    saved = saved_model_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.save_model else None
+    if saved is not None:
+        model.save_pretrained(saved)
+        tokenizer.save_pretrained(saved)
     eval_started = time.perf_counter()
     try:
-        scores = evaluate_trained(model, tokenizer, spec, trial_dir)
+        scores = evaluate_trained(model, tokenizer, spec, trial_dir, saved)
     except torch.cuda.OutOfMemoryError:
         return _out_of_memory(spec, record, **trained)
     return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,
@@ -119,70 +119,3 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
         status=TrialStatus.BASELINE, scores=scores, eval_seconds=time.time() - started_at,
         started_at=started_at, finished_at=time.time(),
     )  # fmt: skip
-
-
-BASELINE_CELL = {"baseline": True}  # the grid entry that scores the untrained model (see sweeper.driver)
-SEARCH_OBJECTIVE = "objective"
-"""The reported value Optuna optimises: `search.metric` averaged over a sampled point's seeds."""
-
-
-def is_baseline(config: dict[str, Any]) -> bool:
-    return bool(config.get("cell", {}).get("baseline"))
-
-
-def params_from_config(config: dict[str, Any], spec: SweepSpec) -> list[TrialParams]:
-    """Ray's config → the trials it stands for: a grid `cell` ({learning_rate, batch_size, seed}) is one trial; an
-    Optuna sample (a learning rate, or lr/bs ratio, and a batch size) is one trial per seed, since seeds are
-    replicates of a point, not a parameter to search."""
-    point = config.get("cell", config)
-    batch_size = int(point["batch_size"])
-    rate = point.get("learning_rate") or learning_rate_at(point["lr_bs_ratio"], batch_size)
-    seeds = [point["seed"]] if "seed" in point else spec.training.seeds
-    return [TrialParams.make(float(rate), batch_size, int(seed), spec.training.max_per_device_batch) for seed in seeds]
-
-
-def tune_trainable(
-    config: dict[str, Any], spec: SweepSpec, prepared: PreparedSweep, finished: dict[str, dict[str, Any]]
-) -> None:
-    """The function Ray Tune runs for each Tune trial: its trials one after another, each reported as it ends with
-    `SEARCH_OBJECTIVE`, the mean of the search metric over the seeds so far (what Optuna optimises). A trial already
-    in the results store reports its stored result instead of training again (see sweeper.driver: Ray may re-run
-    what it had not checkpointed)."""
-    from ray import tune
-
-    if is_baseline(config):
-        tune.report(finished.get(BASELINE_TRIAL_ID) or evaluate_baseline(spec, prepared).to_metrics())
-        return
-    trial_dir = Path(tune.get_context().get_trial_dir())
-    objective: list[float] = []
-    for params in params_from_config(config, spec):
-        metrics = finished.get(params.trial_id) or run_trial(spec, prepared, params, trial_dir).to_metrics()
-        objective.append(metrics.get(spec.search.metric, math.nan))
-        finite = [value for value in objective if math.isfinite(value)]
-        tune.report({**metrics, SEARCH_OBJECTIVE: sum(finite) / len(finite) if finite else math.nan})
-
-
-def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
-    """Which sweep, method and grid point a trial is: the shared head of its result and its W&B config."""
-    return {
-        "sweep": spec.name,
-        "trial_id": params.trial_id,
-        "method": spec.method,
-        "learning_rate": params.learning_rate,
-        "batch_size": params.batch_size,
-        "per_device_batch_size": params.per_device_batch_size,
-        "gradient_accumulation_steps": params.gradient_accumulation_steps,
-        "seed": params.seed,
-    }
-
-
-def _record(spec: SweepSpec, params: TrialParams, started_at: float) -> dict[str, Any]:
-    return {**trial_identity(spec, params), "started_at": started_at}
-
-
-def unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
-    """The scores of a trial that produced none (diverged, failed): NaN for every task, with its direction."""
-    return tuple(
-        TaskScore(t.task, t.category, t.metric, higher_is_better=t.higher_is_better is not False)
-        for t in spec.evaluation.tasks
-    )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trials import demo_data
-from trials.demo_tasks import DEMO_DATA_DIR, DEMO_TASK_CATEGORIES, DEMO_TASKS_DIR
+from trials.demo import data as demo_data
+from trials.demo.tasks import DEMO_DATA_DIR, DEMO_TASK_CATEGORIES, DEMO_TASKS_DIR
 
 TINY_MODEL = {
     "vocab_size": 384,
@@ -29,7 +29,7 @@ TINY_PRETRAIN = {"max_steps": 30, "batch_size": 4, "seq_len": 64, "learning_rate
 
 @pytest.fixture(scope="module")
 def base_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from trials.pretrain import ensure_demo_base_model
+    from trials.demo.pretrain import ensure_demo_base_model
 
     return ensure_demo_base_model(tmp_path_factory.mktemp("cache"), TINY_MODEL, TINY_PRETRAIN, 2000, seed=0)
 
@@ -43,7 +43,7 @@ def _task_yaml(task: str) -> dict:
 
 
 def _bundled_docs(task: str) -> list[dict]:
-    from trials.demo_tasks.utils import load_demo_data
+    from trials.demo.tasks.utils import load_demo_data
 
     return list(load_demo_data(task)["test"])
 
@@ -98,7 +98,7 @@ def test_eval_items_never_appear_in_training() -> None:
 
 def test_bundled_eval_data_matches_the_generator(tmp_path: Path) -> None:
     for path in demo_data.write_eval_data(tmp_path):
-        fix = "regenerate with: python -m trials.demo_data --write-eval-data"
+        fix = "regenerate with: python -m trials.demo.data --write-eval-data"
         assert path.read_bytes() == (DEMO_DATA_DIR / path.name).read_bytes(), fix
 
 
@@ -115,7 +115,7 @@ def test_task_files_match_the_categories_and_answer_lengths() -> None:
 
 
 def test_format_checker_scores_each_instruction() -> None:
-    from trials.demo_tasks.utils import process_format
+    from trials.demo.tasks.utils import process_format
 
     doc = {"word": "jar", "instructions": ["uppercase", "twice", "quotes"]}
     assert process_format(doc, [' "JAR JAR"']) == {
@@ -130,7 +130,7 @@ def test_format_checker_scores_each_instruction() -> None:
 
 
 def test_tokenizer_splits_digits_and_renders_the_chat_template() -> None:
-    from trials.tokenizer import train_demo_tokenizer
+    from trials.demo.tokenizer import train_demo_tokenizer
 
     tokenizer = train_demo_tokenizer(demo_data.pretraining_corpus(2000, 0), vocab_size=384)
     assert len(tokenizer) == 384
@@ -154,7 +154,7 @@ def test_tokenizer_splits_digits_and_renders_the_chat_template() -> None:
 def test_base_model_is_built_once_and_loads_with_auto_classes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trials.pretrain import ensure_demo_base_model
+    from trials.demo.pretrain import ensure_demo_base_model
 
     with caplog.at_level(logging.INFO, logger="ratio_sweeper.pretrain"):
         path = ensure_demo_base_model(tmp_path, TINY_MODEL, TINY_PRETRAIN, 2000, seed=0)
@@ -241,3 +241,39 @@ def test_an_oracle_scores_one_on_every_demo_task() -> None:
     for task in DEMO_TASK_CATEGORIES:
         scores = {k: v for k, v in results[task].items() if "," in k and "stderr" not in k}
         assert scores and all(score == 1.0 for score in scores.values()), (task, scores)
+
+
+def _demo_base_model_config() -> tuple[dict, dict, int, int]:
+    from sweeper.spec import load_spec
+
+    tiny = load_spec("demo").model.tiny
+    pretrain = tiny.pretrain.model_dump(exclude={"corpus_size", "seed"})
+    return tiny.config, pretrain, tiny.pretrain.corpus_size, tiny.pretrain.seed
+
+
+def test_the_shipped_base_model_is_the_one_the_demo_spec_makes_and_is_used_as_is(tmp_path: Path) -> None:
+    from trials.demo.pretrain import (
+        SHIPPED_BASE_MODEL,
+        demo_base_model_key,
+        ensure_demo_base_model,
+        file_checksums,
+        shipped_manifest,
+    )
+
+    manifest = shipped_manifest()
+    assert manifest["key"] == demo_base_model_key(*_demo_base_model_config()), (
+        "the demo's model or pretraining changed: rebuild the shipped model with `python -m trials.demo.pretrain`"
+    )
+    assert file_checksums(SHIPPED_BASE_MODEL) == manifest["sha256"]
+    assert (SHIPPED_BASE_MODEL / "model.safetensors").stat().st_size < 2_000_000
+    assert ensure_demo_base_model(tmp_path, *_demo_base_model_config()) == SHIPPED_BASE_MODEL
+    assert list(tmp_path.iterdir()) == [], "nothing is pretrained for the demo's own config"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_rebuilding_the_shipped_base_model_gives_the_same_weights(tmp_path: Path) -> None:
+    from trials.demo.pretrain import _build, file_checksums, shipped_manifest
+
+    _build(tmp_path, *_demo_base_model_config())
+    assert file_checksums(tmp_path) == shipped_manifest()["sha256"]

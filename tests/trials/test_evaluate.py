@@ -12,10 +12,10 @@ import torch
 from sweeper.spec import spec_from_dict
 from tests.conftest import micro_spec_dict
 from tests.standins import TINY_LLAMA
-from trials.demo_data import pretraining_corpus
+from trials.demo.data import pretraining_corpus
+from trials.demo.tokenizer import train_demo_tokenizer
 from trials.evaluate import evaluate_model
 from trials.model import build_tiny_llama
-from trials.tokenizer import train_demo_tokenizer
 
 FORK_EVENTS = {"os.fork", "os.forkpty", "os.posix_spawn", "os.system", "subprocess.Popen"}
 _forks: list[str] = []

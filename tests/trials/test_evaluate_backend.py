@@ -18,10 +18,10 @@ from sweeper.errors import SpecError
 from sweeper.spec import SweepSpec, spec_from_dict
 from sweeper.store import TaskScore
 from tests.conftest import micro_spec_dict
-from trials.demo_data import pretraining_corpus
+from trials.demo.data import pretraining_corpus
+from trials.demo.tokenizer import train_demo_tokenizer
 from trials.evaluate import VLLM_MODEL_DIR, evaluate_base, evaluate_trained
 from trials.model import build_tiny_llama, load_tokenizer
-from trials.tokenizer import train_demo_tokenizer
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 2, "max_position_embeddings": 256, "tie_word_embeddings": True}  # fmt: skip
@@ -116,6 +116,19 @@ def test_vllm_backend_serves_the_saved_trained_model_and_scores_like_hf(model, t
     assert not folder.exists(), "the per-trial copy is removed once scored"
     assert next(model.parameters()).device.type == "cpu"
     _assert_same_scores(scores, hf_scores)
+
+
+def test_vllm_serves_the_model_saved_for_keeps_without_a_second_copy(model, tokenizer, tmp_path, vllm_builds):
+    """With training.save_model the trial has already saved the model: vLLM serves that folder, which stays."""
+    kept = tmp_path / "models" / "lr1e-03_bs4_s0"
+    model.save_pretrained(kept)
+    tokenizer.save_pretrained(kept)
+    spec = _spec(tmp_path, **{"evaluation.backend": "vllm", "resources.gpus": 0.5})
+    evaluate_trained(model, tokenizer, spec, tmp_path / "trial", saved=kept)
+    [build] = vllm_builds
+    assert build["pretrained"] == build["tokenizer"] == str(kept)
+    assert not (tmp_path / "trial" / VLLM_MODEL_DIR).exists(), "no second copy of the model"
+    assert (kept / "model.safetensors").is_file(), "the kept model is not deleted after scoring"
 
 
 def test_vllm_baseline_serves_the_base_folder_as_it_is(model, tokenizer, tmp_path, vllm_builds):

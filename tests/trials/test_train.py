@@ -13,10 +13,10 @@ from datasets import load_from_disk
 from sweeper.spec import DataSpec, TrainingSpec, TrialParams
 from trials import train as train_module
 from trials.data import IGNORE_INDEX, prepare_data
-from trials.demo_data import pretraining_corpus
+from trials.demo.data import pretraining_corpus
+from trials.demo.tokenizer import train_demo_tokenizer
 from trials.model import build_tiny_llama
-from trials.tokenizer import train_demo_tokenizer
-from trials.train import DivergenceGuard, train
+from trials.train import DivergenceGuard, build_trainer, train
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
@@ -40,7 +40,7 @@ def _train(tokenizer, dataset, tmp_path: Path, params: TrialParams, steps: int, 
     model = build_tiny_llama(TINY, len(tokenizer))
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
     spec = TrainingSpec(max_steps=steps, max_length=64, logging_steps=1, **training)
-    outcome = train(model, tokenizer, dataset, "sft", params, spec, steps, tmp_path)
+    outcome = train(*build_trainer(model, tokenizer, dataset, "sft", params, spec, steps, tmp_path))
     return model, before, outcome
 
 
@@ -153,7 +153,8 @@ def test_dpo_trains_on_pairs_tokenized_once(tokenizer, tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = build_tiny_llama(TINY, len(tokenizer))
     spec = TrainingSpec(max_steps=4, max_length=64, logging_steps=1, beta=0.1)
-    outcome = train(model, tokenizer, pairs, "dpo", TrialParams(1e-3, 4, 0, 2, 2), spec, 4, tmp_path / "out")
+    params = TrialParams(1e-3, 4, 0, 2, 2)
+    outcome = train(*build_trainer(model, tokenizer, pairs, "dpo", params, spec, 4, tmp_path / "out"))
     assert outcome.steps == 4 and outcome.divergence == ""
     assert all(math.isfinite(loss) for loss in outcome.loss_history)
     # sigmoid DPO starts at log(2): policy == reference

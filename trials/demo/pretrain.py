@@ -1,8 +1,8 @@
 """The demo's base model: a tiny Llama pretrained briefly on the synthetic corpus, built once per config.
 
 The result is cached under `cache_dir/<hash>/` (a normal `save_pretrained` folder with the tokenizer), keyed by
-everything that shapes it; a file lock makes concurrent trials wait for one build instead of racing, and the
-folder appears atomically (written to a temp dir, then `os.replace`), so a crash never leaves half a model.
+everything that shapes it, and built once (`trials.cache.build_once`). The demo spec's own base model is shipped
+with the package (`SHIPPED_BASE_MODEL`), so a first demo does not pretrain at all.
 
 Pretraining is a plain PyTorch loop (nanoGPT-style random windows over the token stream, AdamW, warmup then
 cosine decay): at 0.1M parameters a Trainer's per-step overhead would cost more than the model.
@@ -14,18 +14,15 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock
-
-from trials.demo_data import DEMO_DATA_VERSION, pretraining_corpus
+from trials.cache import build_once
+from trials.demo.data import DEMO_DATA_VERSION, pretraining_corpus
+from trials.demo.tokenizer import train_demo_tokenizer
 from trials.model import build_tiny_llama
-from trials.tokenizer import train_demo_tokenizer
 
 if TYPE_CHECKING:
     from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
@@ -33,6 +30,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("ratio_sweeper.pretrain")
 PRETRAIN_CODE_VERSION = 1  # bump when the loop below changes what it produces
 TOKENIZER_CORPUS_SIZE = 20000  # BPE needs far fewer sentences than pretraining; keeps it ~2 s
+PRETRAIN_THREADS = 2
+"""Fixed, so a rebuild on any machine runs the same float reductions as the build that made the shipped model."""
+SHIPPED_BASE_MODEL = Path(__file__).resolve().parent / "base_model"
+"""The demo's own base model, built by this module (`python -m trials.demo.pretrain`) and shipped with the package, so a
+newcomer's first demo skips the ~3.5 min of pretraining. `manifest.json` holds its cache key and file checksums."""
+MANIFEST = "manifest.json"
 
 
 def demo_base_model_key(
@@ -49,27 +52,21 @@ def demo_base_model_key(
 def ensure_demo_base_model(
     cache_dir: Path, model_config: dict[str, Any], pretrain_config: dict[str, Any], corpus_size: int, seed: int
 ) -> Path:
-    """The folder of the pretrained demo model + tokenizer, built on first use (once, even across processes).
+    """The folder of the pretrained demo model + tokenizer: the shipped one for the demo spec's own config, else
+    built on first use (once, even across processes) and cached under its key.
 
     `model_config`: `LlamaConfig` fields (`vocab_size` is the tokenizer's target size); `pretrain_config`:
     `max_steps`, `batch_size`, `seq_len`, `learning_rate`, `warmup_steps`.
     """
-    cache_dir = Path(cache_dir)
-    target = cache_dir / demo_base_model_key(model_config, pretrain_config, corpus_size, seed)
-    if target.is_dir():  # complete by construction: it only ever appears through os.replace
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if target.is_dir():  # another process built it while we waited
-            return target
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=cache_dir))
-        try:
-            info = _build(staging, model_config, pretrain_config, corpus_size, seed)
-            os.replace(staging, target)
-            log.info("demo base model ready in %.0f s (loss %.3f): %s", info["seconds"], info["final_loss"], target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    key = demo_base_model_key(model_config, pretrain_config, corpus_size, seed)
+    if shipped_manifest()["key"] == key:
+        return SHIPPED_BASE_MODEL
+
+    def build(folder: Path) -> None:
+        info = _build(folder, model_config, pretrain_config, corpus_size, seed)
+        log.info("demo base model ready in %.0f s (loss %.3f)", info["seconds"], info["final_loss"])
+
+    return build_once(Path(cache_dir) / key, build)
 
 
 def _build(
@@ -81,7 +78,7 @@ def _build(
     corpus = pretraining_corpus(corpus_size, seed)
     tokenizer = train_demo_tokenizer(corpus[:TOKENIZER_CORPUS_SIZE], vocab_size=model_config["vocab_size"])
     threads = torch.get_num_threads()
-    torch.set_num_threads(len(os.sched_getaffinity(0)))  # a one-off build: use the whole machine
+    torch.set_num_threads(PRETRAIN_THREADS)
     try:
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
             torch.manual_seed(seed)
@@ -154,3 +151,37 @@ def pretrain(
             )
     model.eval()
     return sum(recent) / len(recent)
+
+
+def shipped_manifest() -> dict[str, Any]:
+    """The shipped base model's cache key and the sha256 of each of its files."""
+    return json.loads((SHIPPED_BASE_MODEL / MANIFEST).read_text())
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """sha256 of the files that make the model what it is (weights, config, tokenizer), by name."""
+    names = ("model.safetensors", "config.json", "tokenizer.json")
+    return {name: hashlib.sha256((Path(folder) / name).read_bytes()).hexdigest() for name in names}
+
+
+def ship_demo_base_model() -> Path:
+    """Build the demo spec's base model into `SHIPPED_BASE_MODEL` (run when the demo's model or pretraining changes)."""
+    from sweeper.spec import load_spec
+
+    tiny = load_spec("demo").model.tiny
+    pretrain = tiny.pretrain.model_dump(exclude={"corpus_size", "seed"})
+    shutil.rmtree(SHIPPED_BASE_MODEL, ignore_errors=True)
+    SHIPPED_BASE_MODEL.mkdir(parents=True)
+    _build(SHIPPED_BASE_MODEL, tiny.config, pretrain, tiny.pretrain.corpus_size, tiny.pretrain.seed)
+    manifest = {
+        "key": demo_base_model_key(tiny.config, pretrain, tiny.pretrain.corpus_size, tiny.pretrain.seed),
+        "sha256": file_checksums(SHIPPED_BASE_MODEL),
+        "built_by": "python -m trials.demo.pretrain",
+    }
+    (SHIPPED_BASE_MODEL / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return SHIPPED_BASE_MODEL
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(ship_demo_base_model())

@@ -14,7 +14,7 @@ only the skills are (an unseen sum, a new pattern, a known word under a new inst
 with a new object).
 
 Regenerate the bundled lm-eval data after changing anything here (and bump `DEMO_DATA_VERSION`):
-`python -m trials.demo_data --write-eval-data`.
+`python -m trials.demo.data --write-eval-data`.
 """
 
 from __future__ import annotations
@@ -344,7 +344,7 @@ def write_eval_data(folder: Path) -> list[Path]:
 
 
 def main() -> None:
-    from trials.demo_tasks import DEMO_DATA_DIR
+    from trials.demo.tasks import DEMO_DATA_DIR
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write-eval-data", action="store_true", help=f"regenerate {DEMO_DATA_DIR}")
