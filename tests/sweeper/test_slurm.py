@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.conftest import DEMO_SPEC
@@ -44,7 +45,10 @@ def _run_script(tmp_path: Path, script: Path) -> list[str]:
            "SLURM_JOB_NUM_NODES": "2", "SLURM_CPUS_PER_TASK": "16"}  # fmt: skip
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    return log.read_text().splitlines()
+    deadline = time.monotonic() + 10  # the `ray start`s run in the background (`&`), as on a real allocation
+    while len(log.read_text().splitlines()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return sorted(log.read_text().splitlines())  # ray start --address, ray start --head, sweeper ...
 
 
 def test_the_script_logs_into_a_folder_that_exists_before_the_job_starts(tmp_path: Path) -> None:
@@ -61,8 +65,8 @@ def test_the_script_starts_ray_on_every_node_then_runs_the_spec_or_resumes_it(tm
     output_dir = tmp_path / "out"
     script = _write_script(tmp_path, output_dir)
     commands = _run_script(tmp_path, script)
-    assert commands[0].startswith("ray start --head --node-ip-address=10.0.0.1 --port=6379 --num-cpus 16")
-    assert commands[1].startswith("ray start --address 10.0.0.1:6379 --num-cpus 16 --num-gpus 4")
+    assert commands[0].startswith("ray start --address 10.0.0.1:6379 --num-cpus 16 --num-gpus 4")
+    assert commands[1].startswith("ray start --head --node-ip-address=10.0.0.1 --port=6379 --num-cpus 16")
     assert commands[2] == f"sweeper run {DEMO_SPEC} --output-dir {output_dir} --address 10.0.0.1:6379 --quiet"
     (output_dir / "spec.yaml").write_text("name: demo\n")  # the first attempt got as far as writing its spec
     assert _run_script(tmp_path, script)[2] == f"sweeper resume {output_dir} --address 10.0.0.1:6379 --quiet", (
