@@ -141,15 +141,19 @@ def _check_resources(spec: SweepSpec, address: str | None, report: CheckReport) 
                 f"{field_path}: {package} is not installed here; pip install 'ratio-sweeper[gpu]' on a GPU machine, "
                 "or turn it off"
             )
+    resources = spec.resources
+    per_trial = f"per trial ({resources.workers} worker(s))" if resources.workers > 1 else "per trial"
     cpus = os.cpu_count() or 1
-    if spec.resources.cpus > cpus:
-        report.problems.append(f"resources.cpus: {spec.resources.cpus} per trial but this machine has {cpus}")
-    if spec.resources.gpus > 0:
+    if resources.cpus * resources.workers > cpus:
+        report.problems.append(
+            f"resources.cpus: {resources.cpus * resources.workers:g} {per_trial} but this machine has {cpus}"
+        )
+    if resources.gpus > 0:
         import torch
 
         gpus = torch.cuda.device_count()
-        if spec.resources.gpus > gpus:
+        if resources.gpus * resources.workers > gpus:
             report.problems.append(
-                f"resources.gpus: {spec.resources.gpus} per trial but this machine has {gpus}; "
+                f"resources.gpus: {resources.gpus * resources.workers:g} {per_trial} but this machine has {gpus}; "
                 "set gpus: 0 or run on a GPU machine / Ray cluster (--address)"
             )

@@ -248,7 +248,7 @@ def validate(spec: SpecArg, set_: SetOption = None) -> None:
 
     sweep = _load(spec, set_, None)
     report = check_spec(sweep, for_this_machine=False)
-    table = Table("trial", "lr", "bs", "lr/bs", "micro-batch x accum", "steps", "examples")
+    table = Table("trial", "lr", "bs", "lr/bs", "micro-batch x accum x workers", "steps", "examples")
     total_examples = 0
     for params in sweep.trials():
         steps = sweep.train_steps(params.batch_size, sweep.data.num_examples)
@@ -259,7 +259,7 @@ def validate(spec: SpecArg, set_: SetOption = None) -> None:
             f"{params.learning_rate:.3g}",
             str(params.batch_size),
             f"{params.lr_bs_ratio:.3g}",
-            f"{params.per_device_batch_size} x {params.gradient_accumulation_steps}",
+            f"{params.per_device_batch_size} x {params.gradient_accumulation_steps} x {params.world_size}",
             "per epoch" if steps is None else str(steps),
             "-" if examples is None else f"{examples:,}",
         )

@@ -23,6 +23,7 @@ from ray import tune
 
 from sweeper.checks import check_spec
 from sweeper.errors import OutputDirError, SweeperError, SweepInterrupted
+from sweeper.ray_train import tune_trial_resources
 from sweeper.spec import SPEC_FILE, SweepSpec, dump_spec, load_sweep_spec
 from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TrialResult, TrialStatus, best_trial
 from sweeper.tune_trials import (
@@ -161,8 +162,7 @@ def _run_tune(
         baseline = remote.remote(spec, prepared)
 
     resourced = tune.with_resources(
-        tune.with_parameters(trainable, spec=spec, prepared=prepared, finished=finished),
-        {"cpu": spec.resources.cpus, "gpu": spec.resources.gpus},
+        tune.with_parameters(trainable, spec=spec, prepared=prepared, finished=finished), tune_trial_resources(spec)
     )
     storage = spec.storage_path or str(output_dir)
     tune_path = f"{storage.rstrip('/')}/{TUNE_DIR}"
@@ -257,7 +257,7 @@ def _start_ray(address: str | None, verbose: bool) -> None:
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=os.cpu_count(), **options)
+        ray.init(address="local", num_cpus=os.cpu_count(), **options)  # a Ray of its own, not a `ray start` here
     # Ray's core worker installs a SIGTERM handler that aborts the driver: put ours back.
     interrupt_on_sigterm()
 

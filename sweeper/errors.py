@@ -31,3 +31,8 @@ class SweepInterrupted(SweeperError):
 
 class OutputDirError(SweeperError):
     """The output directory holds another sweep, or no sweep where one is expected."""
+
+
+class BatchSizeMismatch(SweeperError):
+    """A trial's optimizer would see another batch than its grid point names (a process that sees several GPUs,
+    a worker count the split did not plan for): the trial fails before its first step, recorded `failed`."""

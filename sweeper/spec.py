@@ -201,6 +201,11 @@ class TrainingSpec(StrictModel):
     save_model: bool = Field(
         False, description="Save each trial's trained model (needed to start a DPO sweep from an SFT sweep)."
     )
+    fsdp: bool = Field(
+        False,
+        description="Shard parameters, gradients and optimizer state over the trial's workers (FSDP full shard, "
+        "transformers' `fsdp`), for models that do not fit one device; needs resources.workers > 1 and GPUs.",
+    )
     checkpoint_steps: int | None = Field(
         None,
         gt=0,
@@ -278,10 +283,29 @@ class EvaluationSpec(StrictModel):
 
 
 class ResourcesSpec(StrictModel):
-    """Ray resources per trial; fractions share a GPU (Ray does not isolate its memory)."""
+    """Ray resources per trial worker; fractions share a GPU (Ray does not isolate its memory)."""
 
-    cpus: float = Field(1, gt=0, description="CPUs per trial (also its torch threads).")
-    gpus: float = Field(0, ge=0, description="GPUs per trial; 0.25 runs four trials on one GPU.")
+    cpus: float = Field(1, gt=0, description="CPUs per worker (also its torch threads).")
+    gpus: float = Field(
+        0,
+        ge=0,
+        le=1,
+        description="GPUs per worker, at most one: a trial process sees only the devices Ray gave it, and never "
+        "wraps the model in DataParallel (which would multiply the batch). 0.25 runs four one-worker trials on one "
+        "GPU; for more GPUs per trial, set `workers`.",
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Data-parallel workers per trial (Ray Train's TorchTrainer, DDP). The grid's batch size is split "
+        "as micro-batch x accumulation x workers, so the optimizer sees exactly that batch; each worker gets `cpus` "
+        "and `gpus` (whole GPUs when workers > 1).",
+    )
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
+        "PACK",
+        description="Where a multi-worker trial's workers go (Ray placement groups): PACK fills one node first, "
+        "STRICT_PACK requires one node, SPREAD / STRICT_SPREAD spread them over nodes.",
+    )
 
 
 class SearchSpec(StrictModel):
@@ -339,11 +363,12 @@ class SweepSpec(StrictModel):
 
     def trials(self) -> list[TrialParams]:
         """Every grid cell × seed, in a stable order (learning rates outer, then batch sizes, then seeds)."""
-        return [
-            TrialParams.make(rate, batch_size, seed, self.training.max_per_device_batch)
-            for rate, batch_size in self.grid.cells()
-            for seed in self.training.seeds
-        ]
+        return [self.trial_params(rate, size, seed) for rate, size in self.grid.cells() for seed in self.training.seeds]
+
+    def trial_params(self, learning_rate: float, batch_size: int, seed: int) -> TrialParams:
+        """One trial of this sweep, its batch split over this sweep's micro-batch limit and workers."""
+        limit, workers = self.training.max_per_device_batch, self.resources.workers
+        return TrialParams.make(learning_rate, batch_size, seed, limit, workers)
 
     def num_trials(self) -> int:
         """Trials the sweep trains: every grid cell × seed, or every Optuna point × seed."""
@@ -389,18 +414,21 @@ class SweepSpec(StrictModel):
 
 @dataclass(frozen=True)
 class TrialParams:
-    """One trial's grid point, with the effective batch split into micro-batch × accumulation."""
+    """One trial's grid point, with the effective batch split into micro-batch × accumulation × workers."""
 
     learning_rate: float
     batch_size: int
     seed: int
     per_device_batch_size: int
     gradient_accumulation_steps: int
+    world_size: int = 1
 
     @classmethod
-    def make(cls, learning_rate: float, batch_size: int, seed: int, max_per_device_batch: int) -> TrialParams:
-        per_device, accumulation = split_batch(batch_size, max_per_device_batch)
-        return cls(learning_rate, batch_size, seed, per_device, accumulation)
+    def make(
+        cls, learning_rate: float, batch_size: int, seed: int, max_per_device_batch: int, world_size: int = 1
+    ) -> TrialParams:
+        per_device, accumulation = split_batch(batch_size, max_per_device_batch, world_size)
+        return cls(learning_rate, batch_size, seed, per_device, accumulation, world_size)
 
     @property
     def lr_bs_ratio(self) -> float:
@@ -431,15 +459,19 @@ def learning_rate_at(lr_bs_ratio: float, batch_size: int) -> float:
     return float(f"{lr_bs_ratio * batch_size:.12g}")
 
 
-def split_batch(batch_size: int, max_per_device_batch: int) -> tuple[int, int]:
-    """Effective batch → (micro-batch, accumulation steps); the micro-batch is min(batch, limit) and must divide."""
-    per_device = min(batch_size, max_per_device_batch)
-    if batch_size % per_device:
+def split_batch(batch_size: int, max_per_device_batch: int, world_size: int = 1) -> tuple[int, int]:
+    """Effective batch → (micro-batch, accumulation steps) per worker: each of the `world_size` workers takes an equal
+    share, split as min(share, limit) × accumulation; both must divide exactly."""
+    if batch_size % world_size:
+        raise ValueError(f"batch size {batch_size} does not split over {world_size} workers")
+    share = batch_size // world_size
+    per_device = min(share, max_per_device_batch)
+    if share % per_device:
         raise ValueError(f"batch size {batch_size} is not a multiple of max_per_device_batch={max_per_device_batch}")
-    return per_device, batch_size // per_device
+    return per_device, share // per_device
 
 
-def _grid_problems(grid: GridSpec, training: TrainingSpec) -> list[str]:
+def _grid_problems(grid: GridSpec, training: TrainingSpec, workers: int) -> list[str]:
     if grid.points is not None:
         lists: dict[str, list[Any]] = {"points": grid.points}
         values = {
@@ -461,10 +493,19 @@ def _grid_problems(grid: GridSpec, training: TrainingSpec) -> list[str]:
     limit = training.max_per_device_batch
     batch_sizes = {where: value for where, value in values.items() if "batch_size" in where}
     for where, batch_size in batch_sizes.items():
-        if batch_size > 0 and batch_size % min(batch_size, limit):
+        if batch_size <= 0:
+            continue
+        if batch_size % workers:
             problems.append(
-                f"grid.{where}: {batch_size} is not a multiple of training.max_per_device_batch="
-                f"{limit}; use a multiple of {limit} or a max_per_device_batch that divides {batch_size}"
+                f"grid.{where}: {batch_size} does not split over resources.workers={workers}: each worker must take "
+                f"the same whole number of sequences; use a multiple of {workers}, or other workers"
+            )
+        elif (batch_size // workers) % min(batch_size // workers, limit):
+            share = batch_size // workers
+            each = f" ({share} per worker)" if workers > 1 else ""
+            problems.append(
+                f"grid.{where}: {batch_size}{each} is not a multiple of training.max_per_device_batch={limit}; use a "
+                f"multiple of {limit * workers} or a max_per_device_batch that divides {share}"
             )
     if grid.lr_bs_ratio is not None and not problems:
         problems += _ratio_collisions(grid.lr_bs_ratio, grid.batch_size or [])
@@ -496,6 +537,17 @@ def _method_problems(spec: SweepSpec) -> list[str]:
         problems.append(
             "search.algorithm: optuna samples within ranges, which exact grid.points do not give; use "
             "grid.learning_rate (or lr_bs_ratio) × batch_size as the ranges, or algorithm: grid"
+        )
+    resources = spec.resources
+    if resources.workers > 1 and resources.gpus not in (0, 1):
+        problems.append(
+            f"resources.gpus: {resources.gpus} per worker, but a multi-worker trial's workers each hold a whole GPU; "
+            "set gpus: 1 (or 0 on CPUs), or workers: 1 to share a GPU between trials"
+        )
+    if spec.training.fsdp and (resources.workers == 1 or resources.gpus != 1):
+        problems.append(
+            "training.fsdp: shards over a trial's workers, one GPU each (on CPUs accelerate would quietly run DDP); "
+            "set resources.workers > 1 and resources.gpus: 1, or fsdp: false"
         )
     if spec.method == "dpo":
         for switch in ("padding_free", "liger_kernel"):
@@ -588,7 +640,11 @@ def spec_from_dict(raw: dict[str, Any], source: str = "spec") -> SweepSpec:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as error:
         raise SpecError(_describe_all(error.errors()), source) from None
-    problems = [*_grid_problems(spec.grid, spec.training), *_method_problems(spec), *_category_problems(spec)]
+    problems = [
+        *_grid_problems(spec.grid, spec.training, spec.resources.workers),
+        *_method_problems(spec),
+        *_category_problems(spec),
+    ]
     if problems:
         raise SpecError(problems, source)
     return spec

@@ -189,6 +189,7 @@ def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
         "batch_size": params.batch_size,
         "per_device_batch_size": params.per_device_batch_size,
         "gradient_accumulation_steps": params.gradient_accumulation_steps,
+        "world_size": params.world_size,
         "seed": params.seed,
     }
 

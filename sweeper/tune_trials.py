@@ -78,7 +78,7 @@ def params_of(config: dict[str, Any], spec: SweepSpec) -> list[TrialParams]:
     batch_size = int(point["batch_size"])
     rate = point.get("learning_rate") or learning_rate_at(point["lr_bs_ratio"], batch_size)
     seeds = [point["seed"]] if "seed" in point else spec.training.seeds
-    return [TrialParams.make(float(rate), batch_size, int(seed), spec.training.max_per_device_batch) for seed in seeds]
+    return [spec.trial_params(float(rate), batch_size, int(seed)) for seed in seeds]
 
 
 def trial_name(spec: SweepSpec) -> Callable[[Any], str]:
@@ -99,18 +99,37 @@ def trainable(
     """The function each Tune trial runs: its trials one after another, each reported as it ends (with
     `SEARCH_OBJECTIVE` so far). A trial already in the results store reports its stored result instead of training
     again: Ray's restore re-runs what it had not checkpointed when the driver died."""
-    from trials.trial import evaluate_baseline, run_trial
-
     if is_baseline(config):
-        tune.report(finished.get(BASELINE_TRIAL_ID) or evaluate_baseline(spec, prepared).to_metrics())
+        tune.report(finished.get(BASELINE_TRIAL_ID) or _baseline(spec, prepared))
         return
     trial_dir = Path(tune.get_context().get_trial_dir())
     objective: list[float] = []
     for params in params_of(config, spec):
-        metrics = finished.get(params.trial_id) or run_trial(spec, prepared, params, trial_dir).to_metrics()
+        metrics = finished.get(params.trial_id) or _train(spec, prepared, params, trial_dir)
         objective.append(metrics.get(spec.search.metric, math.nan))
         finite = [value for value in objective if math.isfinite(value)]
         tune.report({**metrics, SEARCH_OBJECTIVE: sum(finite) / len(finite) if finite else math.nan})
+
+
+def _train(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path) -> dict[str, Any]:
+    """One trial's result metrics: trained in this process, or by its Ray Train workers (`resources.workers`)."""
+    from trials.trial import run_trial
+
+    if spec.resources.workers > 1:
+        from sweeper.ray_train import train_on_workers
+
+        return train_on_workers(spec, prepared, params, trial_dir)
+    return run_trial(spec, prepared, params, trial_dir).to_metrics()
+
+
+def _baseline(spec: SweepSpec, prepared: PreparedSweep) -> dict[str, Any]:
+    from trials.trial import evaluate_baseline
+
+    if spec.resources.workers > 1:
+        from sweeper.ray_train import evaluate_on_a_worker
+
+        return evaluate_on_a_worker(spec, prepared)
+    return evaluate_baseline(spec, prepared).to_metrics()
 
 
 def failed_result(spec: SweepSpec, params: TrialParams, error: str) -> TrialResult:

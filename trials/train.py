@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+from sweeper.errors import BatchSizeMismatch, SweeperError
+
 if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
@@ -174,10 +176,38 @@ def build_trainer(
         "disable_tqdm": True,
         "use_cpu": not torch.cuda.is_available(),
         "dataloader_num_workers": 0,
+        # Data-parallel workers: the loss is normalised by the tokens of the whole batch over all workers (and scaled
+        # back up against DDP's average), so the step equals one worker's at the same batch (tests/sweeper/
+        # test_workers.py); transformers' default, pinned because the equivalence rests on it.
+        "average_tokens_across_devices": True,
+        "ddp_find_unused_parameters": False,
     }
+    if training.fsdp:
+        shared |= {"fsdp": "full_shard auto_wrap", "fsdp_config": {"use_orig_params": True}}
+    config = _dpo_config(shared, training) if method == "dpo" else _sft_config(shared, training)
+    _check_batch(config, params)
     guard = DivergenceGuard(training.divergence_factor)
     build = _dpo_trainer if method == "dpo" else _sft_trainer
-    return build(model, tokenizer, dataset, training, shared, guard), guard
+    trainer = build(model, tokenizer, dataset, config, guard)
+    if training.fsdp and trainer.accelerator.distributed_type.name != "FSDP":
+        # accelerate falls back to DDP without a word where FSDP cannot run (CPUs): a model that needs sharding
+        # would then try to fit whole on every device.
+        raise SweeperError(f"training.fsdp: the trainer runs {trainer.accelerator.distributed_type.name}, not FSDP")
+    return trainer, guard
+
+
+def _check_batch(args: TrainingArguments, params: TrialParams) -> None:
+    """The batch the optimizer will really see, before any step: micro-batch × the devices this process drives
+    (transformers wraps the model in DataParallel when it sees several GPUs) × accumulation × data-parallel workers.
+    A trial whose optimizer would see another batch than its grid point names must never train."""
+    seen = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+    if seen != params.batch_size:
+        raise BatchSizeMismatch(
+            f"the optimizer would see batches of {seen} sequences (micro-batch {args.per_device_train_batch_size} x "
+            f"{max(1, args.n_gpu)} device(s) in this process x accumulation {args.gradient_accumulation_steps} x "
+            f"{args.world_size} worker(s)), not the grid's batch size {params.batch_size}: give each worker process "
+            "one GPU (resources.gpus <= 1, more through resources.workers)"
+        )
 
 
 def _checkpointing(training: TrainingSpec) -> dict[str, Any]:
@@ -187,11 +217,11 @@ def _checkpointing(training: TrainingSpec) -> dict[str, Any]:
     return {"save_strategy": "steps", "save_steps": training.checkpoint_steps, "save_total_limit": 1}
 
 
-def _sft_trainer(model, tokenizer, dataset, training, shared, guard):
-    from trl import SFTConfig, SFTTrainer
+def _sft_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
+    from trl import SFTConfig
 
     padding_free = training.padding_free or training.packing
-    config = SFTConfig(
+    return SFTConfig(
         **{
             **shared,
             # Padding-free without packing: TRL asks for max_length=None, as the rows are truncated already (per sweep).
@@ -203,11 +233,27 @@ def _sft_trainer(model, tokenizer, dataset, training, shared, guard):
         # The data is tokenized, masked and truncated once per sweep; only packing is left to TRL.
         dataset_kwargs={"skip_prepare_dataset": not training.packing},
     )
+
+
+def _sft_trainer(model, tokenizer, dataset, config, guard):
+    from trl import SFTTrainer
+
     return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=[guard])
 
 
-def _dpo_trainer(model, tokenizer, dataset, training, shared, guard):
-    from trl import DPOConfig, DPOTrainer
+def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
+    from trl import DPOConfig
+
+    return DPOConfig(
+        **shared,
+        beta=training.beta,
+        loss_type=list(training.loss_type),
+        precompute_ref_log_probs=training.precompute_ref_log_probs,
+    )
+
+
+def _dpo_trainer(model, tokenizer, dataset, config, guard):
+    from trl import DPOTrainer
 
     class PretokenizedDPOTrainer(DPOTrainer):
         """DPOTrainer over data tokenized once per sweep (`prompt_ids`/`chosen_ids`/`rejected_ids`, built by
@@ -216,12 +262,6 @@ def _dpo_trainer(model, tokenizer, dataset, training, shared, guard):
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             return dataset
 
-    config = DPOConfig(
-        **shared,
-        beta=training.beta,
-        loss_type=list(training.loss_type),
-        precompute_ref_log_probs=training.precompute_ref_log_probs,
-    )
     # The reference is the policy as the trial received it: a frozen in-memory copy, not a reload by name (TRL's
     # default), which also works for models that were never saved under a name.
     reference = copy.deepcopy(model).eval().requires_grad_(False)

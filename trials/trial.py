@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sweeper.errors import BatchSizeMismatch
 from sweeper.store import BASELINE_TRIAL_ID, TrialResult, TrialStatus, trial_identity, unscored
 
 if TYPE_CHECKING:
@@ -23,12 +24,16 @@ if TYPE_CHECKING:
 OOM_HINT = "out of memory (oom): lower training.max_per_device_batch or give the trial more GPU (resources.gpus)"
 
 
-def run_trial(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path) -> TrialResult:
-    """Train and evaluate one grid point, logging to its own W&B run when W&B is on."""
+def run_trial(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path) -> TrialResult | None:
+    """Train and evaluate one grid point, logging to its own W&B run when W&B is on.
+
+    In a data-parallel trial (`torch.distributed` set up by Ray Train) every worker runs this: all of them train,
+    and the lead worker (rank 0) alone logs to W&B, saves the model, scores it and returns the result; the others
+    return None once training ends."""
     from trials.model import free_gpu_memory
     from trials.tracking import finish_trial_run, start_trial_run
 
-    run = start_trial_run(spec, params)
+    run = start_trial_run(spec, params) if is_lead_worker() else None
     try:
         result = _train_and_evaluate(spec, prepared, params, trial_dir, "wandb" if run else "none")
     except BaseException:
@@ -37,13 +42,21 @@ def run_trial(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, tri
         raise
     finally:
         free_gpu_memory()
-    finish_trial_run(run, result)
+    if result is not None:
+        finish_trial_run(run, result)
     return result
+
+
+def is_lead_worker() -> bool:
+    """Rank 0 of a data-parallel trial, or the one process of a one-worker trial."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def _train_and_evaluate(
     spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path, report_to: str
-) -> TrialResult:
+) -> TrialResult | None:
     import torch
     from datasets import load_from_disk
 
@@ -69,7 +82,11 @@ def _train_and_evaluate(
         )
         outcome = train(*trainer)
     except torch.cuda.OutOfMemoryError:
-        return _out_of_memory(spec, record)
+        return _failed(spec, record, OOM_HINT)
+    except BatchSizeMismatch as mismatch:
+        return _failed(spec, record, str(mismatch))
+    if not is_lead_worker():
+        return None
     if checkpoints is not None:  # the trial's outcome is final: its checkpoint would only be restarted from
         shutil.rmtree(checkpoints, ignore_errors=True)
     trained = {
@@ -91,15 +108,15 @@ def _train_and_evaluate(
     try:
         scores = evaluate_trained(model, tokenizer, spec, trial_dir, saved)
     except torch.cuda.OutOfMemoryError:
-        return _out_of_memory(spec, record, **trained)
+        return _failed(spec, record, OOM_HINT, **trained)
     return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,
                        eval_seconds=time.perf_counter() - eval_started, finished_at=time.time())  # fmt: skip
 
 
-def _out_of_memory(spec: SweepSpec, record: dict[str, Any], **trained: Any) -> TrialResult:
-    """A CUDA out-of-memory, in training or in scoring, is `failed` with the hint, and returned rather than raised:
-    a retry would only run out of memory again."""
-    return TrialResult(**record, **trained, status=TrialStatus.FAILED, scores=unscored(spec), error=OOM_HINT,
+def _failed(spec: SweepSpec, record: dict[str, Any], error: str, **trained: Any) -> TrialResult:
+    """A trial that cannot succeed however often it is retried (out of memory, in training or in scoring; a batch
+    that is not the grid's) is `failed` with its reason, returned rather than raised so Ray does not retry it."""
+    return TrialResult(**record, **trained, status=TrialStatus.FAILED, scores=unscored(spec), error=error,
                        finished_at=time.time())  # fmt: skip
 
 

@@ -106,7 +106,7 @@ def test_resources_beyond_this_machine() -> None:
     message = _problem(lambda r: r["resources"].update(cpus=512))
     assert "resources.cpus: 512" in message
     message = _problem(lambda r: r["resources"].update(gpus=1))
-    assert "resources.gpus: 1.0 per trial but this machine has 0" in message
+    assert "resources.gpus: 1 per trial but this machine has 0" in message
     # `sweeper validate` checks recipes meant for another machine: reported, not fatal
     report = _check(lambda r: r["resources"].update(gpus=1), for_this_machine=False)
     assert any("resources.gpus" in line for line in report.unchecked)

@@ -55,3 +55,30 @@ def test_sweep_on_two_nodes_survives_losing_the_worker(tmp_path: Path) -> None:
         assert "[6/6]" in stdout
     finally:
         cluster.shutdown()
+
+
+def test_a_two_worker_trial_spans_the_two_nodes(tmp_path: Path) -> None:
+    """One CPU per node and STRICT_SPREAD: the trial's two workers can only run one on each node."""
+    ray.shutdown()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    try:
+        run = tmp_path / "run"
+        raw = micro_spec_dict(run)
+        raw["grid"] = {"learning_rate": [1.0e-3], "batch_size": [8]}
+        raw["training"]["max_per_device_batch"] = 4
+        raw["evaluation"]["baseline"] = False
+        raw["resources"] = {"cpus": 1, "workers": 2, "placement_strategy": "STRICT_SPREAD"}
+        spec_path = tmp_path / "micro.yaml"
+        spec_path.write_text(yaml.safe_dump(raw))
+        done = subprocess.run(
+            [sys.executable, "-m", "sweeper.cli", "run", str(spec_path), "--address", cluster.address, "--quiet",
+             "--no-analyze"],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        trial = pd.read_parquet(run / "results.parquet").iloc[0]
+        assert trial.status == "ok" and trial.world_size == 2 and trial.train_tokens > 0
+    finally:
+        cluster.shutdown()

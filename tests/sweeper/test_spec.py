@@ -228,3 +228,32 @@ def test_a_search_metric_mixing_directions_or_a_mode_against_it_is_refused() -> 
     assert "search.metric: 'score/reasoning' averages tasks where higher is better with tasks where lower" in mixed
     against = _problems(lambda raw: raw.update(_optuna("tasks/demo_addition/score", mode="max", demo_addition=False)))
     assert "search.mode: 'max' but a lower 'tasks/demo_addition/score' is better; set mode: min" in against
+
+
+def test_the_batch_splits_over_workers_and_a_batch_they_cannot_divide_is_refused() -> None:
+    raw = demo_dict()
+    raw["resources"] = {"cpus": 1, "workers": 2}
+    raw["training"]["max_per_device_batch"] = 8
+    raw["grid"] = {"learning_rate": [1e-3], "batch_size": [4, 64]}
+    small, large = spec_from_dict(raw).trials()
+    assert (small.per_device_batch_size, small.gradient_accumulation_steps, small.world_size) == (2, 1, 2)
+    assert (large.per_device_batch_size, large.gradient_accumulation_steps, large.world_size) == (8, 4, 2)
+    raw["grid"]["batch_size"] = [6]
+    raw["resources"]["workers"] = 4
+    assert "grid.batch_size[0]: 6 does not split over resources.workers=4" in _problems(lambda r: r.update(raw))
+
+
+@pytest.mark.parametrize(
+    ("resources", "training", "expected"),
+    [
+        ({"gpus": 2}, {}, "resources.gpus: Input should be less than or equal to 1"),
+        ({"gpus": 0.5, "workers": 2}, {}, "resources.gpus: 0.5 per worker, but a multi-worker trial's workers"),
+        ({"workers": 2}, {"fsdp": True}, "training.fsdp: shards over a trial's workers, one GPU each"),
+    ],
+)
+def test_resources_that_would_change_the_batch_or_cannot_shard_are_refused(resources, training, expected) -> None:
+    def mutate(raw):
+        raw["resources"].update(resources)
+        raw["training"].update(training)
+
+    assert expected in _problems(mutate)

@@ -65,3 +65,19 @@ def test_cuda_out_of_memory_is_failed_with_a_hint_not_retried(tmp_path: Path, mo
     assert {score.task for score in result.scores} == {task.task for task in spec.evaluation.tasks}
     if where.endswith("evaluate_trained"):
         assert result.train_steps == 4 and result.train_tokens > 0, "what training did is kept"
+
+
+def test_a_trial_whose_optimizer_would_see_another_batch_fails_before_its_first_step(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A process that sees two GPUs makes transformers wrap the model in DataParallel, doubling the batch: the real
+    Trainer's arguments say so, and the trial is recorded failed, untrained, with both numbers."""
+    from transformers import TrainingArguments
+
+    spec = spec_from_dict(micro_spec_dict(tmp_path / "run"))
+    monkeypatch.setattr(TrainingArguments, "n_gpu", property(lambda self: 2))
+    params = spec.trial_params(1e-3, 8, 0)
+    result = trial_module.run_trial(spec, prepare_sweep(spec), params, tmp_path / "trial")
+    assert result.status is TrialStatus.FAILED and result.train_steps == 0
+    assert "the optimizer would see batches of 16 sequences" in result.error
+    assert "not the grid's batch size 8" in result.error
