@@ -1,6 +1,7 @@
 """Read a sweep's results from wherever they live into one validated tidy frame, and average seeds.
 
-Sources: a sweep output dir (`results.parquet`, else `results.csv`), a results .parquet/.csv file, a Ray Tune
+Sources: a sweep output dir (`results.parquet`, else `results.csv`; with the follow-up sweeps a study keeps in its
+sub-folders, as one table), a results .parquet/.csv file, a Ray Tune
 experiment folder, a `wandb://entity/project[/group]` URI, or a DataFrame already in memory. Every source ends in
 `schema.validate_results`, so the fits see one shape whatever the source. Ray and wandb are imported only by the
 loader that needs them, so the analysis runs on a laptop without the training stack.
@@ -32,9 +33,9 @@ def load_results(source: Source) -> pd.DataFrame:
         return load_wandb(str(source))
     path = Path(source)
     if path.is_dir():
-        for name in RESULTS_FILES:
-            if (path / name).exists():
-                return _read_file(path / name)
+        parts = [part for part in (path, *sorted(path.iterdir())) if part.is_dir() and _results_file(part)]
+        if parts:
+            return _study(parts)
         if any(path.glob("experiment_state-*.json")):
             return load_ray_experiment(path)
         raise AnalysisInputError(
@@ -48,6 +49,18 @@ def load_results(source: Source) -> pd.DataFrame:
         f"{source}: no such results file or folder; give a sweep output dir, a results .parquet/.csv, a Ray "
         f"experiment folder or {WANDB_SCHEME}entity/project/group."
     )
+
+
+def _results_file(folder: Path) -> Path | None:
+    return next((folder / name for name in RESULTS_FILES if (folder / name).exists()), None)
+
+
+def _study(parts: list[Path]) -> pd.DataFrame:
+    """A sweep dir and the follow-up sweeps inside it (`sweeper plan` puts them there) as one table. A trial id
+    seen twice (the untrained baseline, say) is kept from the first part: the study's own sweep, then by name."""
+    table = pd.concat([_read_file(_results_file(part)) for part in parts], ignore_index=True)
+    repeated = table.duplicated(["trial_id", "task", "metric"]) & table["trial_id"].ne("")
+    return table[~repeated].reset_index(drop=True)
 
 
 def _read_file(path: Path) -> pd.DataFrame:

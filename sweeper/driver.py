@@ -110,11 +110,13 @@ def _sweep(
         output_dir.mkdir(parents=True)
         (output_dir / SPEC_FILE).write_text(dump_spec(spec))
     table = _run_tune(spec, output_dir, address, verbose, on_result, on_start)
+    # A follow-up of a study (`sweeper plan`) is analysed with the sweeps before it, into the study's folder.
+    study = Path(spec.study_dir) if spec.study_dir else output_dir
     if analyze:
         from analysis import analyze as write_analysis
 
-        write_analysis(table, output_dir)
-    log_sweep_summary(spec, table, output_dir / "plots")
+        write_analysis(study, study)
+    log_sweep_summary(spec, table, study / "plots")
     return table
 
 

@@ -102,6 +102,12 @@ class GridPoint(StrictModel):
 
     learning_rate: float = Field(description="Peak learning rate.")
     batch_size: int = Field(description="Effective batch size in sequences.")
+    seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="This point's seeds; default: training.seeds. A planned follow-up (`sweeper plan`) names them per "
+        "point: a new replicate of an old point, or new points.",
+    )
 
 
 class GridSpec(StrictModel):
@@ -355,6 +361,11 @@ class SweepSpec(StrictModel):
     search: SearchSpec = Field(default_factory=SearchSpec)
     wandb: WandbSpec = Field(default_factory=WandbSpec)
     output_dir: str | None = Field(None, description="Where results go; default: runs/<name>.")
+    study_dir: str | None = Field(
+        None,
+        description="The study this sweep extends (set by `sweeper plan` in the follow-up it writes): the sweep keeps "
+        "its own output dir inside the study's, and its analysis covers the whole study and lands in `study_dir`.",
+    )
     storage_path: str | None = Field(
         None,
         description="Where Ray Tune keeps the experiment state (a folder every node can reach, or an s3:// / "
@@ -363,7 +374,15 @@ class SweepSpec(StrictModel):
 
     def trials(self) -> list[TrialParams]:
         """Every grid cell × seed, in a stable order (learning rates outer, then batch sizes, then seeds)."""
-        return [self.trial_params(rate, size, seed) for rate, size in self.grid.cells() for seed in self.training.seeds]
+        if self.grid.points is not None:
+            seeded = [
+                (point.learning_rate, point.batch_size, seed)
+                for point in self.grid.points
+                for seed in point.seeds or self.training.seeds
+            ]
+        else:
+            seeded = [(rate, size, seed) for rate, size in self.grid.cells() for seed in self.training.seeds]
+        return [self.trial_params(*trial) for trial in sorted(seeded)]
 
     def trial_params(self, learning_rate: float, batch_size: int, seed: int) -> TrialParams:
         """One trial of this sweep, its batch split over this sweep's micro-batch limit and workers."""
@@ -372,8 +391,9 @@ class SweepSpec(StrictModel):
 
     def num_trials(self) -> int:
         """Trials the sweep trains: every grid cell × seed, or every Optuna point × seed."""
-        points = len(self.grid.cells()) if self.search.algorithm == "grid" else self.search.num_samples
-        return points * len(self.training.seeds)
+        if self.search.algorithm == "grid":
+            return len(self.trials())
+        return self.search.num_samples * len(self.training.seeds)
 
     def train_steps(self, batch_size: int, dataset_size: int | None) -> int | None:
         """Optimizer steps of one trial; None when the budget is in epochs and the data size is unknown."""
@@ -473,11 +493,11 @@ def split_batch(batch_size: int, max_per_device_batch: int, world_size: int = 1)
 
 def _grid_problems(grid: GridSpec, training: TrainingSpec, workers: int) -> list[str]:
     if grid.points is not None:
-        lists: dict[str, list[Any]] = {"points": grid.points}
+        lists: dict[str, list[Any]] = {"points": [(p.learning_rate, p.batch_size) for p in grid.points]}
         values = {
             f"points[{i}].{name}": getattr(p, name)
             for i, p in enumerate(grid.points)
-            for name in GridPoint.model_fields
+            for name in ("learning_rate", "batch_size")
         }
     else:
         lists = dict([grid.rate_axis(), ("batch_size", grid.batch_size)])
@@ -490,6 +510,9 @@ def _grid_problems(grid: GridSpec, training: TrainingSpec, workers: int) -> list
             if items.index(item) != index:
                 problems.append(f"grid.{name}[{index}]: duplicate of [{items.index(item)}] ({item}); remove it")
     problems += [f"grid.{where}: must be > 0, got {value}" for where, value in values.items() if value <= 0]
+    for index, point in enumerate(grid.points or []):
+        if point.seeds is not None and len(set(point.seeds)) != len(point.seeds):
+            problems.append(f"grid.points[{index}].seeds: has duplicates {point.seeds}; list each seed once")
     limit = training.max_per_device_batch
     batch_sizes = {where: value for where, value in values.items() if "batch_size" in where}
     for where, batch_size in batch_sizes.items():
