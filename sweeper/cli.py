@@ -237,6 +237,57 @@ def analyze(
 
 
 @app.command()
+def plan(
+    directory: Annotated[Path, typer.Argument(help="A study: a finished sweep's output dir (and its follow-ups).")],
+    target_ci: Annotated[float, typer.Option(help="Wanted 95% CI width of each optimum, in decades of lr/bs.")] = 0.2,
+    max_trials: Annotated[int | None, typer.Option(help="Plan at most this many trials.")] = None,
+    max_gpu_hours: Annotated[
+        float | None, typer.Option(help="Plan at most this many GPU-hours (trial-hours on CPUs).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Settle this category's optimum only.")] = None,
+    batch_law: Annotated[bool, typer.Option(help="Settle how the optimal lr moves with batch size instead.")] = False,
+) -> None:
+    """Plan the smallest next sweep that settles where each category's optimum lies and whether they differ.
+
+    Writes DIRECTORY/next.yaml (run it with `sweeper run`); its results join the study's.
+    Example: sweeper plan runs/pilot --target-ci 0.2 --max-trials 12
+    """
+    from sweeper.plan import plan_study
+
+    focus = category or ("batch_law" if batch_law else None)
+    planned = plan_study(
+        directory, target_ci=target_ci, max_trials=max_trials, max_gpu_hours=max_gpu_hours, focus=focus
+    )
+    _print_plan(planned)
+
+
+def _print_plan(planned: Any) -> None:
+    from rich.table import Table
+
+    plan = planned.plan
+    if plan.trials:
+        table = Table("lr", "bs", "lr/bs", "seed", "why", "predicted s")
+        for trial in plan.trials:
+            table.add_row(
+                f"{trial.learning_rate:.3g}", str(trial.batch_size), f"{trial.learning_rate / trial.batch_size:.3g}",
+                str(trial.seed), trial.reason, f"{trial.seconds:.0f}",
+            )  # fmt: skip
+        _out().print(table)
+    widths = Table("95% CI width (decades)", "now", "after the follow-up (predicted)")
+    for name, now in plan.widths_now.items():
+        after = plan.widths_after.get(name, now)
+        widths.add_row(name, f"{now:.2f}", f"{after:.2f}")
+    _out().print(widths)
+    _out().print(plan.message, highlight=False)
+    if planned.spec_path is not None:
+        _out().print(
+            f"{len(plan.trials)} trials, {planned.device_hours:.2f} GPU-hours; run them with: "
+            f"sweeper run {planned.spec_path}",
+            highlight=False,
+        )
+
+
+@app.command()
 def validate(spec: SpecArg, set_: SetOption = None) -> None:
     """Check a spec without running anything and print its trial table.
 

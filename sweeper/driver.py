@@ -41,6 +41,16 @@ from trials.tracking import log_sweep_summary, resolve_wandb_mode, sweep_id
 
 if TYPE_CHECKING:
     import pandas as pd
+    from typing_extensions import TypedDict, Unpack
+
+    class SweepOptions(TypedDict, total=False):
+        """How a sweep runs, new or resumed: the Ray to join, logs, the analysis at the end, the live view's hooks."""
+
+        address: str | None
+        verbose: bool
+        analyze: bool
+        on_result: OnResult | None
+        on_start: OnStart | None
 
 
 log = logging.getLogger("ratio_sweeper.driver")
@@ -55,19 +65,10 @@ WORKER_ENV = {
 }
 
 
-def run_sweep(
-    spec: SweepSpec,
-    *,
-    overwrite: bool = False,
-    address: str | None = None,
-    verbose: bool = False,
-    analyze: bool = True,
-    on_result: OnResult | None = None,
-    on_start: OnStart | None = None,
-) -> pd.DataFrame:
+def run_sweep(spec: SweepSpec, *, overwrite: bool = False, **options: Unpack[SweepOptions]) -> pd.DataFrame:
     """Run every trial of `spec` and return the tidy results table (also on disk in the output dir).
 
-    With `analyze`, the analysis (plots, fits, report.md) is written into the output dir as well.
+    With `analyze` (the default), the analysis (plots, fits, report.md) is written into the output dir as well.
     """
     output_dir = spec.resolved_output_dir()
     if (output_dir / SPEC_FILE).exists() and not overwrite:
@@ -75,32 +76,25 @@ def run_sweep(
             f"{output_dir} already holds a sweep; continue it with `sweeper resume {output_dir}`, "
             "or pass --overwrite, or choose another --output-dir"
         )
-    return _sweep(spec, output_dir, True, address, verbose, analyze, on_result, on_start)
+    return _sweep(spec, output_dir, fresh=True, **options)
 
 
-def resume_sweep(
-    output_dir: Path,
-    *,
-    address: str | None = None,
-    verbose: bool = False,
-    analyze: bool = True,
-    on_result: OnResult | None = None,
-    on_start: OnStart | None = None,
-) -> pd.DataFrame:
+def resume_sweep(output_dir: Path, **options: Unpack[SweepOptions]) -> pd.DataFrame:
     """Continue a sweep whose driver was killed: finished trials are kept and not trained again."""
     output_dir = Path(output_dir).resolve()
-    return _sweep(load_sweep_spec(output_dir), output_dir, False, address, verbose, analyze, on_result, on_start)
+    return _sweep(load_sweep_spec(output_dir), output_dir, fresh=False, **options)
 
 
 def _sweep(
     spec: SweepSpec,
     output_dir: Path,
+    *,
     fresh: bool,
-    address: str | None,
-    verbose: bool,
-    analyze: bool,
-    on_result: OnResult | None,
-    on_start: OnStart | None,
+    address: str | None = None,
+    verbose: bool = False,
+    analyze: bool = True,
+    on_result: OnResult | None = None,
+    on_start: OnStart | None = None,
 ) -> pd.DataFrame:
     """Check, resolve and record the spec (a `fresh` sweep starts from an empty output dir), then run it."""
     report = check_spec(spec, address=address)
