@@ -1,0 +1,75 @@
+"""`sweeper plan`'s side of a study: what a trial costs, which batch sizes a follow-up may use, and the follow-up
+spec it writes (a normal spec of grid.points inside the study, that joins the study's results)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from analysis import load_results
+from sweeper.plan import _follow_up_spec, candidate_batch_sizes, trial_seconds
+from sweeper.spec import load_spec, spec_from_dict
+from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus
+from tests.conftest import micro_spec_dict
+
+
+@dataclass(frozen=True)
+class Planned:
+    learning_rate: float
+    batch_size: int
+    seed: int
+    reason: str = "widest CI"
+    seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class FakePlan:
+    trials: tuple[Planned, ...]
+    message: str = "planned"
+
+
+def _trial(lr: float, bs: int, seed: int, seconds: float, steps: int) -> TrialResult:
+    return TrialResult(
+        sweep="micro", trial_id=f"lr{lr}_bs{bs}_s{seed}", method="sft", learning_rate=lr, batch_size=bs,
+        per_device_batch_size=min(bs, 8), gradient_accumulation_steps=max(1, bs // 8), seed=seed,
+        status=TrialStatus.OK, scores=(TaskScore("demo_addition", "reasoning", "exact_match", 0.5, 0.05),),
+        train_steps=steps, train_seconds=seconds, eval_seconds=2.0,
+    )  # fmt: skip
+
+
+def _study(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    spec = spec_from_dict(micro_spec_dict(tmp_path / "pilot", **{"training.max_per_device_batch": 8}))
+    trials = [_trial(1e-3, 4, 0, 20.0, 8), _trial(1e-3, 16, 0, 8.0, 2), _trial(3e-3, 64, 0, 5.0, 1)]
+    table = ResultsStore(tmp_path / "pilot").add(trials)
+    (tmp_path / "pilot" / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+    return tmp_path / "pilot", table
+
+
+def test_a_trials_cost_is_its_measured_seconds_at_the_steps_its_batch_takes(tmp_path: Path) -> None:
+    study, table = _study(tmp_path)
+    spec = load_spec(study / "spec.yaml")
+    cost = trial_seconds(spec, table)
+    # 32 examples: bs 4 takes 8 steps (22 s measured with eval), bs 16 two (10 s); a + b·steps fits both
+    assert cost(4) == pytest.approx(22.0, rel=0.05) and cost(16) == pytest.approx(10.0, rel=0.1)
+    assert cost(16) < cost(8) < cost(4), "4 steps at bs 8: between the two"
+    assert candidate_batch_sizes(spec, table) == [4, 8, 16, 32, 64], "the study's sizes and their geometric middles"
+
+
+def test_the_follow_up_is_a_valid_spec_of_points_inside_the_study_and_joins_its_results(tmp_path: Path) -> None:
+    study, _ = _study(tmp_path)
+    spec = load_spec(study / "spec.yaml")
+    plan = FakePlan((Planned(2e-3, 8, 0), Planned(2e-3, 8, 1), Planned(1e-3, 4, 1)))
+    text = _follow_up_spec(spec, plan, study, study / "plan-1")
+    follow_up = spec_from_dict(yaml.safe_load(text))
+    assert follow_up.study_dir == str(study) and follow_up.output_dir == str(study / "plan-1")
+    assert [t.trial_id for t in follow_up.trials()] == ["lr1e-03_bs4_s1", "lr2e-03_bs8_s0", "lr2e-03_bs8_s1"]
+    assert not follow_up.evaluation.baseline, "the study scored the untrained model already"
+    ResultsStore(study / "plan-1").add([_trial(2e-3, 8, 0, 9.0, 4)])
+    joined = load_results(study)
+    assert sorted(joined.trial_id.unique()) == sorted(
+        ["lr0.001_bs4_s0", "lr0.001_bs16_s0", "lr0.003_bs64_s0", "lr0.002_bs8_s0"]
+    ), "the study's analysis reads every part as one table"
