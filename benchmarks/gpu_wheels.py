@@ -63,11 +63,12 @@ def main() -> None:
     if args.check:
         check()
         return
-    budget = CALL_LIMIT - working_tree_bytes() - MARGIN
+    tree = working_tree_bytes()
+    budget = (CALL_LIMIT - tree - MARGIN) // 2**20 * 2**20  # whole MiB: small edits of the tree move no wheel
     download(WHEELS_DIR / "all", args.python_version, args.find_links)
     bundles = pack(sorted((WHEELS_DIR / "all").glob("*.whl")), budget)
     write_bundles(bundles)
-    print_bundles(bundles, budget)
+    print_bundles(bundles, budget, tree)
 
 
 def working_tree_bytes() -> int:
@@ -119,10 +120,10 @@ def write_bundles(bundles: list[list[Path]]) -> None:
             os.link(wheel, folder / wheel.name)
 
 
-def print_bundles(bundles: list[list[Path]], budget: int) -> None:
+def print_bundles(bundles: list[list[Path]], budget: int, tree: int) -> None:
     print(
-        f"bundles of at most {budget / 2**20:.1f} MiB (a device call carries 64 MiB: the working tree's "
-        f"{(CALL_LIMIT - budget - MARGIN) / 2**20:.1f} MiB, {MARGIN / 2**20:.0f} MiB of headroom, one bundle)"
+        f"bundles of at most {budget / 2**20:.0f} MiB (a device call carries 64 MiB: the working tree's "
+        f"{tree / 2**20:.1f} MiB, at least {MARGIN / 2**20:.0f} MiB of headroom, one bundle)"
     )
     for number, wheels in enumerate(bundles, 1):
         total = sum(wheel.stat().st_size for wheel in wheels)
