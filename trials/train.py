@@ -150,7 +150,12 @@ def build_trainer(
     """The trial's TRL trainer, not yet trained, and the guard that stops it on divergence (`train` runs them;
     benchmarks time them). With `training.checkpoint_steps` the trainer checkpoints into `output_dir`."""
     import torch
+    from transformers import TrainingArguments
 
+    # transformers renamed `gradient_checkpointing` to `activation_checkpointing` within 5.x (5.17 knows only the old
+    # name, 5.24 warns on it): the name this install declares.
+    fields = TrainingArguments.__dataclass_fields__
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
     shared = {
         "output_dir": str(output_dir),
         "learning_rate": params.learning_rate,
@@ -165,7 +170,7 @@ def build_trainer(
         "seed": params.seed,
         "data_seed": params.seed,
         "bf16": training.bf16,
-        "activation_checkpointing": training.gradient_checkpointing,
+        checkpointing: training.gradient_checkpointing,
         "torch_compile": training.torch_compile,
         "max_length": training.max_length,
         "logging_steps": training.logging_steps,
