@@ -186,7 +186,7 @@ def _sweeper_trial(args, model_dir: str, accumulation: int, gpu: bool, padding_f
     dataset = load_from_disk(str(prepared.path))
     params = TrialParams(LEARNING_RATE, args.batch, 0, args.micro_batch, accumulation)
     model = load_model(model_dir, model_spec)
-    trainer, _ = build_trainer(
+    trainer, *_ = build_trainer(
         model, tokenizer, dataset, "sft", params, training, args.steps, args.workdir / "out-sweeper"
     )
     return _timed_train(trainer)

@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,36 @@ class TrainOutcome:
 
 
 CLOCK_FILE = "trial_clock.json"
-"""Written into every checkpoint: the training seconds it holds, so a resumed trial reports its total time."""
+"""Written into every checkpoint: the training seconds and tokens it holds, so a resumed trial reports its totals."""
+
+
+class TrainingClock(TrainerCallback):
+    """Training time and tokens of the whole trial, a resumed one included: each checkpoint carries them
+    (`CLOCK_FILE`), as TRL's token counter and the process's timer restart at zero in a resumed run."""
+
+    def __init__(self, count_tokens: Callable[[], int]) -> None:
+        self.count_tokens = count_tokens
+        """This process's tokens so far: TRL's count, gathered over every data-parallel worker."""
+        self.seconds_before = 0.0
+        self.tokens_before = 0
+        self.started = time.perf_counter()
+
+    def resume(self, checkpoint: Path) -> None:
+        saved = json.loads((checkpoint / CLOCK_FILE).read_text())
+        self.seconds_before, self.tokens_before = saved["train_seconds"], saved["train_tokens"]
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_save(self, args, state, control, **kwargs):
+        clock = {"train_seconds": self.seconds(), "train_tokens": self.tokens()}
+        (Path(args.output_dir) / f"checkpoint-{state.global_step}" / CLOCK_FILE).write_text(json.dumps(clock))
+
+    def seconds(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.started
+
+    def tokens(self) -> int:
+        return self.tokens_before + self.count_tokens()
 
 
 class DivergenceGuard(TrainerCallback):
@@ -54,29 +84,18 @@ class DivergenceGuard(TrainerCallback):
     the gradient is exactly zero while the loss is not: a learning rate so large that the weights saturated
     and the model collapsed (seen at lr=1e4 on the tiny model: loss pinned at ln(vocab), grad norm 0). It sees the
     raw logged loss (the trainer's NaN filter is off); a run without gradient clipping logs no grad norm, which says
-    nothing about collapse. It also keeps the training clock that checkpoints carry (`CLOCK_FILE`)."""
+    nothing about collapse."""
 
-    def __init__(self, factor: float, seconds_before: float = 0.0) -> None:
+    def __init__(self, factor: float) -> None:
         self.factor = factor
         self.first_loss: float | None = None
         self.reason = ""
         self.losses: list[float] = []
-        self.seconds_before = seconds_before
-        self.started = time.perf_counter()
 
     def on_train_begin(self, args, state, control, **kwargs):
         """A run resumed from a checkpoint brings its logged losses back: judge it against its real first loss."""
         self.losses = [float(entry["loss"]) for entry in state.log_history if "loss" in entry]
         self.first_loss = self.losses[0] if self.losses else None
-        self.started = time.perf_counter()
-
-    def on_save(self, args, state, control, **kwargs):
-        clock = {"train_seconds": self.seconds()}
-        (Path(args.output_dir) / f"checkpoint-{state.global_step}" / CLOCK_FILE).write_text(json.dumps(clock))
-
-    def seconds(self) -> float:
-        """Training seconds so far, the checkpoint's included."""
-        return self.seconds_before + time.perf_counter() - self.started
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         loss = (logs or {}).get("loss")
@@ -98,31 +117,22 @@ class DivergenceGuard(TrainerCallback):
             control.should_training_stop = True
 
 
-def train(trainer: Trainer, guard: DivergenceGuard) -> TrainOutcome:
+def train(trainer: Trainer, guard: DivergenceGuard, clock: TrainingClock) -> TrainOutcome:
     """Run a trainer from `build_trainer`; one that saves checkpoints goes on from the newest in its output dir."""
     resume_from = _last_checkpoint(trainer.args)
     if resume_from is not None:
-        guard.seconds_before = json.loads((Path(resume_from) / CLOCK_FILE).read_text())["train_seconds"]
-    started = time.perf_counter()
+        clock.resume(Path(resume_from))
     trainer.train(resume_from_checkpoint=resume_from)
-    seconds = time.perf_counter() - started
     # With bf16, Accelerate wrapped `model.forward` in autocast, and the wrapper outlives training: the trained model
     # would be scored in bf16 while the baseline (and any reload of a saved model) is scored in its own dtype.
     trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
-    # A resumed run's log history starts with what the checkpoint had seen; TRL's `num_tokens` counts this process's
-    # tokens from 0 again (gathered over every data-parallel worker).
-    resumed_at = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
-    counts = [
-        (entry.get("step", 0), entry["num_tokens"]) for entry in trainer.state.log_history if "num_tokens" in entry
-    ]
-    tokens_before = max((tokens for step, tokens in counts if step <= resumed_at), default=0)
-    tokens_now = max((tokens for step, tokens in counts if step > resumed_at), default=0)
+    seconds_here = clock.seconds() - clock.seconds_before
     return TrainOutcome(
         steps=trainer.state.global_step,
-        seconds=guard.seconds(),
+        seconds=clock.seconds(),
         train_loss=guard.losses[-1] if guard.losses else math.nan,
-        tokens=int(tokens_before + tokens_now),
-        tokens_per_second=tokens_now / seconds if seconds > 0 else math.nan,
+        tokens=clock.tokens(),
+        tokens_per_second=clock.count_tokens() / seconds_here if seconds_here > 0 else math.nan,
         loss_history=tuple(guard.losses),
         divergence=guard.reason,
     )
@@ -146,8 +156,8 @@ def build_trainer(
     max_steps: int,
     output_dir: Path,
     report_to: str = "none",
-) -> tuple[Trainer, DivergenceGuard]:
-    """The trial's TRL trainer, not yet trained, and the guard that stops it on divergence (`train` runs them;
+) -> tuple[Trainer, DivergenceGuard, TrainingClock]:
+    """The trial's TRL trainer, not yet trained, the guard that stops it on divergence and its clock (`train` runs them;
     benchmarks time them). With `training.checkpoint_steps` the trainer checkpoints into `output_dir`."""
     import torch
     from transformers import TrainingArguments
@@ -192,13 +202,14 @@ def build_trainer(
     config = _dpo_config(shared, training) if method == "dpo" else _sft_config(shared, training)
     _check_batch(config, params)
     guard = DivergenceGuard(training.divergence_factor)
+    clock = TrainingClock(lambda: int(trainer._total_train_tokens))  # TRL's running count, every worker's tokens
     build = _dpo_trainer if method == "dpo" else _sft_trainer
-    trainer = build(model, tokenizer, dataset, config, guard)
+    trainer = build(model, tokenizer, dataset, config, [guard, clock])
     if training.fsdp and trainer.accelerator.distributed_type.name != "FSDP":
         # accelerate falls back to DDP without a word where FSDP cannot run (CPUs): a model that needs sharding
         # would then try to fit whole on every device.
         raise SweeperError(f"training.fsdp: the trainer runs {trainer.accelerator.distributed_type.name}, not FSDP")
-    return trainer, guard
+    return trainer, guard, clock
 
 
 def _check_batch(args: TrainingArguments, params: TrialParams) -> None:
@@ -240,10 +251,10 @@ def _sft_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArgum
     )
 
 
-def _sft_trainer(model, tokenizer, dataset, config, guard):
+def _sft_trainer(model, tokenizer, dataset, config, callbacks):
     from trl import SFTTrainer
 
-    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=[guard])
+    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
 
 
 def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
@@ -257,7 +268,7 @@ def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArgum
     )
 
 
-def _dpo_trainer(model, tokenizer, dataset, config, guard):
+def _dpo_trainer(model, tokenizer, dataset, config, callbacks):
     from trl import DPOTrainer
 
     class PretokenizedDPOTrainer(DPOTrainer):
@@ -276,5 +287,5 @@ def _dpo_trainer(model, tokenizer, dataset, config, guard):
         args=config,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[guard],
+        callbacks=callbacks,
     )

@@ -39,7 +39,7 @@ def _train(tokenizer, dataset, tmp_path: Path, params: TrialParams, steps: int, 
     torch.manual_seed(0)
     model = build_tiny_llama(TINY, len(tokenizer))
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    spec = TrainingSpec(max_steps=steps, max_length=64, logging_steps=1, **training)
+    spec = TrainingSpec(**{"max_steps": steps, "max_length": 64, "logging_steps": 1, **training})
     outcome = train(*build_trainer(model, tokenizer, dataset, "sft", params, spec, steps, tmp_path))
     return model, before, outcome
 
@@ -103,6 +103,13 @@ def test_a_crashed_run_resumes_from_its_checkpoint_and_ends_where_an_unbroken_ru
     assert outcome.loss_history == pytest.approx(whole.loss_history, rel=1e-4), "steps 1-4 restored, 5-8 retrained"
     for (name, p_whole), (_, p_resumed) in zip(unbroken.named_parameters(), resumed.named_parameters()):
         torch.testing.assert_close(p_whole, p_resumed, atol=1e-5, rtol=1e-4, msg=f"{name} differs")
+
+
+def test_every_token_is_counted_whatever_the_logging_interval(tokenizer, dataset, tmp_path: Path) -> None:
+    params = TrialParams(1e-3, 4, 0, 2, 2)
+    _, _, every_step = _train(tokenizer, dataset, tmp_path / "a", params, steps=5)
+    _, _, sparse = _train(tokenizer, dataset, tmp_path / "b", params, steps=5, logging_steps=4)
+    assert sparse.tokens == every_step.tokens > 0, "step 5 is not a logging step, its tokens count all the same"
 
 
 def test_absurd_learning_rate_is_stopped_as_diverged(tokenizer, dataset, tmp_path: Path) -> None:
