@@ -1,7 +1,8 @@
 """Results tables with a planted truth, to check that the analysis recovers it (tests, benchmarks, a user's dry run).
 
 Each task's expected score peaks at z = log10(lr) - alpha·log10(bs) = `best_z`: alpha = 1 makes lr/bs the
-invariant (then `best_z` is the best log10(lr/bs)), alpha = 0.5 makes it lr/sqrt(bs). The peak's shape is what
+invariant (then `best_z` is the best log10(lr/bs)), alpha = 0.5 makes it lr/sqrt(bs); with `b_noise` the optimal
+lr follows Li et al.'s Adam surge instead, rising then falling with batch size. The peak's shape is what
 fools a model of the optimum: `width_above` makes it asymmetric, `power` = 4 flat-topped, `cliff` a sharp fall past
 the optimum (as divergence nears), `worst` the level a broken run sinks to (chance). Runs above `diverge_above`
 (an lr/bs) diverge and have no score. Noise is Gaussian (`noise`) or, with `n_items`, lm-eval's: the share of
@@ -24,6 +25,9 @@ class PlantedTask:
     category: str
     best_z: float
     alpha: float = 1.0
+    b_noise: float = 0.0
+    """> 0: the optimal lr at batch B is 2·lr_max / (sqrt(b_noise/B) + sqrt(B/b_noise)), lr_max = 10**best_z (the
+    surge of Li et al., 2024); alpha is then unused."""
     peak: float = 0.8
     curvature: float = 0.1
     """Score lost one decade below the optimum (and above it, for width_above = 1)."""
@@ -33,8 +37,6 @@ class PlantedTask:
     """Width of the peak above the optimum relative to below: 1/3 falls three times faster above."""
     cliff: float = 0.0
     """> 0: above the optimum the score falls linearly by this much per decade instead (a cliff when large)."""
-    skew: float = 0.0
-    """> 0 makes the score fall faster above the optimum than below it (an exponential bend)."""
     worst: float | None = None
     """The score a broken run sinks to (chance level); None: no bound."""
     noise: float = 0.01
@@ -45,14 +47,17 @@ class PlantedTask:
     """False plants a metric to minimise (perplexity-like): the curve is a valley at best_z."""
     metric: str = "acc"
 
+    def optimal_log10_lr(self, batch_size: np.ndarray) -> np.ndarray:
+        """The planted optimal log10 learning rate at each batch size."""
+        if self.b_noise:
+            surge = np.sqrt(self.b_noise / batch_size) + np.sqrt(batch_size / self.b_noise)
+            return self.best_z + np.log10(2 / surge)
+        return self.best_z + self.alpha * np.log10(batch_size)
+
     def expected_score(self, learning_rate: np.ndarray, batch_size: np.ndarray) -> np.ndarray:
-        distance = np.log10(learning_rate) - self.alpha * np.log10(batch_size) - self.best_z
-        if self.skew:
-            bent = np.expm1(self.skew * distance) - self.skew * distance
-            loss = self.curvature * 2 * bent / self.skew**2
-        else:
-            scaled = np.abs(np.where(distance > 0, distance / self.width_above, distance))
-            loss = self.curvature * scaled**self.power
+        distance = np.log10(learning_rate) - self.optimal_log10_lr(np.asarray(batch_size, dtype=float))
+        scaled = np.abs(np.where(distance > 0, distance / self.width_above, distance))
+        loss = self.curvature * scaled**self.power
         if self.cliff:
             loss = np.where(distance > 0, self.cliff * distance, loss)
         direction = 1.0 if self.higher_is_better else -1.0
