@@ -56,8 +56,8 @@ def draw_heatmap(axes: Axes, rows: pd.DataFrame, best_ratio: float | None) -> No
     axes.set_yscale("log", base=2)
     axes.set_xlim(*x_limits)
     axes.set_ylim(*y_limits)
-    _log_ticks(axes.xaxis, learning_rates, 10, "{:.0e}")
-    _log_ticks(axes.yaxis, batch_sizes, 2, "{:g}")
+    log_ticks(axes.xaxis, learning_rates, 10, "{:.0e}")
+    log_ticks(axes.yaxis, batch_sizes, 2, "{:g}")
 
 
 def _draw_scores(
@@ -144,7 +144,7 @@ def ratio_line(
         )
 
 
-def _log_ticks(axis: mpl.axis.Axis, values: np.ndarray, base: int, template: str) -> None:
+def log_ticks(axis: mpl.axis.Axis, values: np.ndarray, base: int, template: str) -> None:
     """Tick the grid's own values when few enough to label, else the powers of `base` inside the grid; no
     minor ticks (a fixed, short tick list also keeps constrained layout fast on big grids)."""
     if len(values) > MAX_LABELLED_TICKS:

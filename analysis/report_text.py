@@ -80,7 +80,13 @@ def confidence(fits: list[CurveFit]) -> str:
         )
     if open_ends or widest > CONFIDENT_WIDTH:
         why = f"open CI for {', '.join(open_ends)}" if open_ends else f"CIs up to {widest:.2f} decades wide"
-        return f"Confidence: moderate ({why}); see the warnings below."
+        coarse = (
+            f": the grid is too coarse to place the optima closer than {widest:.1f} decades; a denser grid around "
+            "them, or more seeds, would narrow the intervals"
+            if widest > CONFIDENT_WIDTH
+            else ""
+        )
+        return f"Confidence: moderate ({why}){coarse}; see the warnings below."
     return f"Confidence: high (every CI closed, at most {widest:.2f} decades wide)."
 
 
@@ -112,8 +118,9 @@ def render_report(
         f"{_count(len(trials), 'trial')} ({counts.get('ok', 0)} ok, {counts.get('diverged', 0)} diverged, "
         f"{counts.get('failed', 0)} failed): {grid}, {_count(frame['task'].nunique(), 'task')} in "
         f"{_count(frame['category'].nunique(), 'category', 'categories')}. x = log10(lr / batch size); each optimum "
-        "is the argmax of a Gaussian process's posterior curves (one per task, a category averaging its tasks' "
-        "z-scores), its 95% CI their central 95%; an end that reaches the range scored is open.",
+        "is the median argmax of a Gaussian process's posterior curves (one per task, a category averaging its "
+        "tasks' z-scores); its 95% CI holds their central 95% and the tried ratios next to those that may have "
+        "scored best, so it assumes no smooth peak; an end that reaches the range scored is open.",
         "",
         "## Categories",
         "",

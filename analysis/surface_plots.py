@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 
 from analysis.batch_laws import law_curve
 from analysis.figure_parts import draw_interval, figure_legend, panel_grid
-from analysis.heatmaps import OUTLINE, iso_ratios, ratio_line
+from analysis.heatmaps import OUTLINE, iso_ratios, log_ticks, ratio_line
 from analysis.schema import BASELINE_STATUS, FIT_STATUS
 from analysis.surfaces import SurfaceFit
 
@@ -52,6 +52,8 @@ def surface_figure(frame: pd.DataFrame, surfaces: list[SurfaceFit]) -> Figure:
         axes.set_yscale("log", base=2)
         axes.set_xlim(*x_limits)
         axes.set_ylim(*y_limits)
+        log_ticks(axes.xaxis, np.sort(ok["learning_rate"].unique()), 10, "{:.0e}")
+        log_ticks(axes.yaxis, np.sort(ok["batch_size"].astype(float).unique()), 2, "{:g}")
         axes.set_xlabel("learning rate")
         axes.set_ylabel("batch size")
         axes.set_title(f"{surface.name}" if surface.level == "task" else f"{surface.name} ({surface.level})")
@@ -98,6 +100,7 @@ def batch_law_figure(surfaces: list[SurfaceFit], laws: pd.DataFrame) -> Figure:
             draw_interval(axes, interval.mapped(lambda value: 10**value), 10**batch, horizontal=False)
         axes.set_xscale("log", base=2)
         axes.set_yscale("log")
+        log_ticks(axes.xaxis, 10**surface.log10_bs, 2, "{:g}")
         axes.set_xlabel("batch size")
         axes.set_ylabel("optimal learning rate")
         axes.set_title(surface.name if surface.level == "task" else f"{surface.name} ({surface.level})")

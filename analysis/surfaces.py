@@ -23,7 +23,9 @@ from analysis.task_gp import MAX_BINS, fit_task_gp, joint_draw
 LR_POINTS = 41
 """Learning rates per batch size at which the surface is sampled (the argmax's resolution)."""
 MAP_POINTS = 48
-"""Points per axis of the mean surface drawn as contours."""
+"""Points per axis of the mean surface drawn as contours..."""
+MAP_MARGIN = 0.06
+"""...which reaches this fraction of each axis' range beyond the trials, so none sits on the frame."""
 COLUMNS = ("x", "log10_bs")
 
 
@@ -65,8 +67,12 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     lr_grid, bs_grid = np.meshgrid(log10_lr, log10_bs)
     coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
     draws = joint_draw(list(models.values()), coords, N_SAMPLES, rng)
-    map_lr = np.linspace(log10_lr[0], log10_lr[-1], MAP_POINTS)
-    map_bs = np.linspace(log10_bs[0], log10_bs[-1], MAP_POINTS)
+    map_lr, map_bs = (
+        np.linspace(
+            axis[0] - MAP_MARGIN * (axis[-1] - axis[0]), axis[-1] + MAP_MARGIN * (axis[-1] - axis[0]), MAP_POINTS
+        )
+        for axis in (log10_lr, log10_bs)
+    )
     map_lr_grid, map_bs_grid = np.meshgrid(map_lr, map_bs)
     map_coords = np.column_stack([(map_lr_grid - map_bs_grid).ravel(), map_bs_grid.ravel()])
     means = {name: model.mean(map_coords) for name, model in models.items()}
