@@ -180,14 +180,21 @@ def law_sentence(rows: pd.DataFrame) -> str:
     """One series' batch-size laws: the chosen one, each CV error, and the surge's B_noise."""
     chosen = rows.loc[rows["chosen"], "law"].iloc[0]
     errors = ", ".join(f"{row.law} {row.cv_rmse:.3g}" for row in rows.itertuples() if np.isfinite(row.cv_rmse))
+    first = rows.iloc[0]
+    caveat = ""
+    if first["n_open_optima"]:
+        caveat = (
+            f" (not conclusive: {first['n_open_optima']} of {first['n_batch_sizes']} optimal learning rates are open "
+            "intervals, so the fits lean on the learning rates tried)"
+        )
     surge = rows[rows["law"] == SURGE].iloc[0]
     if not np.isfinite(surge["b_noise"]):
-        return f"**{chosen}** (CV RMSE in decades of lr: {errors}); the surge needs 3 or more batch sizes"
+        return f"**{chosen}**{caveat}; CV RMSE in decades of lr: {errors}; the surge needs 3 or more batch sizes"
     b_noise = Interval(
         *surge[["b_noise", "b_noise_ci_low", "b_noise_ci_high", "b_noise_ci_low_open", "b_noise_ci_high_open"]]
     )
     words = b_noise.describe(lambda value: f"{value:.3g}", "the range searched", "the range searched")
-    return f"**{chosen}** (CV RMSE in decades of lr: {errors}); surge B_noise {words}"
+    return f"**{chosen}**{caveat}; CV RMSE in decades of lr: {errors}; surge B_noise {words}"
 
 
 def regret_sentence(row: pd.Series) -> str:
