@@ -17,7 +17,7 @@ all 7 × 5 optima whose truth lies inside the grid (the line before it names the
 false-positive rate on 7 × 5.
 
     python -m benchmarks.calibration            # 200 tables per case
-    python -m benchmarks.calibration --quick    # 15 tables per case, about 3 minutes on 2 cores
+    python -m benchmarks.calibration --quick    # 30 tables per case, about 3 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -196,12 +196,12 @@ def summarise(case: Case, optima: list[dict]) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="15 tables per case instead of 200")
+    parser.add_argument("--quick", action="store_true", help="30 tables per case instead of 200")
     parser.add_argument("--tables", type=int, help="tables per case (overrides --quick)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--shapes", nargs="+", help="only these cases (e.g. cliff 'categories 0')")
     arguments = parser.parse_args()
-    n_tables = arguments.tables or (15 if arguments.quick else 200)
+    n_tables = arguments.tables or (30 if arguments.quick else 200)
     start = time.perf_counter()
     all_cases = [case for case in cases() if not arguments.shapes or case.shape in arguments.shapes]
     chunks = [(case, first, min(10, n_tables - first)) for case in all_cases for first in range(0, n_tables, 10)]
