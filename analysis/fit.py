@@ -1,11 +1,16 @@
-"""Score vs x = log10(lr/bs): a weighted quadratic per task and per category, its optimum with a bootstrap CI,
-a LOWESS smoother to check the quadratic's shape, category contrasts, and the divergence frontier.
+"""Score vs x = log10(lr/bs) per task, category and all tasks: a Gaussian process per task over x (task_gp), all
+tasks drawn jointly; a category's curve is the average of its tasks' z-scored sample curves. The optimum is the
+distribution of the sample curves' argmax; category contrasts are paired differences of the same draws.
 
-The optimum is the argmax of the fitted quadratic over the x range the series covers: the vertex when the
-curve is concave and the vertex lies inside, else the better edge, flagged `at_grid_edge` (the report then
-says "optimum outside the grid", not a number). Its CI is the percentile interval over bootstrap resamples of
-whole trials (grid point × seed), all solved at once (`wls.bootstrap`). With fewer than three distinct ratios no
-curve is fitted; the report gives the direction instead (which ratio scored higher, by how much).
+The optimum is searched over the x range the series' ok trials cover. Its estimate is the median of the samples'
+argmax. Its CI holds their central 95%, and more: a smooth curve cannot turn over as fast as scores fall at a
+cliff, so it places the peak too early there and is sure of it. So the CI also spans the tried ratios next to
+those that may have scored best (in 95% of draws from the observed scores and their noise alone): if tried ratio
+x_k scored best, a single-peaked curve peaks between x_(k-1) and x_(k+1), whatever its shape. An end that reaches
+the range's end is open (intervals.py): the truth may lie beyond. At the high end the range stops either at the
+grid's edge or at the divergence frontier (every trial beyond it diverged), and the report tells them apart: a
+grid can be extended past its edge, not past the frontier.
+With fewer than three distinct ratios no curve is fitted; the report gives the direction instead.
 """
 
 from __future__ import annotations
@@ -15,20 +20,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from statsmodels.nonparametric.smoothers_lowess import lowess
 
-from analysis import wls
+from analysis.intervals import TAILS, Interval
 from analysis.schema import BASELINE_STATUS
 from analysis.series import Series
+from analysis.task_gp import MAX_BINS, TaskGP, fit_task_gp, joint_draw
 
-CI_PERCENTILES = (2.5, 97.5)
-EDGE_TOLERANCE = 0.01
-"""An optimum within this fraction of the x range from the range's end counts as at the edge."""
-CURVE_POINTS = 101
-LOWESS_FRACTION = 0.3
-"""Share of the points each LOWESS local fit uses: enough to smooth seed noise, little enough to keep a peak..."""
-LOWESS_MIN_POINTS = 20
-"""...but never fewer than this many points (a small grid gets a wider window)."""
+N_SAMPLES = 2400
+"""Posterior sample curves per series (the 2.5% tails then rest on 60 samples each)."""
+CURVE_POINTS = 121
+GRID_EDGE, FRONTIER = "the grid's edge", "the divergence frontier"
 
 
 @dataclass(frozen=True)
@@ -38,170 +39,191 @@ class CurveFit:
     level: str
     name: str
     kind: str
-    """`quadratic`; `two_ratios` (direction only); `one_ratio` or `no_data` (nothing to say)."""
+    """`gp`; `two_ratios` (direction only); `one_ratio` or `no_data` (nothing to say)."""
     n_points: int
     """Task × grid points with an ok score (seeds averaged)."""
     x_range: tuple[float, float] = (np.nan, np.nan)
-    best_x: float = np.nan
-    ci_low: float = np.nan
-    ci_high: float = np.nan
-    at_grid_edge: bool = False
+    optimum: Interval = field(default_factory=Interval.missing)
+    high_edge: str = GRID_EDGE
+    """What ends the range at high lr/bs: GRID_EDGE, or FRONTIER when every trial beyond it diverged."""
     r2: float = np.nan
+    """Leave-one-out R² of a task's grid points (how much of their spread its curve predicts)."""
     cv_rmse: float = np.nan
-    coefficients: dict[str, float] = field(default_factory=dict)
-    """Quadratic in x (original units): `intercept` (or one `offset[task]` per task), `x`, `x^2`."""
+    hyperparameters: dict[str, float] = field(default_factory=dict)
     worse_x: float = np.nan
-    """`two_ratios` only: the ratio that scored lower; `score_gain` is by how much."""
+    """`two_ratios` only: the ratio that scored worse; `score_gain` is by how much."""
     score_gain: float = np.nan
-    lowess_best_x: float = np.nan
-    lowess_r2: float = np.nan
     curve: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """x, fit, band_low, band_high (bootstrap 95% band), lowess, on a grid over x_range."""
+    """x, fit, band_low, band_high (pointwise 95%): a task's in its metric's units, a category's in z units."""
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
-    """task, x, y: the fitted points, task offsets removed for categories."""
-    bootstrap_best_x: np.ndarray = field(default_factory=lambda: np.empty(0))
-    """The optimum in each bootstrap resample (NaN where the resample could not be fitted), paired across series."""
+    """task, x, y: the grid points in the curve's units."""
+    samples: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    """(N_SAMPLES, len(curve)) posterior curves at curve.x, in quality units (higher is better); rows are the
+    same joint draws in every fit of one analysis."""
+    model: TaskGP | None = None
+    """A task's GP (None for categories, which average their tasks' curves)."""
+
+    @property
+    def best_x(self) -> float:
+        return self.optimum.estimate
+
+    @property
+    def at_edge(self) -> bool:
+        """The estimate itself sits at an end of the range: the optimum is there or beyond."""
+        low, high = self.x_range
+        return bool(self.kind != "gp" or self.best_x <= low + 1e-9 or self.best_x >= high - 1e-9)
+
+    def argmax_samples(self) -> np.ndarray:
+        """The optimum of each posterior curve."""
+        return self.curve["x"].to_numpy()[np.argmax(self.samples, axis=1)]
+
+    def samples_at(self, x: float) -> np.ndarray:
+        """The posterior curves' values at `x` (linear between curve points); NaN outside the range."""
+        grid = self.curve["x"].to_numpy()
+        if not grid[0] <= x <= grid[-1]:
+            return np.full(len(self.samples), np.nan)
+        right = int(np.clip(np.searchsorted(grid, x), 1, len(grid) - 1))
+        share = (x - grid[right - 1]) / (grid[right] - grid[right - 1])
+        return (1 - share) * self.samples[:, right - 1] + share * self.samples[:, right]
 
 
-def fit_series(series: Series, counts: np.ndarray) -> CurveFit:
-    """Fit one series; `counts` (B, n_units) are the shared bootstrap resamples of trials."""
+def fit_curves(series: list[Series], rng: np.random.Generator) -> list[CurveFit]:
+    """Fit every series: a GP per task with three or more distinct ratios, all drawn jointly on one x grid, then
+    each category's and the all-tasks' curve as the average of their tasks' z-scored curves."""
+    models = {one.name: fit_task_gp(one, ("x",)) for one in series if one.level == "task" and one.n_distinct_x >= 3}
+    fitted = [one for one in series if one.level == "task" and one.name in models]
+    low = min((one.x_range[0] for one in fitted), default=np.nan)
+    high = max((one.x_range[1] for one in fitted), default=np.nan)
+    grid = np.linspace(low, high, CURVE_POINTS)
+    draws = joint_draw(list(models.values()), grid[:, None], N_SAMPLES, rng) if models else {}
+    return [_fit(one, grid, draws, models, rng) for one in series]
+
+
+def _fit(
+    series: Series, grid: np.ndarray, draws: dict[str, np.ndarray], models: dict[str, TaskGP], rng: np.random.Generator
+) -> CurveFit:
     points = series.points
     common = {"level": series.level, "name": series.name, "n_points": len(points)}
+    members = [task for task in series.tasks if task in draws]
     if points.empty:
         return CurveFit(kind="no_data", **common)
-    if series.n_distinct_x < 3:
+    if series.n_distinct_x < 3 or not members:
         return _direction(points, common)
-    x_low, x_high = float(points["x"].min()), float(points["x"].max())
-    center, half = (x_high + x_low) / 2, (x_high - x_low) / 2
-    n_tasks = len(series.tasks)
-
-    def design(table: pd.DataFrame) -> np.ndarray:
-        scaled = (table["x"].to_numpy() - center) / half
-        return wls.with_offsets(table["task_code"].to_numpy(), n_tasks, scaled, scaled**2)
-
-    y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
-    point_fit = wls.fit(design(points), y, weights)
-    offsets, slope, curvature = point_fit.coef[:n_tasks], *point_fit.coef[n_tasks:]
-    rows = series.rows
-    coef, _, valid = wls.bootstrap(
-        design(rows), rows["y"].to_numpy(), rows["weight"].to_numpy(), rows["unit"].to_numpy(), counts
-    )
-    boot_best = np.where(valid, _best_on_range(coef[:, n_tasks], coef[:, n_tasks + 1]), np.nan)
-    best = float(_best_on_range(slope, curvature))
-    grid = np.linspace(-1, 1, CURVE_POINTS)
-    fit_curve = offsets.mean() + slope * grid + curvature * grid**2
-    boot_curves = coef[valid, :n_tasks].mean(axis=1)[:, None] + coef[valid, n_tasks:] @ np.vstack([grid, grid**2])
-    adjusted = y - offsets[points["task_code"].to_numpy()] + offsets.mean()
-    smooth = _lowess(points["x"].to_numpy(), adjusted, center + half * grid)
-    band = np.percentile(boot_curves, CI_PERCENTILES, axis=0) if valid.any() else np.full((2, CURVE_POINTS), np.nan)
-    ci = np.nanpercentile(boot_best, CI_PERCENTILES) if valid.any() else (np.nan, np.nan)
+    model = models.get(series.name) if series.level == "task" else None
+    units = series.units.loc[members]
+    pooled = sum((draws[task] - row.sign * row.location) / row.spread for task, row in units.iterrows())
+    x_low, x_high = series.x_range
+    inside = (grid >= x_low - 1e-9) & (grid <= x_high + 1e-9)
+    x, samples = grid[inside], pooled[:, inside] / len(members)
+    sign = float(units["sign"].iloc[0]) if series.level == "task" else 1.0
+    band = np.sort(sign * np.quantile(samples, [TAILS[0], TAILS[2]], axis=0), axis=0)
+    quality = {}
+    if model is not None:
+        residuals = model.loo_residuals()
+        spread = model.points["y"].to_numpy() - model.points["y"].mean()
+        quality = {
+            "r2": float(1 - np.sum(residuals**2) / np.sum(spread**2)) if np.any(spread) else np.nan,
+            "cv_rmse": float(np.sqrt(np.mean(residuals**2))),
+            "hyperparameters": model.top_setting(),
+        }
     return CurveFit(
-        kind="quadratic",
+        kind="gp",
         x_range=(x_low, x_high),
-        best_x=center + half * best,
-        ci_low=center + half * float(ci[0]),
-        ci_high=center + half * float(ci[1]),
-        at_grid_edge=bool(curvature >= 0 or abs(best) >= 1 - 2 * EDGE_TOLERANCE),
-        r2=point_fit.r2,
-        cv_rmse=point_fit.cv_rmse,
-        coefficients=_coefficients_in_x(series.tasks, offsets, slope, curvature, center, half),
-        lowess_best_x=float(center + half * grid[np.argmax(smooth)]) if np.isfinite(smooth).all() else np.nan,
-        lowess_r2=_r2(adjusted, np.interp(points["x"], center + half * grid, smooth), weights),
-        curve=pd.DataFrame(
-            {"x": center + half * grid, "fit": fit_curve, "band_low": band[0], "band_high": band[1], "lowess": smooth}
-        ),
-        points=pd.DataFrame({"task": points["task"], "x": points["x"], "y": adjusted}),
-        bootstrap_best_x=center + half * boot_best,
+        optimum=_optimum(x[np.argmax(samples, axis=1)], (x[0], x[-1]), *_best_tried(series, models, rng)),
+        high_edge=FRONTIER if series.high_end_diverged(x_high) else GRID_EDGE,
+        curve=pd.DataFrame({"x": x, "fit": sign * samples.mean(axis=0), "band_low": band[0], "band_high": band[1]}),
+        points=pd.DataFrame({"task": points["task"], "x": points["x"], "y": sign * points["y"]}),
+        samples=samples,
+        model=model,
+        **quality,
         **common,
     )
 
 
-def _best_on_range(slope: np.ndarray | float, curvature: np.ndarray | float) -> np.ndarray:
-    """Argmax of slope·s + curvature·s² over s in [-1, 1]: the vertex (clipped) if concave, else the better end."""
-    slope, curvature = np.asarray(slope), np.asarray(curvature)
-    concave = curvature < 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vertex = np.clip(-slope / (2 * curvature), -1.0, 1.0)
-    return np.where(concave, vertex, np.where(slope >= 0, 1.0, -1.0))
+def _optimum(argmax: np.ndarray, bounds: tuple[float, float], tried: np.ndarray, best: np.ndarray) -> Interval:
+    """The argmax samples' median and central 95%, widened to the tried ratios next to those that scored best in
+    95% of draws (`best`: index into `tried` per draw); an end at the first or last tried ratio is open."""
+    curve = Interval.from_samples(argmax, bounds)
+    first, last = np.quantile(best, [TAILS[0], TAILS[2]], method="inverted_cdf")
+    return Interval(
+        curve.estimate,
+        min(curve.low, tried[max(first - 1, 0)]),
+        max(curve.high, tried[min(last + 1, len(tried) - 1)]),
+        curve.low_open or first == 0,
+        curve.high_open or last == len(tried) - 1,
+    )
 
 
-def _coefficients_in_x(
-    tasks: tuple[str, ...], offsets: np.ndarray, slope: float, curvature: float, center: float, half: float
-) -> dict[str, float]:
-    """Turn the fit in s = (x - center) / half back into intercept(s) + b·x + c·x²."""
-    quadratic = curvature / half**2
-    linear = slope / half - 2 * curvature * center / half**2
-    shift = -slope * center / half + curvature * center**2 / half**2
-    names = ["intercept"] if len(tasks) == 1 else [f"offset[{task}]" for task in tasks]
-    intercepts = {name: float(offset + shift) for name, offset in zip(names, offsets, strict=True)}
-    return {**intercepts, "x": float(linear), "x^2": float(quadratic)}
-
-
-def _lowess(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """LOWESS (local linear, no robustness passes) evaluated on `grid`: a shape check free of the quadratic form."""
-    fraction = min(1.0, max(LOWESS_FRACTION, LOWESS_MIN_POINTS / len(x)))
-    return np.asarray(lowess(y, x, frac=fraction, it=0, xvals=grid))
-
-
-def _r2(y: np.ndarray, fitted: np.ndarray, weights: np.ndarray) -> float:
-    total = np.sum(weights * (y - np.average(y, weights=weights)) ** 2)
-    return float(1 - np.sum(weights * (y - fitted) ** 2) / total) if total > 0 else np.nan
+def _best_tried(series: Series, models: dict[str, TaskGP], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The tried ratios (sorted; binned like the GP's points on a huge grid) and, in each of N_SAMPLES draws of
+    their mean score from its noise alone (the GP's nugget where none is known), the index of the best one."""
+    points = series.points
+    unknown = {task: model.nugget_variance() for task, model in models.items() if task in series.tasks}
+    fallback = points["task"].map(unknown).fillna(0.0) / points["task"].map(series.units["spread"]) ** 2
+    variance = points["noise_variance"].fillna(fallback)
+    many = points["x"].nunique() > MAX_BINS[1]
+    keys = pd.cut(points["x"], MAX_BINS[1], labels=False) if many else points["x"]
+    grouped = points.assign(variance=variance).groupby(keys)
+    tried, mean = grouped["x"].mean().to_numpy(), grouped["y"].mean().to_numpy()
+    spread = np.sqrt(grouped["variance"].sum().to_numpy()) / grouped.size().to_numpy()
+    draws = mean + spread * rng.standard_normal((N_SAMPLES, len(tried)))
+    return tried, np.argmax(draws, axis=1)
 
 
 def _direction(points: pd.DataFrame, common: dict) -> CurveFit:
-    """Fewer than three distinct ratios: no curve; which ratio scored higher (weighted mean), and by how much."""
+    """Fewer than three distinct ratios: no curve; which ratio scored better (weighted mean), and by how much."""
     weighted = (points["y"] * points["weight"]).groupby(points["x"]).sum()
     by_ratio = weighted / points["weight"].groupby(points["x"]).sum()
     if len(by_ratio) < 2:
-        return CurveFit(kind="one_ratio", best_x=float(by_ratio.index[0]), **common)
+        best = float(by_ratio.index[0])
+        return CurveFit(kind="one_ratio", optimum=Interval(best, best, best), **common)
+    best = float(by_ratio.idxmax())
     return CurveFit(
         kind="two_ratios",
         x_range=(float(by_ratio.index.min()), float(by_ratio.index.max())),
-        best_x=float(by_ratio.idxmax()),
+        optimum=Interval(best, best, best),
         worse_x=float(by_ratio.idxmin()),
         score_gain=float(by_ratio.max() - by_ratio.min()),
-        at_grid_edge=True,
         **common,
     )
+
+
+CONTRAST_COLUMNS = [
+    "category_a", "category_b", "diff_log10_ratio", "ci_low", "ci_high", "p_value", "separable", "bounded_by_range",
+    "n_samples",
+]  # fmt: skip
 
 
 def category_contrasts(fits: list[CurveFit]) -> pd.DataFrame:
     """Difference of optimal log10(lr/bs) for each pair of fitted categories, higher optimum first.
 
-    The CI and the two-sided p-value come from the paired bootstrap (the same resamples of trials for both
-    categories). `separable` is False when the CI includes 0: the data cannot tell the two optima apart.
+    All curves come from one joint draw of the tasks (trials they share correlate them), so each sample's
+    difference of the two argmaxes is paired. The p-value is two-sided: twice the smaller share of samples on
+    either side of 0. `separable` is False when the CI includes 0: the data cannot tell the two optima apart.
+    `bounded_by_range`: an optimum's CI is open, so the difference is bounded by the range, not measured.
     """
-    categories = [fit for fit in fits if fit.level == "category" and fit.kind == "quadratic"]
+    categories = [fit for fit in fits if fit.level == "category" and fit.kind == "gp"]
     rows = []
     for first, second in itertools.combinations(categories, 2):
-        high, low = (first, second) if first.best_x >= second.best_x else (second, first)
-        difference = high.bootstrap_best_x - low.bootstrap_best_x
-        difference = difference[np.isfinite(difference)]
-        ci_low, ci_high = np.percentile(difference, CI_PERCENTILES) if difference.size else (np.nan, np.nan)
+        difference = first.argmax_samples() - second.argmax_samples()
+        if np.median(difference) < 0:
+            first, second, difference = second, first, -difference
+        low, estimate, high = np.quantile(difference, TAILS)
         tail = min(np.sum(difference <= 0), np.sum(difference >= 0))
         rows.append(
             {
-                "category_a": high.name,
-                "category_b": low.name,
-                "diff_log10_ratio": high.best_x - low.best_x,
-                "ci_low": ci_low,
-                "ci_high": ci_high,
+                "category_a": first.name,
+                "category_b": second.name,
+                "diff_log10_ratio": float(estimate),
+                "ci_low": float(low),
+                "ci_high": float(high),
                 "p_value": min(1.0, 2 * (tail + 1) / (difference.size + 1)),
-                "separable": bool(ci_low > 0 or ci_high < 0),
-                "n_resamples": difference.size,
+                "separable": bool(low > 0 or high < 0),
+                "bounded_by_range": first.optimum.is_open or second.optimum.is_open,
+                "n_samples": difference.size,
             }
         )
-    columns = [
-        "category_a",
-        "category_b",
-        "diff_log10_ratio",
-        "ci_low",
-        "ci_high",
-        "p_value",
-        "separable",
-        "n_resamples",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
 
 def divergence_frontier(frame: pd.DataFrame) -> pd.DataFrame:

@@ -48,16 +48,16 @@ def draw_heatmap(axes: Axes, rows: pd.DataFrame, best_ratio: float | None) -> No
         )
     x_limits, y_limits = _edges(learning_rates)[[0, -1]], _edges(batch_sizes)[[0, -1]]
     ratios = trained["lr_bs_ratio"]
-    for ratio in _iso_ratios(ratios.min(), ratios.max()):
-        _ratio_line(axes, ratio, x_limits, y_limits, f"{ratio:.0e}".replace("e-0", "e-"), "--", 0.8)
+    for ratio in iso_ratios(ratios.min(), ratios.max()):
+        ratio_line(axes, ratio, x_limits, y_limits, f"{ratio:.0e}".replace("e-0", "e-"), "--", 0.8)
     if best_ratio is not None:
-        _ratio_line(axes, best_ratio, x_limits, y_limits, None, "-", 1.4)
+        ratio_line(axes, best_ratio, x_limits, y_limits, None, "-", 1.4)
     axes.set_xscale("log")
     axes.set_yscale("log", base=2)
     axes.set_xlim(*x_limits)
     axes.set_ylim(*y_limits)
-    _log_ticks(axes.xaxis, learning_rates, 10, "{:.0e}")
-    _log_ticks(axes.yaxis, batch_sizes, 2, "{:g}")
+    log_ticks(axes.xaxis, learning_rates, 10, "{:.0e}")
+    log_ticks(axes.yaxis, batch_sizes, 2, "{:g}")
 
 
 def _draw_scores(
@@ -104,7 +104,7 @@ def _edges(values: np.ndarray) -> np.ndarray:
     return 10 ** np.r_[logs[0] - pad[0], logs[:-1] + step / 2, logs[-1] + pad[1]]
 
 
-def _iso_ratios(low: float, high: float) -> list[float]:
+def iso_ratios(low: float, high: float) -> list[float]:
     """Round lr/bs values inside [low, high] for guide lines: decades, or half decades on a narrow grid."""
     decades = np.arange(np.ceil(np.log10(low)), np.floor(np.log10(high)) + 1)
     if decades.size < 2:
@@ -113,7 +113,7 @@ def _iso_ratios(low: float, high: float) -> list[float]:
     return [float(10**value) for value in decades[:: 1 + decades.size // 5]]
 
 
-def _ratio_line(
+def ratio_line(
     axes: Axes, ratio: float, x_limits: np.ndarray, y_limits: np.ndarray, label: str | None, style: str, width: float
 ) -> None:
     """The line batch_size = learning_rate / ratio across the axes, labelled where it leaves the plot."""
@@ -144,7 +144,7 @@ def _ratio_line(
         )
 
 
-def _log_ticks(axis: mpl.axis.Axis, values: np.ndarray, base: int, template: str) -> None:
+def log_ticks(axis: mpl.axis.Axis, values: np.ndarray, base: int, template: str) -> None:
     """Tick the grid's own values when few enough to label, else the powers of `base` inside the grid; no
     minor ticks (a fixed, short tick list also keeps constrained layout fast on big grids)."""
     if len(values) > MAX_LABELLED_TICKS:

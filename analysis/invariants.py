@@ -21,15 +21,19 @@ import numpy as np
 import pandas as pd
 
 from analysis import wls
-from analysis.fit import CI_PERCENTILES
+from analysis.intervals import Interval
 from analysis.series import Series
 
 INVARIANTS = {"lr/bs": 1.0, "lr/sqrt(bs)": 0.5}
 SEPARATE = "separate"
-ALPHA_GRID = np.linspace(-0.5, 2.0, 51)
+ALPHA_GRID = np.linspace(-1.0, 3.0, 81)
+"""Where the free exponent is searched: a CI that reaches either end is open (the data put α beyond it)."""
 MIN_RELATIVE_GAIN = 0.05
 """`separate` must also cut the CV RMSE by this fraction: on a huge grid a negligible gain is still > 1 SE."""
-COLUMNS = ["level", "name", "invariant", "cv_rmse", "aic", "chosen", "alpha_hat", "alpha_ci_low", "alpha_ci_high"]
+COLUMNS = [
+    "level", "name", "invariant", "cv_rmse", "aic", "chosen", "alpha_hat", "alpha_ci_low", "alpha_ci_high",
+    "alpha_ci_low_open", "alpha_ci_high_open",
+]  # fmt: skip
 POOLED_POWERS = [(a, b) for a in range(5) for b in range(5 - a)]
 """(a, b) of the pooled sums w·u^a·v^b: up to degree 4, for the z² × z² and surface × surface entries."""
 LOW_POWERS = [(a, b) for a in range(3) for b in range(3 - a)]
@@ -53,8 +57,8 @@ def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
     fits = {name: wls.fit(_z_design(series, points, alpha), y, weights) for name, alpha in INVARIANTS.items()}
     fits[SEPARATE] = wls.fit(_surface_design(series, points), y, weights)
-    alpha_hat, (alpha_low, alpha_high) = _free_alpha(series, counts)
-    chosen = _choose(fits)
+    alpha = _free_alpha(series, counts).as_columns("alpha_hat", "alpha_")
+    chosen = choose_by_one_standard_error({name: fit.loo_residuals for name, fit in fits.items()}, SEPARATE)
     n_points = len(points)
     rows = [
         {
@@ -64,23 +68,27 @@ def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
             "cv_rmse": fit.cv_rmse,
             "aic": n_points * np.log(fit.wrss / n_points) + 2 * len(fit.coef),
             "chosen": name == chosen,
-            "alpha_hat": alpha_hat,
-            "alpha_ci_low": alpha_low,
-            "alpha_ci_high": alpha_high,
+            **alpha,
         }
         for name, fit in fits.items()
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _choose(fits: dict[str, wls.LinearFit]) -> str:
-    simple = min(INVARIANTS, key=lambda name: fits[name].cv_rmse)
-    gain = fits[simple].loo_residuals ** 2 - fits[SEPARATE].loo_residuals ** 2
-    if not np.isfinite(gain).all():
+def choose_by_one_standard_error(loo_residuals: dict[str, np.ndarray], complex_name: str) -> str:
+    """The model the data ask for: the simple model (every key but `complex_name`) with the lowest CV RMSE, unless
+    `complex_name` beats it by more than one standard error of the paired leave-one-out differences and by at
+    least MIN_RELATIVE_GAIN of its CV RMSE (the one-standard-error rule: prefer what the data cannot reject)."""
+    rmse = {name: float(np.sqrt(np.mean(residuals**2))) for name, residuals in loo_residuals.items()}
+    simple = min((name for name in rmse if name != complex_name), key=lambda name: rmse[name])
+    if complex_name not in loo_residuals:
+        return simple
+    gain = loo_residuals[simple] ** 2 - loo_residuals[complex_name] ** 2
+    if not np.isfinite(gain).all() or gain.size < 2:
         return simple
     standard_error = gain.std(ddof=1) / np.sqrt(gain.size)
-    relative_gain = 1 - fits[SEPARATE].cv_rmse / fits[simple].cv_rmse
-    return SEPARATE if gain.mean() > standard_error and relative_gain >= MIN_RELATIVE_GAIN else simple
+    relative_gain = 1 - rmse[complex_name] / rmse[simple]
+    return complex_name if gain.mean() > standard_error and relative_gain >= MIN_RELATIVE_GAIN else simple
 
 
 def _coordinates(series: Series, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
@@ -107,8 +115,9 @@ def _surface_design(series: Series, table: pd.DataFrame) -> np.ndarray:
     return wls.with_offsets(table["task_code"].to_numpy(), len(series.tasks), *terms)
 
 
-def _free_alpha(series: Series, counts: np.ndarray) -> tuple[float, tuple[float, float]]:
-    """α minimising the weighted RSS on the grid points, and its bootstrap percentile CI."""
+def _free_alpha(series: Series, counts: np.ndarray) -> Interval:
+    """α minimising the weighted RSS on the grid points, with its bootstrap percentile CI (open at ALPHA_GRID's
+    ends)."""
     n_tasks = len(series.tasks)
     alphas = ALPHA_GRID * _coordinates(series, series.points)[2]
     point_sums = _power_moments(series, series.points).sum(axis=0)
@@ -119,8 +128,8 @@ def _free_alpha(series: Series, counts: np.ndarray) -> tuple[float, tuple[float,
     _, boot_profile = wls.solve_normal(*_z_normal_equations(boot_sums, n_tasks, alphas))
     valid = wls.identifiable(_surface_gram(boot_sums, n_tasks))
     boot_alpha = _refined_argmin(boot_profile[valid])
-    ci = tuple(np.percentile(boot_alpha, CI_PERCENTILES)) if boot_alpha.size else (np.nan, np.nan)
-    return float(_refined_argmin(profile[None, :])[0]), ci
+    ci = Interval.from_samples(boot_alpha, (ALPHA_GRID[0], ALPHA_GRID[-1]))
+    return Interval(float(_refined_argmin(profile[None, :])[0]), ci.low, ci.high, ci.low_open, ci.high_open)
 
 
 def _power_moments(series: Series, table: pd.DataFrame) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Paper-quality figures of a sweep: score vs lr/bs per task, pooled category curves, lr × bs heatmaps with
-iso-ratio lines, and the invariant comparison. Each is written as PNG (200 dpi) and PDF.
+iso-ratio lines, the invariant comparison, and (surface_plots.py) the fitted surfaces as contours and the optimal
+learning rate against batch size. Each is written as PNG (200 dpi) and PDF. An open interval is drawn open: its
+line runs to the end of the range and ends in an arrow.
 
 Figures are sized for print (3.4 in single column, 7 in for several panels, 8 pt text) and use constrained
 layout so no text overlaps. Each category keeps one Okabe–Ito colour (colour-blind safe) in every figure.
@@ -20,11 +22,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter
 
+from analysis.figure_parts import DOUBLE_COLUMN, draw_interval, figure_legend, panel_grid
 from analysis.files import write_atomically
 from analysis.fit import CurveFit
 from analysis.heatmaps import draw_heatmap
+from analysis.intervals import Interval
 from analysis.invariants import INVARIANTS, SEPARATE
 from analysis.schema import BASELINE_STATUS, FIT_STATUS
+from analysis.surface_plots import batch_law_figure, surface_figure
+from analysis.surfaces import SurfaceFit
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 TASK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
@@ -33,7 +39,6 @@ STYLE = {
     "ytick.labelsize": 7, "axes.spines.top": False, "axes.spines.right": False, "lines.linewidth": 1.2,
 }  # fmt: skip
 RATIO_LABEL = "log10(lr / batch size)"
-SINGLE_COLUMN, DOUBLE_COLUMN = 3.4, 7.0
 RASTERIZE_ABOVE = 500
 """Scatter layers with more points than this are drawn small, faint and rasterized in the PDF."""
 OUTLINE = [patheffects.withStroke(linewidth=2.6, foreground="white")]
@@ -45,11 +50,17 @@ def category_colours(categories: Sequence[str]) -> dict[str, str]:
     return {name: OKABE_ITO[index % len(OKABE_ITO)] for index, name in enumerate(sorted(pd.unique(categories)))}
 
 
-def write_plots(frame: pd.DataFrame, fits: list[CurveFit], invariants: pd.DataFrame, directory: Path) -> list[Path]:
+def write_plots(
+    frame: pd.DataFrame,
+    fits: list[CurveFit],
+    surfaces: list[SurfaceFit],
+    tables: dict[str, pd.DataFrame],
+    directory: Path,
+) -> list[Path]:
     """Draw every figure into `directory`; returns the written paths (PNG and PDF of each)."""
     colours = category_colours(frame["category"])
     task_fits = {fit.name: fit for fit in fits if fit.level == "task"}
-    category_fits = [fit for fit in fits if fit.level == "category"]
+    category_fits = [fit for fit in fits if fit.level != "task"]
     trained = frame[frame["status"] != BASELINE_STATUS]
     task_category = trained.groupby("task")["category"].first()
     written: list[Path] = []
@@ -57,8 +68,11 @@ def write_plots(frame: pd.DataFrame, fits: list[CurveFit], invariants: pd.DataFr
         written += _save(_score_vs_ratio(frame, task_fits, task_category, colours), directory, "score_vs_ratio")
         written += _save(_category_curves(category_fits, colours), directory, "category_curves")
         written += _save(_heatmaps(frame, task_fits, task_category, colours), directory, "heatmaps")
-        if not invariants.empty:
-            written += _save(_invariants(invariants), directory, "invariants")
+        if surfaces:
+            written += _save(surface_figure(frame, surfaces), directory, "surfaces")
+            written += _save(batch_law_figure(surfaces, tables["batch_laws"]), directory, "batch_laws")
+        if not tables["invariants"].empty:
+            written += _save(_invariants(tables["invariants"]), directory, "invariants")
     return written
 
 
@@ -71,18 +85,6 @@ def _save(figure: Figure, directory: Path, name: str) -> list[Path]:
     return paths
 
 
-def _panels(count: int, panel_height: float = 2.0, columns: int = 3) -> tuple[Figure, list[Axes]]:
-    """A constrained-layout figure with `count` panels, `columns` per row (one panel: single-column width)."""
-    columns = max(1, min(count, columns))
-    rows = -(-max(count, 1) // columns)
-    width = SINGLE_COLUMN if columns == 1 else DOUBLE_COLUMN
-    figure = Figure(figsize=(width, panel_height * rows + 0.6), layout="constrained")
-    axes = list(figure.subplots(rows, columns, squeeze=False).ravel())
-    for extra in axes[max(count, 1) :]:
-        extra.remove()
-    return figure, axes[: max(count, 1)]
-
-
 def _point_style(count: int) -> dict:
     """Scatter style by point count: many points are drawn smaller, fainter and rasterized, so the fit stays visible
     and the PDF small."""
@@ -91,40 +93,23 @@ def _point_style(count: int) -> dict:
 
 
 def _draw_fit(axes: Axes, fit: CurveFit, colour: str, limits: tuple[float, float] | None = None) -> None:
-    """Fitted quadratic with its bootstrap band, the LOWESS shape check, and the optimum with its CI. `limits`
-    clips the band to the range the score can take (an accuracy cannot leave [0, 1], its band should not either)."""
-    if fit.kind != "quadratic":
+    """The posterior mean curve with its 95% band, and the optimum with its CI. `limits` clips the band to the
+    range the score can take (an accuracy cannot leave [0, 1], its band should not either)."""
+    if fit.kind != "gp":
         return
     curve = fit.curve
     low, high = (np.clip(curve[side], *limits) if limits else curve[side] for side in ("band_low", "band_high"))
     axes.fill_between(curve["x"], low, high, color=colour, alpha=0.3, linewidth=0, zorder=3)
     axes.plot(curve["x"], curve["fit"], color=colour, path_effects=OUTLINE, zorder=4)
-    axes.plot(curve["x"], curve["lowess"], color="0.2", linestyle=":", linewidth=1, zorder=4)
     height = np.interp(fit.best_x, curve["x"], curve["fit"])
-    if fit.at_grid_edge:
-        marker = ">" if fit.best_x >= np.mean(fit.x_range) else "<"
-        axes.plot(fit.best_x, height, marker=marker, color="black", markersize=6, linestyle="none", zorder=5)
-    else:
-        error = [[fit.best_x - fit.ci_low], [fit.ci_high - fit.best_x]]
-        axes.errorbar(
-            fit.best_x,
-            height,
-            xerr=error,
-            fmt="D",
-            color="black",
-            markerfacecolor="white",
-            markersize=4,
-            capsize=2,
-            linewidth=1,
-            zorder=5,
-        )
+    draw_interval(axes, fit.optimum, height, horizontal=True)
 
 
 def _score_vs_ratio(
     frame: pd.DataFrame, fits: dict[str, CurveFit], task_category: pd.Series, colours: dict[str, str]
 ) -> Figure:
     tasks = sorted(frame["task"].unique())
-    figure, panels = _panels(len(tasks))
+    figure, panels = panel_grid(len(tasks))
     x_values = np.log10(frame["lr_bs_ratio"].dropna())
     margin = 0.04 * (x_values.max() - x_values.min()) + 0.05 if len(x_values) else 0.0
     for axes, task in zip(panels, tasks, strict=False):
@@ -133,14 +118,8 @@ def _score_vs_ratio(
             axes.set_xlim(x_values.min() - margin, x_values.max() + margin)
         _task_panel(axes, rows, fits.get(task), colours[task_category.get(task, rows["category"].iloc[0])])
         axes.set_title(task)
-    _figure_legend(figure, _legend_handles(colours, frame, list(fits.values())))
+    figure_legend(figure, _legend_handles(colours, frame, list(fits.values())))
     return figure
-
-
-def _figure_legend(figure: Figure, handles: list[Line2D]) -> None:
-    """One legend under all panels; two columns at single-column width so it fits the page."""
-    columns = 4 if figure.get_figwidth() >= DOUBLE_COLUMN else 2
-    figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), columns), frameon=False)
 
 
 def _task_panel(axes: Axes, rows: pd.DataFrame, fit: CurveFit | None, colour: str) -> None:
@@ -174,17 +153,13 @@ def _task_panel(axes: Axes, rows: pd.DataFrame, fit: CurveFit | None, colour: st
 def _legend_handles(colours: dict[str, str], frame: pd.DataFrame, fits: list[CurveFit]) -> list[Line2D]:
     """Categories, then a key for each kind of mark that some panel actually shows."""
     statuses = set(frame["status"])
-    fitted = [fit for fit in fits if fit.kind == "quadratic"]
+    fitted = [fit for fit in fits if fit.kind == "gp"]
     marks = [
-        (bool(fitted), Line2D([], [], color="0.2", label="quadratic fit, 95% band")),
-        (bool(fitted), Line2D([], [], color="0.3", linestyle=":", label="LOWESS")),
+        (bool(fitted), Line2D([], [], color="0.2", label="GP mean, 95% band")),
+        (bool(fitted), Line2D([], [], marker="D", markerfacecolor="white", color="black", label="optimum, 95% CI")),
         (
-            any(not fit.at_grid_edge for fit in fitted),
-            Line2D([], [], marker="D", markerfacecolor="white", color="black", label="optimum, 95% CI"),
-        ),
-        (
-            any(fit.at_grid_edge for fit in fitted),
-            Line2D([], [], marker=">", linestyle="none", color="black", label="optimum beyond grid"),
+            any(fit.optimum.is_open for fit in fitted),
+            Line2D([], [], marker=">", linestyle="none", color="black", label="CI open (reaches the range's end)"),
         ),
         ("diverged" in statuses, Line2D([], [], marker="x", linestyle="none", color="black", label="diverged")),
         ("failed" in statuses, Line2D([], [], marker="+", linestyle="none", color="0.5", label="failed")),
@@ -197,11 +172,11 @@ def _legend_handles(colours: dict[str, str], frame: pd.DataFrame, fits: list[Cur
 
 
 def _category_curves(fits: list[CurveFit], colours: dict[str, str]) -> Figure:
-    figure, panels = _panels(len(fits))
+    figure, panels = panel_grid(len(fits))
     markers: dict[str, str] = {}
     handles = []
     for axes, fit in zip(panels, fits, strict=False):
-        colour = colours[fit.name]
+        colour = colours.get(fit.name, "0.3")
         for task, points in fit.points.groupby("task", sort=True) if not fit.points.empty else ():
             marker = markers.setdefault(task, TASK_MARKERS[len(markers) % len(TASK_MARKERS)])
             axes.scatter(points["x"], points["y"], marker=marker, color=colour, **_point_style(len(fit.points)))
@@ -209,9 +184,9 @@ def _category_curves(fits: list[CurveFit], colours: dict[str, str]) -> Figure:
         _draw_fit(axes, fit, colour)
         axes.set_title(fit.name)
         axes.set_xlabel(RATIO_LABEL)
-        axes.set_ylabel("score, z per task\n(task offset removed)")
+        axes.set_ylabel("score, z per task")
     if handles:
-        _figure_legend(figure, handles)
+        figure_legend(figure, handles)
     return figure
 
 
@@ -219,10 +194,10 @@ def _heatmaps(
     frame: pd.DataFrame, fits: dict[str, CurveFit], task_category: pd.Series, colours: dict[str, str]
 ) -> Figure:
     tasks = sorted(frame["task"].unique())
-    figure, panels = _panels(len(tasks), panel_height=2.3, columns=2)
+    figure, panels = panel_grid(len(tasks), panel_height=2.3, columns=2)
     for axes, task in zip(panels, tasks, strict=False):
         fit = fits.get(task)
-        best_ratio = 10**fit.best_x if fit is not None and fit.kind == "quadratic" else None
+        best_ratio = 10**fit.best_x if fit is not None and fit.kind == "gp" else None
         rows = frame[frame["task"] == task]
         draw_heatmap(axes, rows, best_ratio)
         axes.set_title(task, color=colours[task_category.get(task, rows["category"].iloc[0])])
@@ -253,16 +228,13 @@ def _invariants(table: pd.DataFrame) -> Figure:
     relative_axes.set_xlabel("CV RMSE / best CV RMSE of the row (circled: chosen)")
     relative_axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     alphas = table.drop_duplicates(["level", "name"]).set_index(["level", "name"]).reindex(series)
-    error = np.abs(
-        np.array(
-            [alphas["alpha_hat"] - alphas["alpha_ci_low"], alphas["alpha_ci_high"] - alphas["alpha_hat"]], dtype=float
-        )
-    )
-    alpha_axes.errorbar(alphas["alpha_hat"], positions, xerr=error, fmt="o", color="black", markersize=3, capsize=2)
+    columns = ["alpha_hat", "alpha_ci_low", "alpha_ci_high", "alpha_ci_low_open", "alpha_ci_high_open"]
+    for position, values in zip(positions, alphas[columns].itertuples(index=False), strict=True):
+        draw_interval(alpha_axes, Interval(*values), position, horizontal=True)
     for value, name in ((1.0, "lr/bs"), (0.5, "lr/sqrt(bs)")):
         alpha_axes.axvline(value, color="0.5", linestyle="--", linewidth=0.8)
         alpha_axes.text(
             value, 1.01, name, transform=alpha_axes.get_xaxis_transform(), ha="center", va="bottom", fontsize=7
         )
-    alpha_axes.set_xlabel("free exponent α of lr / bs^α (95% CI)")
+    alpha_axes.set_xlabel("free exponent α of lr / bs^α (95% CI; arrow: open)")
     return figure

@@ -17,88 +17,111 @@ import numpy as np
 import pandas as pd
 
 from analysis import wls
+from analysis.batch_laws import batch_law_table
 from analysis.errors import AnalysisInputError
 from analysis.files import write_atomically, write_text_atomically
-from analysis.findings import collect_warnings, render_report
-from analysis.fit import (
-    LOWESS_FRACTION,
-    LOWESS_MIN_POINTS,
-    CurveFit,
-    category_contrasts,
-    divergence_frontier,
-    fit_series,
-)
+from analysis.findings import collect_warnings
+from analysis.fit import CurveFit, category_contrasts, divergence_frontier, fit_curves
 from analysis.invariants import COLUMNS as INVARIANT_COLUMNS
 from analysis.invariants import compare_invariants
 from analysis.load import Source, load_results
 from analysis.plots import write_plots
+from analysis.regret import parse_ratio, regret_table
+from analysis.report_text import answer_text, render_report
 from analysis.series import build_series
+from analysis.surfaces import fit_surfaces, optimal_lr_table
 
 MIN_BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True)
 class AnalysisResult:
-    """The frames `analyze` computed (each also written to OUT as CSV), its warnings, files and stage timings."""
+    """The frames `analyze` computed (each also written to OUT as CSV), the Answer, warnings, files, timings."""
 
     results: pd.DataFrame
     fits: pd.DataFrame
     optima: pd.DataFrame
-    invariants: pd.DataFrame
     category_contrast: pd.DataFrame
+    regret: pd.DataFrame
+    invariants: pd.DataFrame
+    optimal_lr: pd.DataFrame
+    batch_laws: pd.DataFrame
     divergence_frontier: pd.DataFrame
+    answer: str
+    """The report's Answer section (markdown bullets): optima, contrast, regret of a shared ratio, confidence."""
     warnings: list[str]
     output_dir: Path
     files: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds spent per stage (load, fit, invariants, plots, report)."""
+    """Seconds spent per stage (load, fit, surfaces, invariants, plots, report)."""
 
 
-def analyze(source: Source, output_dir: str | Path, n_bootstrap: int = 1000, seed: int = 0) -> AnalysisResult:
+def analyze(
+    source: Source,
+    output_dir: str | Path,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    reference_ratio: float | str | None = None,
+) -> AnalysisResult:
     """Analyse how scores depend on lr/bs, per task and per category, and write tables, figures and report.md.
 
     `source`: a sweep output dir, a results .parquet/.csv, a Ray Tune experiment folder, `wandb://entity/project/group`
-    or a DataFrame. `n_bootstrap` resamples of whole trials give every CI; `seed` makes them reproducible.
+    or a DataFrame. `n_bootstrap` resamples of whole trials give the invariants' CIs, `seed` makes every draw
+    reproducible. `reference_ratio` (a float, or "lr/bs" text such as "5e-6/128") is a named default whose regret
+    the report gives beside the categories' own optima.
     """
     if n_bootstrap < MIN_BOOTSTRAP:
         raise AnalysisInputError(
             f"n_bootstrap must be >= {MIN_BOOTSTRAP} (the 2.5% and 97.5% percentiles of fewer resamples are noise), "
             f"got {n_bootstrap}."
         )
+    try:
+        reference = parse_ratio(reference_ratio)
+    except ValueError:
+        raise AnalysisInputError(
+            f"reference_ratio: expected a positive number or 'lr/bs' such as '5e-6/128', got {reference_ratio!r}."
+        ) from None
     output = Path(output_dir)
     timings: dict[str, float] = {}
+    rng = np.random.default_rng(seed)
     with _timed(timings, "load"):
         frame = load_results(source)
     with _timed(timings, "fit"):
         series = build_series(frame)
-        n_units = series[0].n_units if series else 0
-        counts = wls.bootstrap_counts(max(n_units, 1), n_bootstrap, np.random.default_rng(seed))
-        fits = [fit_series(one, counts) for one in series]
-        contrast = category_contrasts(fits)
-        frontier = divergence_frontier(frame)
+        fits = fit_curves(series, rng)
+    with _timed(timings, "surfaces"):
+        surfaces = fit_surfaces(series, rng)
     with _timed(timings, "invariants"):
+        counts = wls.bootstrap_counts(max(series[0].n_units if series else 0, 1), n_bootstrap, rng)
         invariant_rows = [compare_invariants(one, counts) for one in series]
         invariants = pd.concat(
             [rows for rows in invariant_rows if not rows.empty] or [pd.DataFrame(columns=INVARIANT_COLUMNS)]
         )
     tables = {
-        "fits": fits_table(fits),
         "optima": optima_table(fits),
+        "category_contrast": category_contrasts(fits),
+        "regret": regret_table(fits, series, reference),
+        "fits": fits_table(fits),
         "invariants": invariants.reset_index(drop=True),
-        "category_contrast": contrast,
-        "divergence_frontier": frontier,
+        "optimal_lr": optimal_lr_table(surfaces),
+        "batch_laws": batch_law_table(surfaces),
+        "divergence_frontier": divergence_frontier(frame),
     }
     files = [
         write_atomically(output / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False))
         for name, table in tables.items()
     ]
     with _timed(timings, "plots"):
-        files += write_plots(frame, fits, tables["invariants"], output / "plots")
+        files += write_plots(frame, fits, surfaces, tables, output / "plots")
     with _timed(timings, "report"):
         warnings = collect_warnings(frame, series, fits, tables)
-        text = render_report(frame, fits, tables, warnings, [path.relative_to(output) for path in files], n_bootstrap)
+        answer = answer_text(fits, tables, frame.groupby("task")["category"].first())
+        relative = [path.relative_to(output) for path in files]
+        text = render_report(frame, fits, tables, answer, warnings, relative)
         files.append(write_text_atomically(output / "report.md", text))
-    return AnalysisResult(results=frame, **tables, warnings=warnings, output_dir=output, files=files, timings=timings)
+    return AnalysisResult(
+        results=frame, **tables, answer=answer, warnings=warnings, output_dir=output, files=files, timings=timings
+    )
 
 
 @contextmanager
@@ -109,48 +132,38 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def fits_table(fits: list[CurveFit]) -> pd.DataFrame:
-    """The quadratic and the LOWESS shape check of every fitted series."""
-    rows = []
-    for fit in fits:
-        if fit.kind != "quadratic":
-            continue
-        common = {"level": fit.level, "name": fit.name, "n_points": fit.n_points}
-        rows.append(
-            {
-                **common,
-                "model": "quadratic",
-                "coefficients": json.dumps(fit.coefficients),
-                "r2": fit.r2,
-                "cv_rmse": fit.cv_rmse,
-            }
-        )
-        rows.append(
-            {
-                **common,
-                "model": "lowess",
-                "coefficients": json.dumps({"frac": LOWESS_FRACTION, "min_points": LOWESS_MIN_POINTS}),
-                "r2": fit.lowess_r2,
-                "cv_rmse": np.nan,
-            }
-        )
+    """Each fitted series' model: a task's GP (its most likely hyperparameters, leave-one-out R² and RMSE), or a
+    category's average of its tasks' curves."""
+    rows = [
+        {
+            "level": fit.level,
+            "name": fit.name,
+            "model": "gp" if fit.model is not None else "mean of task curves",
+            "coefficients": json.dumps(fit.hyperparameters or {"tasks": sorted(set(fit.points["task"]))}),
+            "r2": fit.r2,
+            "cv_rmse": fit.cv_rmse,
+            "n_points": fit.n_points,
+        }
+        for fit in fits
+        if fit.kind == "gp"
+    ]
     columns = ["level", "name", "model", "coefficients", "r2", "cv_rmse", "n_points"]
     return pd.DataFrame(rows, columns=columns)
 
 
 def optima_table(fits: list[CurveFit]) -> pd.DataFrame:
-    """Best log10(lr/bs) per series with its 95% CI (ci_low/ci_high, log10 units)."""
+    """Best log10(lr/bs) per series with its 95% CI (log10 units) and its open ends: `ci_low_open` /
+    `ci_high_open` mean the CI reaches the range scored, `high_edge` says what ends that range above."""
     rows = [
         {
             "level": fit.level,
             "name": fit.name,
-            "best_log10_ratio": fit.best_x,
-            "best_lr_bs_ratio": 10**fit.best_x,
-            "ci_low": fit.ci_low,
-            "ci_high": fit.ci_high,
-            "at_grid_edge": fit.at_grid_edge,
-            "n_points": fit.n_points,
             "kind": fit.kind,
-            "lowess_best_log10_ratio": fit.lowess_best_x,
+            **fit.optimum.as_columns("best_log10_ratio"),
+            "best_lr_bs_ratio": 10**fit.best_x,
+            "at_edge": fit.at_edge,
+            "high_edge": fit.high_edge,
+            "n_points": fit.n_points,
             "worse_log10_ratio": fit.worse_x,
             "score_gain": fit.score_gain,
         }

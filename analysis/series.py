@@ -1,18 +1,27 @@
-"""The data each fit sees: one task's scores, or one category's tasks pooled on a common scale.
+"""The data each fit sees: one task's scores, a category's tasks pooled on a common scale, or all tasks pooled.
+
+Every series is oriented so that higher is better: y = sign · score, sign = -1 for a metric lm-eval minimises
+(`higher_is_better` False: perplexity, loss-like), so every fit maximises and every optimum is the best score.
 
 A `Series` holds two views of the same `ok` trials: `points`, one row per task × grid point with seeds averaged
-(what is fitted and cross-validated), and `rows`, one row per task × trial (what the bootstrap resamples, a
-whole trial at a time, so a category's tasks move together and category contrasts are paired).
+(what the Gaussian process and the invariants' fits see), and `rows`, one row per task × trial (what the
+invariants' bootstrap resamples, a whole trial at a time).
 
-Weights are 1 / variance of one run at that grid point, variance = stderr² (lm-eval's sampling noise of the
-eval set) + the seeds' score variance (training noise), floored at a tenth of the task's median so a perfect
-score with stderr 0 cannot take all the weight. With neither stderr nor several seeds, weights are equal.
-A category pools its tasks after z-scoring each task (scores and variances on the same scale), and its fits
-give each task its own offset (task fixed effects), so only the shape in lr/bs is shared.
+The noise of a point is the variance of its seed mean: run variance / n_seeds, where run variance = stderr² (lm-eval's
+sampling noise of the eval set at that point) + the task's training variance (the seeds' spread beyond what stderr
+explains, pooled over the grid points with several seeds: two seeds of one point are too few to estimate it
+alone). It is floored at a tenth of the task's median so a perfect score with stderr 0 cannot take all the weight,
+and unknown (NaN) when there is neither a stderr nor a second seed: the model then learns it (the GP's nugget).
+
+A category z-scores each task (scores and variances on one scale) and pools the sign-flipped z-scores; its fits
+give each task its own level, so only the shape in lr/bs is shared. Trials are shared by all tasks: a lucky seed
+lifts every task of its trial, so `shared_correlation` (the correlation of the seeds' deviations across tasks; 0
+with one seed, where it cannot be estimated) becomes noise covariance between tasks at one grid point.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,73 +32,128 @@ from analysis.schema import BASELINE_STATUS, FIT_STATUS
 
 VARIANCE_FLOOR = 0.1
 """Run variances are floored at this fraction of the task's median run variance."""
+ALL_TASKS = "all tasks"
+"""The name of the series that pools every task (level `all`): the best single ratio for the whole sweep."""
 
 
 @dataclass(frozen=True)
 class Series:
-    """One analysed curve: a task, or a category pooled over its tasks."""
+    """One analysed curve: a task, a category pooled over its tasks, or all tasks pooled."""
 
     level: str
-    """`task` or `category`."""
+    """`task`, `category` or `all`."""
     name: str
     tasks: tuple[str, ...]
     """The tasks with at least one ok score, in `task_code` order."""
+    units: pd.DataFrame
+    """Per task (index): sign, location, spread, metric; y = sign · (score - location) / spread."""
     points: pd.DataFrame
-    """task, task_code, learning_rate, batch_size, x, log10_lr, log10_bs, y, weight, n_seeds (x = log10(lr/bs))."""
+    """task, task_code, point, learning_rate, batch_size, x, log10_lr, log10_bs, y, noise_variance, weight,
+    n_seeds (x = log10(lr/bs); point codes the grid point across series; weight = 1 / noise_variance, or 1)."""
     rows: pd.DataFrame
     """unit, task_code, x, log10_lr, log10_bs, y, weight: one row per task × ok trial."""
     n_units: int
     """Number of bootstrap units (ok trials) in the whole sweep; `rows.unit` indexes them."""
+    diverged: pd.DataFrame
+    """learning_rate, batch_size, x of every diverged trial of the sweep (where the series cannot be scored)."""
+    shared_correlation: float = 0.0
 
     @property
     def n_distinct_x(self) -> int:
         return int(self.points["x"].nunique())
 
+    @property
+    def x_range(self) -> tuple[float, float]:
+        return float(self.points["x"].min()), float(self.points["x"].max())
+
+    def high_end_diverged(self, x_high: float) -> bool:
+        """True when trials above `x_high` exist and all diverged: the range ends at the divergence frontier."""
+        return bool((self.diverged["x"] > x_high + 1e-9).any())
+
 
 def build_series(frame: pd.DataFrame) -> list[Series]:
-    """A series per task (sorted), then one per category (sorted), from the validated results frame."""
+    """A series per task (sorted), per category (sorted), and one of all tasks when there are several categories."""
+    signs = frame.groupby("task")["higher_is_better"].first().map({True: 1.0, False: -1.0})
     ok = frame[(frame["status"] == FIT_STATUS) & frame["score"].notna()]
     units = ok.groupby(["learning_rate", "batch_size", "seed"], sort=True).ngroup()
     n_units = int(units.max()) + 1 if len(ok) else 0
-    grid = _with_weights(aggregate_seeds(frame))
+    grid = _with_noise(aggregate_seeds(frame))
+    grid["point"] = grid.groupby(["learning_rate", "batch_size"]).ngroup()
+    grid["metric"] = grid["task"].map(frame.groupby("task")["metric"].first())
     rows = ok[["task", "learning_rate", "batch_size", "score"]].assign(unit=units.to_numpy())
     rows = rows.merge(grid[["task", "learning_rate", "batch_size", "run_variance"]], how="left")
-    task_series = [
-        _series("task", task, grid[grid["task"] == task], rows, n_units, normalize=False)
+    trials = frame.drop_duplicates(["learning_rate", "batch_size", "seed"])
+    diverged = trials.loc[trials["status"] == "diverged", ["learning_rate", "batch_size"]].astype(float)
+    common = {
+        "rows": rows,
+        "n_units": n_units,
+        "signs": signs,
+        "diverged": diverged.assign(x=np.log10(diverged["learning_rate"] / diverged["batch_size"])),
+        "shared_correlation": shared_correlation(ok, signs),
+    }
+    series = [
+        _series("task", task, grid[grid["task"] == task], normalize=False, **common)
         for task in sorted(frame["task"].unique())
     ]
     categories = frame[frame["status"] != BASELINE_STATUS].groupby("category")["task"].unique()
-    category_series = [
-        _series("category", category, grid[grid["task"].isin(tasks)], rows, n_units, normalize=True)
-        for category, tasks in sorted(categories.items())
-    ]
-    return task_series + category_series
+    for category, tasks in sorted(categories.items()):
+        series.append(_series("category", category, grid[grid["task"].isin(tasks)], normalize=True, **common))
+    if len(categories) > 1:
+        series.append(_series("all", ALL_TASKS, grid, normalize=True, **common))
+    return series
 
 
-def _with_weights(grid: pd.DataFrame) -> pd.DataFrame:
-    """Add `run_variance`: the variance of one run's score at each grid point (see the module docstring)."""
-    parts = pd.concat([grid["stderr"] ** 2, grid["score_sd"] ** 2], axis=1)
-    variance = parts.sum(axis=1, min_count=1)
-
-    def floored(task_variance: pd.Series) -> pd.Series:
-        positive = task_variance[task_variance > 0]
-        if positive.empty:
-            return pd.Series(1.0, task_variance.index)
-        median = positive.median()
-        return task_variance.fillna(median).clip(lower=VARIANCE_FLOOR * median)
-
-    return grid.assign(run_variance=variance.groupby(grid["task"]).transform(floored))
+def _with_noise(grid: pd.DataFrame) -> pd.DataFrame:
+    """Add `run_variance` (one run's score variance; NaN when unknown) and `noise_variance` (of the seed mean)."""
+    eval_variance = grid["stderr"] ** 2
+    excess = (grid["score_sd"] ** 2 - eval_variance.fillna(0.0)).groupby(grid["task"]).transform("mean")
+    training = excess.clip(lower=0.0)
+    run_variance = eval_variance.fillna(eval_variance.groupby(grid["task"]).transform("median"))
+    run_variance = run_variance.fillna(0.0).where(eval_variance.groupby(grid["task"]).transform("count") > 0)
+    run_variance = pd.concat([run_variance, training], axis=1).sum(axis=1, min_count=1)
+    median = run_variance.where(run_variance > 0).groupby(grid["task"]).transform("median")
+    run_variance = run_variance.clip(lower=VARIANCE_FLOOR * median).where(median.notna())
+    return grid.assign(run_variance=run_variance, noise_variance=run_variance / grid["n_seeds"])
 
 
-def _series(level: str, name: str, grid: pd.DataFrame, rows: pd.DataFrame, n_units: int, normalize: bool) -> Series:
+def shared_correlation(ok: pd.DataFrame, signs: pd.Series) -> float:
+    """Mean correlation across task pairs of the seeds' deviations from their grid point's mean (quality units),
+    clipped to [0, 0.95]; 0 when no grid point has two seeds of two tasks."""
+    quality = ok.assign(y=ok["score"] * ok["task"].map(signs))
+    by_point = quality.groupby(["task", "learning_rate", "batch_size"])["y"]
+    quality = quality.assign(deviation=quality["y"] - by_point.transform("mean"))[by_point.transform("size") > 1]
+    wide = quality.pivot_table(index=["learning_rate", "batch_size", "seed"], columns="task", values="deviation")
+    correlations = [wide[first].corr(wide[second]) for first, second in itertools.combinations(wide.columns, 2)]
+    correlations = [value for value in correlations if np.isfinite(value)]
+    return float(np.clip(np.mean(correlations), 0.0, 0.95)) if correlations else 0.0
+
+
+def _series(
+    level: str,
+    name: str,
+    grid: pd.DataFrame,
+    rows: pd.DataFrame,
+    n_units: int,
+    signs: pd.Series,
+    diverged: pd.DataFrame,
+    shared_correlation: float,
+    normalize: bool,
+) -> Series:
     tasks = tuple(sorted(grid["task"].unique()))
     codes = {task: code for code, task in enumerate(tasks)}
-    location = grid.groupby("task")["score"].mean() if normalize else pd.Series(0.0, index=list(tasks))
-    spread = grid.groupby("task")["score"].std().fillna(0.0) if normalize else pd.Series(1.0, index=list(tasks))
-    spread = spread.where(spread > 0, 1.0)
+    by_task = grid.groupby("task")["score"]
+    units = pd.DataFrame(
+        {
+            "sign": signs.reindex(list(tasks)).fillna(1.0),
+            "location": by_task.mean() if normalize else 0.0,
+            "spread": by_task.std().fillna(0.0).where(lambda spread: spread > 0, 1.0) if normalize else 1.0,
+            "metric": grid.groupby("task")["metric"].first(),
+        },
+        index=list(tasks),
+    )
 
-    def on_scale(table: pd.DataFrame, score: str) -> pd.DataFrame:
-        mean, sd = table["task"].map(location).astype(float), table["task"].map(spread).astype(float)
+    def on_scale(table: pd.DataFrame) -> pd.DataFrame:
+        sign, location, spread = (table["task"].map(units[column]).astype(float) for column in units.columns[:3])
         learning_rate, batch_size = table["learning_rate"], table["batch_size"].astype(float)
         return pd.DataFrame(
             {
@@ -100,21 +164,27 @@ def _series(level: str, name: str, grid: pd.DataFrame, rows: pd.DataFrame, n_uni
                 "x": np.log10(learning_rate / batch_size),
                 "log10_lr": np.log10(learning_rate),
                 "log10_bs": np.log10(batch_size),
-                "y": (table[score] - mean) / sd,
-                "weight": sd**2 / table["run_variance"],
+                "y": sign * (table["score"] - location) / spread,
+                "run_variance": table["run_variance"] / spread**2,
             }
         )
 
-    points = on_scale(grid, "score").assign(n_seeds=grid["n_seeds"].to_numpy())
-    points["weight"] *= points["n_seeds"]
-    series_rows = on_scale(rows[rows["task"].isin(tasks)], "score").assign(
-        unit=rows.loc[rows["task"].isin(tasks), "unit"]
+    points = on_scale(grid).assign(point=grid["point"].to_numpy(), n_seeds=grid["n_seeds"].to_numpy())
+    points["noise_variance"] = points.pop("run_variance") / points["n_seeds"]
+    points["weight"] = (1.0 / points["noise_variance"]).fillna(points["n_seeds"])
+    series_rows = on_scale(rows[rows["task"].isin(tasks)])
+    series_rows = series_rows.assign(
+        unit=rows.loc[rows["task"].isin(tasks), "unit"], weight=1.0 / series_rows.pop("run_variance")
     )
+    series_rows["weight"] = series_rows["weight"].fillna(1.0)
     return Series(
         level=level,
         name=name,
         tasks=tasks,
+        units=units,
         points=points.reset_index(drop=True),
         rows=series_rows.reset_index(drop=True),
         n_units=n_units,
+        diverged=diverged,
+        shared_correlation=shared_correlation,
     )

@@ -1,7 +1,9 @@
 """Results from Weights & Biases: `wandb://entity/project[/group]` -> the tidy results frame.
 
-Each trial is one W&B run. Its `config` holds the grid point (learning_rate, batch_size, seed, ...) and
-`tasks` = {task: {category, metric}}; its `summary` holds status, timings, and `<task>/score`, `<task>/stderr`.
+Each trial is one W&B run (as trials/tracking.py writes it). Its `config` holds the grid point (learning_rate,
+batch_size, seed, ...) and `tasks` = {task: {category, metric, higher_is_better}}; its `summary` holds status,
+timings, and `<task>/score`, `<task>/stderr`. The sweep's summary run (job_type `summary`: the results table,
+figures and the analysis' answer) is no trial and is skipped.
 The conversion (`runs_to_frame`) is a pure function of the runs so it is tested on recorded responses;
 only `load_wandb` talks to the W&B API, and imports wandb when called.
 """
@@ -22,6 +24,8 @@ CONFIG_FIELDS = (
     "sweep", "trial_id", "method", "learning_rate", "batch_size", "per_device_batch_size",
     "gradient_accumulation_steps", "lr_bs_ratio", "seed",
 )  # fmt: skip
+SUMMARY_JOB_TYPE = "summary"
+"""trials/tracking.py's job_type for the one run per sweep that holds its tables and figures, not a trial."""
 SUMMARY_FIELDS = (
     "status", "train_loss", "train_seconds", "eval_seconds", "train_tokens_per_second", "train_steps", "error",
 )  # fmt: skip
@@ -31,6 +35,7 @@ class WandbRun(Protocol):
     """The part of `wandb.apis.public.Run` the conversion reads."""
 
     name: str
+    job_type: str
     config: dict[str, Any]
     summary: Any  # a mapping with .get (wandb's HTTPSummary, or a dict)
 
@@ -50,14 +55,16 @@ def load_wandb(uri: str) -> pd.DataFrame:
 
 
 def runs_to_frame(runs: Iterable[WandbRun], source: str = "W&B runs") -> pd.DataFrame:
-    """One row per run × task of its `config['tasks']`, validated against the results format."""
+    """One row per trial run × task of its `config['tasks']`, validated against the results format."""
     rows = []
     for run in runs:
+        if run.job_type == SUMMARY_JOB_TYPE:
+            continue
         tasks = run.config.get("tasks")
         if not tasks:
             raise AnalysisInputError(
                 f"{source}: run {run.name!r} has no 'tasks' in its config; log the trial's tasks as "
-                f"config['tasks'] = {{task: {{'category': ..., 'metric': ...}}}}."
+                f"config['tasks'] = {{task: {{'category': ..., 'metric': ..., 'higher_is_better': ...}}}}."
             )
         common = {field: run.config.get(field) for field in CONFIG_FIELDS}
         common |= {field: run.summary.get(field) for field in SUMMARY_FIELDS}
@@ -69,6 +76,7 @@ def runs_to_frame(runs: Iterable[WandbRun], source: str = "W&B runs") -> pd.Data
                     "task": task,
                     "category": info.get("category"),
                     "metric": info.get("metric"),
+                    "higher_is_better": info.get("higher_is_better"),
                     "score": run.summary.get(f"{task}/score", math.nan),
                     "stderr": run.summary.get(f"{task}/stderr", math.nan),
                 }

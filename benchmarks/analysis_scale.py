@@ -19,13 +19,13 @@ from analysis.synthetic import PlantedTask, planted_table
 
 TASKS = {
     "arc": PlantedTask("reasoning", best_z=-4.6),
-    "gsm8k": PlantedTask("reasoning", best_z=-4.4, skew=0.5, noise=0.02),
+    "gsm8k": PlantedTask("reasoning", best_z=-4.4, width_above=0.5, noise=0.02),
     "bbh": PlantedTask("reasoning", best_z=-4.7, curvature=0.05),
     "mmlu_pro": PlantedTask("reasoning", best_z=-4.5, noise=0.02),
     "hellaswag": PlantedTask("pattern", best_z=-5.6),
     "ifeval": PlantedTask("pattern", best_z=-5.4, curvature=0.05, metric="prompt_level_strict_acc"),
     "piqa": PlantedTask("pattern", best_z=-5.5, noise=0.02),
-    "winogrande": PlantedTask("pattern", best_z=-5.7, skew=-0.5),
+    "winogrande": PlantedTask("pattern", best_z=-5.7, width_above=2.0),
 }
 
 

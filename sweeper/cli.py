@@ -228,12 +228,17 @@ def results(
 def analyze(
     source: Annotated[str, typer.Argument(help="A sweep dir, a results .csv/.parquet, a Ray experiment dir.")],
     output_dir: Annotated[Path, typer.Option(help="Where the plots, tables and report.md go.")] = Path("analysis"),
+    reference_ratio: Annotated[
+        str | None,
+        typer.Option(help="A default lr/bs whose regret is reported: a number or 'lr/bs', e.g. 5e-6/128 (Tulu 3)."),
+    ] = None,
 ) -> None:
-    """Fit score vs log10(lr/bs) per task and category, find optimal ratios, test invariants, plot.
+    """Fit score vs log10(lr/bs) per task and category, find optimal ratios with honest CIs, test invariants and
+    batch-size laws, measure the regret of a shared ratio, plot.
 
-    Example: sweeper analyze runs/demo --output-dir runs/demo/analysis
+    Example: sweeper analyze runs/demo --output-dir runs/demo/analysis --reference-ratio 5e-6/128
     """
-    _analyze(source, output_dir)
+    _analyze(source, output_dir, reference_ratio)
 
 
 @app.command()
@@ -340,12 +345,12 @@ def _parse_override(item: str) -> tuple[str, Any]:
     return key, yaml.safe_load(value)
 
 
-def _analyze(source: Any, output_dir: Path) -> None:
+def _analyze(source: Any, output_dir: Path, reference_ratio: str | None) -> None:
     from analysis import analyze as run_analysis
     from analysis.errors import AnalysisInputError
 
     try:
-        run_analysis(source, output_dir)
+        run_analysis(source, output_dir, reference_ratio=reference_ratio)
     except AnalysisInputError as error:  # analysis has no dependency on sweeper, so its input error is mapped here
         raise SweeperError(str(error)) from None
     _out().print(f"analysis: {Path(output_dir) / 'report.md'}  plots: {Path(output_dir) / 'plots'}")

@@ -106,11 +106,12 @@ def _sweep(
     table = _run_tune(spec, output_dir, address, verbose, on_result, on_start)
     # A follow-up of a study (`sweeper plan`) is analysed with the sweeps before it, into the study's folder.
     study = Path(spec.study_dir) if spec.study_dir else output_dir
+    analysis = None
     if analyze:
         from analysis import analyze as write_analysis
 
-        write_analysis(study, study)
-    log_sweep_summary(spec, table, study / "plots")
+        analysis = write_analysis(study, study)
+    log_sweep_summary(spec, table, study / "plots", analysis)
     return table
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from analysis.report import AnalysisResult
     from sweeper.spec import SweepSpec, TrialParams
     from sweeper.store import TrialResult
 
@@ -101,8 +102,12 @@ def finish_trial_run(run: Any | None, result: TrialResult) -> None:
     run.finish()
 
 
-def log_sweep_summary(spec: SweepSpec, table: pd.DataFrame, plots_dir: Path) -> None:
-    """One summary run per sweep: the tidy results as a `wandb.Table` and the analysis figures as images."""
+def log_sweep_summary(
+    spec: SweepSpec, table: pd.DataFrame, plots_dir: Path, analysis: AnalysisResult | None = None
+) -> None:
+    """One summary run per sweep: the tidy results as a `wandb.Table` and the analysis figures as images; with
+    `analysis` (what `analysis.analyze` returned) also its Answer as text, the optima and regret tables, and a
+    native scatter of score against log10(lr/bs) per category, so the result shows without opening a file."""
     if spec.wandb.mode == "disabled":
         return
     import wandb
@@ -125,4 +130,26 @@ def log_sweep_summary(spec: SweepSpec, table: pd.DataFrame, plots_dir: Path) -> 
     images = {f"plots/{path.stem}": wandb.Image(str(path)) for path in sorted(Path(plots_dir).glob("*.png"))}
     if images:
         run.log(images)
+    if analysis is not None:
+        run.summary["answer"] = analysis.answer
+        run.log({"answer": wandb.Html(f"<h3>Answer</h3><pre>{analysis.answer}</pre>")})
+        run.log({"optima": wandb.Table(dataframe=analysis.optima), "regret": wandb.Table(dataframe=analysis.regret)})
+        run.log(_category_scatters(analysis.results))
     run.finish()
+
+
+def _category_scatters(results: pd.DataFrame) -> dict[str, Any]:
+    """Per category, a native W&B scatter of each ok trial's mean score over the category's tasks."""
+    import wandb
+
+    ok = results[(results["status"] == "ok") & results["score"].notna()]
+    per_trial = ok.groupby(["category", "trial_id"], as_index=False).agg(
+        lr_bs_ratio=("lr_bs_ratio", "first"), score=("score", "mean")
+    )
+    per_trial["log10_lr_bs_ratio"] = per_trial["lr_bs_ratio"].map(math.log10)
+    charts = {}
+    for category, rows in per_trial.groupby("category"):
+        points = wandb.Table(dataframe=rows[["trial_id", "log10_lr_bs_ratio", "score"]])
+        title = f"{category}: mean score vs log10(lr/bs)"
+        charts[f"scatter/{category}"] = wandb.plot.scatter(points, "log10_lr_bs_ratio", "score", title=title)
+    return charts

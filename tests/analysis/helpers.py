@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import wls
-from analysis.fit import CurveFit, fit_series
+from analysis.fit import CurveFit, fit_curves
 from analysis.load import load_results
 from analysis.series import Series, build_series
 
@@ -22,7 +22,6 @@ def series_of(table: pd.DataFrame) -> tuple[dict[str, Series], np.ndarray]:
     return {one.name: one for one in series}, counts
 
 
-def fits_of(table: pd.DataFrame) -> dict[str, CurveFit]:
-    """Every series' fit, keyed by name."""
-    series, counts = series_of(table)
-    return {name: fit_series(one, counts) for name, one in series.items()}
+def fits_of(table: pd.DataFrame, seed: int = 0) -> dict[str, CurveFit]:
+    """Every series' fit (one joint draw, `seed`), keyed by name."""
+    return {fit.name: fit for fit in fit_curves(build_series(load_results(table)), np.random.default_rng(seed))}

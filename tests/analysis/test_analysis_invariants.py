@@ -59,7 +59,7 @@ def test_alpha_profile_from_power_moments_matches_fitting_each_alpha() -> None:
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
     profile = [wls.fit(_z_design(reasoning, points, alpha), y, weights).wrss for alpha in ALPHA_GRID]
     brute_force = ALPHA_GRID[int(np.argmin(profile))]
-    alpha_hat, _ = _free_alpha(reasoning, counts)
+    alpha_hat = _free_alpha(reasoning, counts).estimate
     assert abs(alpha_hat - brute_force) <= ALPHA_GRID[1] - ALPHA_GRID[0]
     assert alpha_hat == pytest.approx(0.7, abs=0.1)
 
@@ -68,3 +68,18 @@ def test_too_small_a_grid_is_not_compared() -> None:
     series, counts = series_of(planted_table({"t": PlantedTask("r", best_z=-4.0)}, [1e-4, 1e-3], [8, 16]))
     assert not can_compare(series["t"])
     assert compare_invariants(series["t"], counts).empty
+
+
+def test_alpha_beyond_the_old_search_bound_is_found_and_beyond_the_new_one_is_open() -> None:
+    """α's CI used to stop at its search bounds (2.0) and read as an ordinary interval."""
+    rows = {}
+    for alpha, best_z in ((2.5, -1.5), (4.0, 1.5)):
+        tasks = {"t": PlantedTask("r", best_z=best_z, alpha=alpha, noise=0.005)}
+        learning_rates = np.geomspace(1e-5, 1e-1, 9)
+        series, counts = series_of(planted_table(tasks, learning_rates, [4, 8, 16, 32], seeds=(0, 1)))
+        rows[alpha] = compare_invariants(series["t"], counts).iloc[0]
+    inside = rows[2.5]
+    assert inside["alpha_ci_low"] < 2.5 < inside["alpha_ci_high"]
+    assert not inside["alpha_ci_low_open"] and not inside["alpha_ci_high_open"]
+    beyond = rows[4.0]
+    assert beyond["alpha_ci_high_open"] and beyond["alpha_ci_high"] == pytest.approx(ALPHA_GRID[-1])

@@ -1,4 +1,5 @@
-"""W&B runs -> tidy frame, on recorded (hand-made) public-API responses; no network."""
+"""W&B runs -> tidy frame: on runs written by trials/tracking.py itself (offline, read back from their .wandb files,
+the sweep's summary run included) and on hand-made public-API responses; no network."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+import yaml
 
 import analysis.load
-from analysis import load_results
+from analysis import analyze, load_results
 from analysis.errors import AnalysisInputError
+from analysis.synthetic import PlantedTask, planted_table
 from analysis.wandb_source import load_wandb, runs_to_frame
+from tests.conftest import micro_spec_dict
+from tests.wandb_records import offline_runs
 
 TASKS = {"arc": {"category": "reasoning", "metric": "acc"}, "ifeval": {"category": "pattern", "metric": "strict"}}
 
@@ -29,7 +34,7 @@ def recorded_run(name: str, learning_rate: float, seed: int, summary: dict) -> S
         "trial_id": f"lr{learning_rate:.0e}_bs16_s{seed}",
         "tasks": TASKS,
     }
-    return SimpleNamespace(name=name, config=config, summary=summary)
+    return SimpleNamespace(name=name, job_type="sft", config=config, summary=summary)
 
 
 def test_runs_become_one_row_per_run_and_task() -> None:
@@ -74,7 +79,7 @@ def test_non_numeric_score_in_a_run_names_the_row() -> None:
 
 
 def test_a_run_without_tasks_says_how_to_log_them() -> None:
-    run = SimpleNamespace(name="no-tasks", config={"learning_rate": 1e-4}, summary={})
+    run = SimpleNamespace(name="no-tasks", job_type="sft", config={"learning_rate": 1e-4}, summary={})
     with pytest.raises(AnalysisInputError, match=r"run 'no-tasks' has no 'tasks'.*config\['tasks'\]"):
         runs_to_frame([run])
 
@@ -95,3 +100,54 @@ def test_load_results_dispatches_wandb_uris(monkeypatch: pytest.MonkeyPatch) -> 
     frame = load_results("wandb://me/sweeps/demo-group")
     assert calls == ["wandb://me/sweeps/demo-group"]
     assert sorted(frame["task"]) == ["arc", "ifeval"]
+
+
+def test_runs_written_by_tracking_are_read_back_summary_run_included(tmp_path, monkeypatch) -> None:
+    """`sweeper analyze wandb://...` failed on the project's own output: the summary run has no `tasks`."""
+    from sweeper.spec import load_spec
+    from sweeper.store import TaskScore, TrialResult, TrialStatus
+    from trials.tracking import finish_trial_run, log_sweep_summary, start_trial_run
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    raw = micro_spec_dict(tmp_path / "run")
+    raw["wandb"] = {"mode": "offline", "project": "ratio-test"}
+    raw["evaluation"]["tasks"][0]["higher_is_better"] = False
+    spec_path = tmp_path / "micro.yaml"
+    spec_path.write_text(yaml.safe_dump(raw))
+    spec = load_spec(spec_path)
+    spec.resolved_output_dir().mkdir(parents=True)
+    tasks = spec.evaluation.tasks
+    for params, status in zip(spec.trials()[:2], (TrialStatus.OK, TrialStatus.DIVERGED), strict=True):
+        scores = tuple(
+            TaskScore(t.task, t.category, t.metric, 0.5 if status == TrialStatus.OK else math.nan, 0.02,
+                      t.higher_is_better is not False)
+            for t in tasks
+        )  # fmt: skip
+        result = TrialResult(
+            spec.name, params.trial_id, spec.method, params.learning_rate, params.batch_size,
+            params.per_device_batch_size, params.gradient_accumulation_steps, params.seed, status, scores=scores,
+        )  # fmt: skip
+        finish_trial_run(start_trial_run(spec, params), result)
+    planted = {t.task: PlantedTask(t.category, best_z=-4.0, noise=0.01) for t in tasks}
+    result = analyze(planted_table(planted, [1e-4, 1e-3, 1e-2], [4, 16, 64]), tmp_path / "analysis")
+    stored = result.results.astype({column: float for column in result.results.select_dtypes("Int64").columns})
+    log_sweep_summary(spec, stored, tmp_path / "analysis" / "plots", result)
+
+    runs = offline_runs(spec.resolved_output_dir() / "wandb")
+    assert {run.job_type for run in runs.values()} == {spec.method, "summary"}, "two trial runs and the summary run"
+    frame = runs_to_frame(runs.values(), source="offline runs")
+    assert len(frame) == 2 * len(tasks) and set(frame["trial_id"]) == {p.trial_id for p in spec.trials()[:2]}
+    direction = frame.groupby("task")["higher_is_better"].first()
+    assert not direction[tasks[0].task] and direction[tasks[1].task]
+    ok = frame[frame["status"] == "ok"]
+    assert (ok["score"] == 0.5).all() and (ok["stderr"] == 0.02).all()
+    assert set(frame["status"]) == {"ok", "diverged"}
+    summary = runs[f"{spec.name}-summary"].summary
+    assert summary["answer"] == result.answer and "Confidence:" in summary["answer"]
+    assert summary["optima/_type"] == summary["regret/_type"] == "table-file"
+    assert summary["optima/nrows"] == len(result.optima) and summary["regret/nrows"] == len(result.regret)
+    categories = {t.category for t in tasks}
+    assert {key.split("_table")[0] for key in summary if key.startswith("scatter/")} == {
+        f"scatter/{category}" for category in categories
+    }, "one native scatter per category"

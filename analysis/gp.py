@@ -1,0 +1,193 @@
+"""Gaussian-process regression of scores, averaged over its hyperparameters: the model behind every optimum.
+
+Why a GP: a fixed curve (a quadratic) answers with the optimum its shape implies, and on a skewed or flat peak
+its interval is narrow around the wrong place. A GP's posterior includes every shape the data allow, so the
+optimum's distribution (the argmax of posterior sample curves) is as wide as the data leave it.
+
+One component per task, on inputs scaled to about [-1, 1] (1-D: x = log10(lr/bs); 2-D: x and log10 bs):
+
+    y_i = o_c + f_c(s_i) + e_i                c = the row's component (task)
+    f_c ~ GP(0, signal · Matérn-ν(warped s / lengthscales)),  o_c ~ N(0, OFFSET_VARIANCE) (the task's level)
+    e ~ N(0, noise + nugget · I)              noise known: lm-eval's stderr, the seeds' spread, and between tasks
+                                              the trial effect they share; the nugget is lack of fit, or all of
+                                              the noise when none is known
+
+Each component's hyperparameters (lengthscales, warp, smoothness ν, signal, nugget) are not fitted to one value
+but averaged over a grid, weighted by marginal likelihood (flat prior on the grid): on a small sweep the data
+cannot pin a lengthscale down, and the optimum's interval must carry that. The warp matters at a cliff: a
+stationary curve that rises gently must also turn over gently, so before a sharp drop (divergence nearing) it
+puts the peak too early and is sure of it. The first input axis is warped by a Kumaraswamy CDF (Snoek et al.,
+2014), w(u) = 1 - (1 - u^a)^b on u in [0, 1]: b < 1 stretches the high end (room for a sharp fall there), a < 1
+the low end, a = b = 1 is no warp; the evidence chooses. Components are drawn jointly by pathwise
+conditioning (Matheron's rule: a prior draw corrected by the data's residual), so the shared trial noise pairs
+the tasks' curves at the cost of one solve over all rows; everything is batched over settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+OFFSET_VARIANCE = 10.0
+"""Prior variance of a task's level, in standardised units: wide enough to leave the level to the data."""
+JITTER = 1e-6
+"""Added to diagonals (relative to the prior variance) so near-singular covariances factor."""
+MEAN_WEIGHT = 0.999
+"""A posterior mean averages the most likely settings holding this share of the weight (the rest cannot show)."""
+SETTINGS_PER_CHUNK = 48
+"""Settings solved at once: bounds the memory of the (settings, n, n) covariance stack."""
+
+
+@dataclass(frozen=True)
+class GPData:
+    """What the GP sees, each component standardised (its y has mean 0 and variance 1)."""
+
+    coords: np.ndarray
+    """(n, d) inputs, scaled."""
+    y: np.ndarray
+    noise: np.ndarray
+    """(n, n) known noise covariance (zeros where nothing is known)."""
+    components: np.ndarray
+    """(n,) which component (task) each row belongs to."""
+
+
+WARP_LOW, WARP_HIGH, SMOOTHNESS, SIGNAL, NUGGET = -5, -4, -3, -2, -1
+"""Columns of a setting row, after one lengthscale per input dimension."""
+
+
+def hyper_grid(
+    lengthscales: list[np.ndarray],
+    warps: np.ndarray,
+    smoothness: np.ndarray,
+    signals: np.ndarray,
+    nuggets: np.ndarray,
+) -> np.ndarray:
+    """Every combination as rows: lengthscale per dimension..., warp a, warp b, smoothness ν, signal, nugget."""
+    axes = np.meshgrid(*lengthscales, np.arange(len(warps)), smoothness, signals, nuggets, indexing="ij")
+    flat = [axis.ravel() for axis in axes]
+    warp = np.asarray(warps)[flat[len(lengthscales)].astype(int)]
+    return np.column_stack([*flat[: len(lengthscales)], warp, *flat[len(lengthscales) + 1 :]])
+
+
+MATERN = {
+    0.5: lambda distance: np.exp(-distance),
+    1.5: lambda distance: (1 + np.sqrt(3.0) * distance) * np.exp(-np.sqrt(3.0) * distance),
+    2.5: lambda distance: (1 + np.sqrt(5.0) * distance + 5.0 * distance**2 / 3) * np.exp(-np.sqrt(5.0) * distance),
+}
+"""Matérn correlation by smoothness ν, as a function of the lengthscale-scaled distance."""
+
+
+def kernel(a: np.ndarray, b: np.ndarray, settings: np.ndarray) -> np.ndarray:
+    """Prior covariance of one component's curve, level included: (settings, len(a), len(b))."""
+    dims = settings.shape[1] + WARP_LOW
+    first = [_warped(points[:, 0], settings) for points in (a, b)]
+    squared = (first[0][:, :, None] - first[1][:, None, :]) ** 2 / settings[:, None, None, 0] ** 2
+    for dim in range(1, dims):
+        squared = squared + (a[None, :, None, dim] - b[None, None, :, dim]) ** 2 / settings[:, None, None, dim] ** 2
+    scaled = np.sqrt(squared)
+    correlation = np.empty_like(scaled)
+    for smoothness, shape in MATERN.items():
+        chosen = settings[:, SMOOTHNESS] == smoothness
+        correlation[chosen] = shape(scaled[chosen])
+    return settings[:, SIGNAL, None, None] * correlation + OFFSET_VARIANCE
+
+
+def _warped(values: np.ndarray, settings: np.ndarray) -> np.ndarray:
+    """The first input axis through each setting's Kumaraswamy CDF, back on [-1, 1]: (settings, len(values))."""
+    unit = np.clip((values + 1) / 2, 0.0, 1.0)[None, :]
+    low, high = settings[:, WARP_LOW, None], settings[:, WARP_HIGH, None]
+    return 2 * (1 - (1 - unit**low) ** high) - 1
+
+
+def log_evidence(data: GPData, grid: np.ndarray) -> np.ndarray:
+    """Log marginal likelihood of one component's rows under each setting of `grid` (up to a constant)."""
+    result = []
+    for chunk in np.array_split(grid, max(1, -(-len(grid) // SETTINGS_PER_CHUNK))):
+        lower = np.linalg.cholesky(_train_covariance(data, [chunk]))
+        whitened = solve_triangular(lower, np.broadcast_to(data.y[:, None], (len(chunk), len(data.y), 1)), lower=True)
+        log_det = 2 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
+        result.append(-0.5 * (whitened[..., 0] ** 2).sum(axis=1) - 0.5 * log_det)
+    return np.concatenate(result)
+
+
+def evidence_weights(log_evidence_values: np.ndarray) -> np.ndarray:
+    """Posterior weights of the settings under a flat prior on the grid."""
+    shifted = np.exp(log_evidence_values - log_evidence_values.max())
+    return shifted / shifted.sum()
+
+
+def _train_covariance(data: GPData, settings: list[np.ndarray]) -> np.ndarray:
+    """(m, n, n) covariance of the rows for m combinations; settings[c] (m, d+2) is component c's setting."""
+    covariance = np.broadcast_to(data.noise, (len(settings[0]), *data.noise.shape)).copy()
+    for component, setting in enumerate(settings):
+        rows = np.flatnonzero(data.components == component)
+        block = np.ix_(rows, rows)
+        diagonal = (setting[:, NUGGET] + JITTER * setting[:, SIGNAL])[:, None, None] * np.eye(len(rows))
+        covariance[:, block[0], block[1]] += kernel(data.coords[rows], data.coords[rows], setting) + diagonal
+    return covariance
+
+
+def draw(
+    data: GPData, settings: list[np.ndarray], per_setting: int, queries: list[np.ndarray], rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Joint posterior samples of every component's curve (level included) at `queries[c]` (q_c, d).
+
+    `settings[c]` (m, d+2) holds component c's setting in each of m combinations; each combination gives
+    `per_setting` samples. Returns per component (m · per_setting, q_c), rows aligned across components: sample i
+    of every component comes from one joint draw.
+    """
+    n_settings, n_rows = len(settings[0]), len(data.y)
+    lower = np.linalg.cholesky(_train_covariance(data, settings))
+    prior_queries, prior_rows = [], np.zeros((n_settings, per_setting, n_rows))
+    for component, (setting, query) in enumerate(zip(settings, queries, strict=True)):
+        rows = np.flatnonzero(data.components == component)
+        both = np.concatenate([query, data.coords[rows]])
+        unique, inverse = np.unique(setting, axis=0, return_inverse=True)
+        factor = _factor(kernel(both, both, unique))[inverse.ravel()]
+        prior = factor @ rng.standard_normal((n_settings, len(both), per_setting))
+        prior_queries.append(np.swapaxes(prior[:, : len(query)], 1, 2))
+        prior_rows[:, :, rows] = np.swapaxes(prior[:, len(query) :], 1, 2)
+    nuggets, inverse = np.unique(
+        np.column_stack([setting[:, NUGGET] for setting in settings]), axis=0, return_inverse=True
+    )
+    noise_factor = _factor(data.noise + nuggets[:, data.components, None] * np.eye(n_rows))[inverse.ravel()]
+    noise = noise_factor @ rng.standard_normal((n_settings, n_rows, per_setting))
+    residual = data.y[None, :, None] - np.swapaxes(prior_rows, 1, 2) - noise
+    solved = solve_triangular(lower, solve_triangular(lower, residual, lower=True), lower=True, trans="T")
+    samples = []
+    for component, (setting, query) in enumerate(zip(settings, queries, strict=True)):
+        rows = np.flatnonzero(data.components == component)
+        update = kernel(query, data.coords[rows], setting) @ solved[:, rows]
+        samples.append((prior_queries[component] + np.swapaxes(update, 1, 2)).reshape(-1, len(query)))
+    return samples
+
+
+def posterior_mean(data: GPData, grid: np.ndarray, weights: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """The weight-averaged posterior mean of a one-component GP's curve at `query` (for contour maps), over the
+    most likely settings that hold MEAN_WEIGHT of the weight."""
+    order = np.argsort(weights)[::-1]
+    kept = order[: np.searchsorted(np.cumsum(weights[order]), MEAN_WEIGHT) + 1]
+    total = np.zeros(len(query))
+    for chunk in np.array_split(kept, max(1, -(-len(kept) // 8))):
+        covariance = _train_covariance(data, [grid[chunk]])
+        solved = np.linalg.solve(covariance, np.broadcast_to(data.y, (len(chunk), len(data.y)))[..., None])[..., 0]
+        total += weights[chunk] @ np.einsum("mqn,mn->mq", kernel(query, data.coords, grid[chunk]), solved)
+    return total / weights[kept].sum()
+
+
+def loo_residuals(data: GPData, setting: np.ndarray) -> np.ndarray:
+    """Leave-one-out residuals of a one-component GP's rows under one setting: [K⁻¹y]_i / [K⁻¹]_ii."""
+    inverse = np.linalg.inv(_train_covariance(data, [setting[None, :]])[0])
+    return (inverse @ data.y) / np.diagonal(inverse)
+
+
+def _factor(covariance: np.ndarray) -> np.ndarray:
+    """A factor R with R Rᵀ ≈ covariance for each matrix: Cholesky with jitter, else a clipped eigen-root."""
+    scale = np.maximum(np.diagonal(covariance, axis1=-2, axis2=-1).max(axis=-1), 1e-12)
+    try:
+        return np.linalg.cholesky(covariance + JITTER * scale[..., None, None] * np.eye(covariance.shape[-1]))
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(covariance)
+        return vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]

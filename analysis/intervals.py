@@ -1,0 +1,90 @@
+"""Intervals that say when they are open.
+
+An estimate that cannot leave a range (an optimum searched over the grid's ratios, an exponent over its search
+range) piles its samples at the range's end when the truth lies beyond it. Its percentile interval then stops at
+that end, and printed as an ordinary interval it claims a bound the data never gave. Here an end that reaches the
+range's bound is *open*: the CSV flags it, the report reads "≥ …", the plots draw an arrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+LEVEL = 0.95
+TAILS = ((1 - LEVEL) / 2, 0.5, (1 + LEVEL) / 2)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate (the samples' median) and its 95% interval, each end open or closed."""
+
+    estimate: float
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray, bounds: tuple[float, float]) -> Interval:
+        """Median and central 95% of `samples`, which cannot leave `bounds`; an end at a bound is open."""
+        finite = samples[np.isfinite(samples)]
+        if not finite.size:
+            return cls.missing()
+        low, estimate, high = np.quantile(finite, TAILS)
+        tolerance = 1e-9 * max(1.0, abs(bounds[1] - bounds[0]))
+        return cls(
+            float(estimate), float(low), float(high), low <= bounds[0] + tolerance, high >= bounds[1] - tolerance
+        )
+
+    @classmethod
+    def missing(cls) -> Interval:
+        return cls(np.nan, np.nan, np.nan)
+
+    def mapped(self, function: Callable[[float], float]) -> Interval:
+        """The same interval through an increasing function (log10 values to the values themselves)."""
+        values = (function(self.estimate), function(self.low), function(self.high))
+        return Interval(*values, self.low_open, self.high_open)
+
+    @property
+    def is_open(self) -> bool:
+        return self.low_open or self.high_open
+
+    def contains(self, value: float) -> bool:
+        """Whether `value` lies inside, an open end reaching out to infinity."""
+        return (self.low_open or self.low <= value) and (self.high_open or value <= self.high)
+
+    def as_columns(self, estimate: str, prefix: str = "") -> dict[str, float | bool]:
+        """The CSV columns: `estimate`, `<prefix>ci_low`, `<prefix>ci_high` and their `_open` flags."""
+        return {
+            estimate: self.estimate,
+            f"{prefix}ci_low": self.low,
+            f"{prefix}ci_high": self.high,
+            f"{prefix}ci_low_open": self.low_open,
+            f"{prefix}ci_high_open": self.high_open,
+        }
+
+    def describe(
+        self, show: Callable[[float], str], low_edge: str = "the grid's edge", high_edge: str = "the grid's edge"
+    ) -> str:
+        """In words after a name ("best lr/bs …"), each value through `show`; an open end says which bound it
+        reached: "= 2.1e-6 [95% CI 1.2e-6, 3.4e-6]", "≥ 1.2e-6 (95% CI reaches the grid's edge, 3.4e-6)"."""
+        if self.low_open and self.high_open:
+            return f"not located (95% CI spans the whole range, {show(self.low)} to {show(self.high)})"
+        if self.high_open:
+            return f"≥ {show(self.low)} (95% CI reaches {high_edge}, {show(self.high)})"
+        if self.low_open:
+            return f"≤ {show(self.high)} (95% CI reaches {low_edge}, {show(self.low)})"
+        return f"= {show(self.estimate)} [95% CI {show(self.low)}, {show(self.high)}]"
+
+    def compact(self, show: Callable[[float], str]) -> str:
+        """Short form: "-5.68 [-5.92, -5.47]", "≥ -5.92", "≤ -5.47" or "anywhere in [-6.80, -2.60]"."""
+        if self.low_open and self.high_open:
+            return f"anywhere in [{show(self.low)}, {show(self.high)}]"
+        if self.high_open:
+            return f"≥ {show(self.low)}"
+        if self.low_open:
+            return f"≤ {show(self.high)}"
+        return f"{show(self.estimate)} [{show(self.low)}, {show(self.high)}]"

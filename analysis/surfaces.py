@@ -1,0 +1,156 @@
+"""Score over (log10 lr, log10 bs): a GP per task over x = log10(lr/bs) and log10 bs (task_gp), all tasks drawn
+jointly, a category averaging its tasks' z-scored surfaces, as for the ratio curves.
+
+From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at
+that batch size, per posterior sample) with its CI, open where it reaches the lowest or highest learning rate
+scored there; and the posterior mean surface on a fine grid, for the paper's contour figure. The kernel's
+coordinates are the ratio and the batch size, so a long batch-size lengthscale is ratio invariance and the data
+decide how far from it they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.fit import FRONTIER, GRID_EDGE, N_SAMPLES
+from analysis.intervals import Interval
+from analysis.series import Series
+from analysis.task_gp import MAX_BINS, fit_task_gp, joint_draw
+
+LR_POINTS = 41
+"""Learning rates per batch size at which the surface is sampled (the argmax's resolution)."""
+MAP_POINTS = 48
+"""Points per axis of the mean surface drawn as contours..."""
+MAP_MARGIN = 0.06
+"""...which reaches this fraction of each axis' range beyond the trials, so none sits on the frame."""
+COLUMNS = ("x", "log10_bs")
+
+
+@dataclass(frozen=True)
+class SurfaceFit:
+    """One series' surface: the optimal learning rate per batch size, and the mean surface for the contours."""
+
+    level: str
+    name: str
+    log10_bs: np.ndarray
+    """The batch sizes (log10) at which the optimal learning rate is located."""
+    optimal_lr: list[Interval]
+    """Per batch size: the optimal log10 learning rate and its 95% CI."""
+    high_edges: list[str]
+    """Per batch size: what ends the learning rates tried there (GRID_EDGE, or FRONTIER when higher ones diverged)."""
+    ridge_samples: np.ndarray
+    """(samples, batch sizes) optimal log10 lr of each posterior surface; rows are joint draws across batch sizes."""
+    map_log10_lr: np.ndarray
+    map_log10_bs: np.ndarray
+    map_mean: np.ndarray
+    """(len(map_log10_bs), len(map_log10_lr)) posterior mean: a task's in its metric's units, a category's in z."""
+
+
+def can_fit_surface(series: Series) -> bool:
+    """A surface needs two batch sizes and three learning rates."""
+    points = series.points
+    return points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3
+
+
+def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[SurfaceFit]:
+    """The surface of every series that `can_fit_surface`; its tasks' GPs are drawn jointly."""
+    eligible = [one for one in series if can_fit_surface(one)]
+    models = {one.name: fit_task_gp(one, COLUMNS) for one in eligible if one.level == "task"}
+    if not models:
+        return []
+    points = pd.concat([model.series.points for model in models.values()])
+    log10_bs = _ridge_batch_sizes(points["log10_bs"])
+    log10_lr = np.linspace(points["log10_lr"].min(), points["log10_lr"].max(), LR_POINTS)
+    lr_grid, bs_grid = np.meshgrid(log10_lr, log10_bs)
+    coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
+    draws = joint_draw(list(models.values()), coords, N_SAMPLES, rng)
+    map_lr, map_bs = (
+        np.linspace(
+            axis[0] - MAP_MARGIN * (axis[-1] - axis[0]), axis[-1] + MAP_MARGIN * (axis[-1] - axis[0]), MAP_POINTS
+        )
+        for axis in (log10_lr, log10_bs)
+    )
+    map_lr_grid, map_bs_grid = np.meshgrid(map_lr, map_bs)
+    map_coords = np.column_stack([(map_lr_grid - map_bs_grid).ravel(), map_bs_grid.ravel()])
+    means = {name: model.mean(map_coords) for name, model in models.items()}
+    fits = []
+    for one in eligible:
+        members = [task for task in one.tasks if task in models]
+        if not members:
+            continue
+        surface = _pooled(one, members, draws).reshape(-1, len(log10_bs), LR_POINTS)
+        mean = _pooled(one, members, {name: means[name][None, :] for name in members})[0]
+        fits.append(_surface_fit(one, log10_bs, log10_lr, surface, (map_lr, map_bs, mean.reshape(map_lr_grid.shape))))
+    return fits
+
+
+def _ridge_batch_sizes(values: pd.Series) -> np.ndarray:
+    """The grid's batch sizes (log10), or MAX_BINS[2] of them spread over their range on a huge grid."""
+    distinct = np.sort(values.unique())
+    return distinct if len(distinct) <= MAX_BINS[2] else np.quantile(distinct, np.linspace(0, 1, MAX_BINS[2]))
+
+
+def _pooled(series: Series, members: list[str], values: dict[str, np.ndarray]) -> np.ndarray:
+    """A task's values in its metric's units; a category's as the mean of its tasks' z-scores (quality units)."""
+    units = series.units.loc[members]
+    if series.level == "task":
+        return values[members[0]] * units["sign"].iloc[0]
+    return sum((values[task] - row.sign * row.location) / row.spread for task, row in units.iterrows()) / len(members)
+
+
+def _surface_fit(
+    series: Series,
+    log10_bs: np.ndarray,
+    log10_lr: np.ndarray,
+    surface: np.ndarray,
+    contour: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> SurfaceFit:
+    """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it."""
+    points, sign = series.points, float(series.units["sign"].iloc[0]) if series.level == "task" else 1.0
+    nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
+    intervals, edges, ridge = [], [], []
+    for index, batch in enumerate(log10_bs):
+        tried = points.loc[nearest == index, "log10_lr"]
+        inside = (log10_lr >= tried.min() - 1e-9) & (log10_lr <= tried.max() + 1e-9)
+        lrs = log10_lr[inside]
+        best = lrs[np.argmax(sign * surface[:, index, inside], axis=1)]
+        ridge.append(best)
+        intervals.append(Interval.from_samples(best, (lrs[0], lrs[-1])))
+        diverged = series.diverged
+        beyond = np.isclose(np.log10(diverged["batch_size"]), batch) & (np.log10(diverged["learning_rate"]) > lrs[-1])
+        edges.append(FRONTIER if beyond.any() else GRID_EDGE)
+    return SurfaceFit(
+        level=series.level,
+        name=series.name,
+        log10_bs=log10_bs,
+        optimal_lr=intervals,
+        high_edges=edges,
+        ridge_samples=np.column_stack(ridge),
+        map_log10_lr=contour[0],
+        map_log10_bs=contour[1],
+        map_mean=contour[2],
+    )
+
+
+def optimal_lr_table(fits: list[SurfaceFit]) -> pd.DataFrame:
+    """optimal_lr.csv: per series and batch size, the optimal learning rate with its CI (log10) and open flags."""
+    rows = [
+        {
+            "level": fit.level,
+            "name": fit.name,
+            "batch_size": float(10**batch),
+            **interval.as_columns("best_log10_lr"),
+            "best_learning_rate": 10**interval.estimate,
+            "high_edge": edge,
+        }
+        for fit in fits
+        for batch, interval, edge in zip(fit.log10_bs, fit.optimal_lr, fit.high_edges, strict=True)
+    ]
+    columns = [
+        "level", "name", "batch_size", "best_log10_lr", "ci_low", "ci_high", "ci_low_open", "ci_high_open",
+        "best_learning_rate", "high_edge",
+    ]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

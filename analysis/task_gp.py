@@ -1,0 +1,159 @@
+"""A Gaussian process per task: over x = log10(lr/bs) (the ratio's optimum), or over x and log10 bs (the
+optimal learning rate per batch size, and the paper's contour figure); and joint draws of several tasks' curves.
+
+Each task gets its own GP, so its own shape: a category's curve is then the average of its tasks' z-scored
+sample curves, with no assumption that its tasks share a shape. The GP works on the task's per-grid-point
+aggregates, scaled and standardised; sweeps with more distinct values than a GP needs (thousands of grid points)
+are first coarsened into bins (inverse-variance weighted means), which keeps every fit to a few dozen points. A bin
+mixes trials, so coarsened rows carry no trial-shared noise. Samples come back in the task's quality units
+(y = sign · score: higher is better).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis import gp
+from analysis.series import Series
+
+MAX_BINS = {1: 60, 2: 8}
+"""Per input axis: at most this many distinct values before the points are coarsened into bins."""
+WARPS = np.array([[1.0, 1.0], [1.0, 0.5], [1.0, 0.25], [0.5, 1.0]])
+"""(a, b) of the ratio axis' warp: none, the high end stretched (twice, four times), the low end stretched."""
+HYPER_GRIDS = {
+    1: gp.hyper_grid(
+        [np.geomspace(0.08, 4.0, 10)],
+        WARPS,
+        np.array([1.5, 2.5]),
+        np.geomspace(0.05, 5.0, 5),
+        np.array([0.0, 0.01, 0.05, 0.2, 0.8]),
+    ),
+    2: gp.hyper_grid(
+        [np.geomspace(0.1, 4.0, 6), np.array([0.5, 1.5, 5.0, 20.0])],
+        WARPS[:2],
+        np.array([2.5]),
+        np.array([0.1, 0.5, 2.5]),
+        np.array([0.0, 0.05, 0.3]),
+    ),
+}
+"""Lengthscales in scaled units (the task's range is [-1, 1]; a long log10-bs lengthscale is ratio invariance),
+warps, Matérn smoothness, signal variance and nugget in units of the task's variance."""
+SETTINGS_DRAWN = 24
+"""Hyperparameter settings drawn from their posterior weights per draw; each gives an equal share of the samples."""
+
+
+@dataclass(frozen=True)
+class TaskGP:
+    """The GP of one task over `columns`, with its hyperparameters' posterior weights."""
+
+    series: Series
+    columns: tuple[str, ...]
+    data: gp.GPData
+    points: pd.DataFrame
+    """The rows the GP saw (coarsened when needed), in the series' columns and units."""
+    center: np.ndarray
+    half: np.ndarray
+    y_mean: float
+    y_scale: float
+    weights: np.ndarray
+
+    @property
+    def grid(self) -> np.ndarray:
+        return HYPER_GRIDS[len(self.columns)]
+
+    def scaled(self, coords: np.ndarray) -> np.ndarray:
+        """Original coordinates (q, d) on the GP's scale."""
+        return (np.asarray(coords, dtype=float) - self.center) / self.half
+
+    def mean(self, coords: np.ndarray) -> np.ndarray:
+        """Posterior mean (weight-averaged over settings) of the task's curve at original coords (q, d)."""
+        return self.y_mean + self.y_scale * gp.posterior_mean(self.data, self.grid, self.weights, self.scaled(coords))
+
+    def loo_residuals(self) -> np.ndarray:
+        """Leave-one-out residuals of the rows under the most likely setting, in the task's units."""
+        return self.y_scale * gp.loo_residuals(self.data, self.grid[np.argmax(self.weights)])
+
+    def nugget_variance(self) -> float:
+        """The nugget averaged over the settings' weights, in the task's units: the noise when none is known."""
+        return float(self.weights @ self.grid[:, gp.NUGGET]) * self.y_scale**2
+
+    def top_setting(self) -> dict[str, object]:
+        """The most likely setting in the task's units (lengthscales in decades) and its weight."""
+        setting = self.grid[np.argmax(self.weights)]
+        names = {"x": "lengthscale_decades", "log10_bs": "bs_lengthscale_decades"}
+        return {
+            **{names[column]: float(setting[index] * self.half[index]) for index, column in enumerate(self.columns)},
+            "warp": [float(setting[gp.WARP_LOW]), float(setting[gp.WARP_HIGH])],
+            "smoothness": float(setting[gp.SMOOTHNESS]),
+            "signal_sd": float(np.sqrt(setting[gp.SIGNAL]) * self.y_scale),
+            "nugget_sd": float(np.sqrt(setting[gp.NUGGET]) * self.y_scale),
+            "top_weight": float(self.weights.max()),
+        }
+
+
+def fit_task_gp(series: Series, columns: tuple[str, ...]) -> TaskGP:
+    """Fit the GP of a task series over `columns` (`("x",)` or `("x", "log10_bs")`)."""
+    points = _coarsened(series.points, columns)
+    values = points[list(columns)].to_numpy(dtype=float)
+    low, high = values.min(axis=0), values.max(axis=0)
+    center, half = (high + low) / 2, np.where(high > low, (high - low) / 2, 1.0)
+    y = points["y"].to_numpy()
+    y_mean, y_scale = float(y.mean()), float(y.std()) or 1.0
+    data = gp.GPData(
+        coords=(values - center) / half,
+        y=(y - y_mean) / y_scale,
+        noise=np.diag(points["noise_variance"].fillna(0.0).to_numpy()) / y_scale**2,
+        components=np.zeros(len(points), dtype=int),
+    )
+    weights = gp.evidence_weights(gp.log_evidence(data, HYPER_GRIDS[len(columns)]))
+    return TaskGP(series, columns, data, points, center, half, y_mean, y_scale, weights)
+
+
+def joint_draw(
+    models: list[TaskGP], coords: np.ndarray, n_samples: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Posterior samples (n, q) of every task's curve at original `coords` (q, d), by task name, drawn jointly:
+    the trials the tasks share correlate their noise, so sample i of every task comes from one joint draw (that
+    pairs category contrasts). n is n_samples rounded up to a multiple of SETTINGS_DRAWN; each task's
+    hyperparameter settings are drawn from its own posterior weights."""
+    data = gp.GPData(
+        coords=np.concatenate([model.data.coords for model in models]),
+        y=np.concatenate([model.data.y for model in models]),
+        noise=_joint_noise(models),
+        components=np.concatenate([np.full(len(model.data.y), index) for index, model in enumerate(models)]),
+    )
+    settings = [model.grid[rng.choice(len(model.weights), SETTINGS_DRAWN, p=model.weights)] for model in models]
+    queries = [model.scaled(coords) for model in models]
+    samples = gp.draw(data, settings, -(-n_samples // SETTINGS_DRAWN), queries, rng)
+    return {model.series.name: model.y_mean + model.y_scale * one for model, one in zip(models, samples, strict=True)}
+
+
+def _joint_noise(models: list[TaskGP]) -> np.ndarray:
+    """Each task's own noise on the diagonal; between tasks, the trial effect shared by rows of one grid point
+    (each task's noise is on its own standardised scale; the correlation is scale-free)."""
+    variance = np.concatenate([np.diagonal(model.data.noise) for model in models])
+    point = np.concatenate([model.points["point"].to_numpy() for model in models])
+    same_trial = (point[:, None] == point[None, :]) & (point[:, None] >= 0)
+    correlation = models[0].series.shared_correlation if models else 0.0
+    noise = correlation * np.sqrt(variance[:, None] * variance[None, :]) * same_trial
+    np.fill_diagonal(noise, variance)
+    return noise
+
+
+def _coarsened(points: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The points, or their inverse-variance weighted means per bin when an axis has too many values."""
+    axes = ("x",) if columns == ("x",) else ("log10_lr", "log10_bs")
+    limit = MAX_BINS[len(columns)]
+    if all(points[axis].nunique() <= limit for axis in axes):
+        return points
+    keys = [pd.cut(points[axis], limit, labels=False) for axis in axes]
+    known = points["noise_variance"].notna().all()
+    weight = 1.0 / points["noise_variance"] if known else pd.Series(1.0, index=points.index)
+    weighted = points[["x", "log10_lr", "log10_bs", "y"]].mul(weight, axis=0).assign(weight=weight)
+    sums = weighted.groupby(keys).sum()
+    binned = sums[["x", "log10_lr", "log10_bs", "y"]].div(sums["weight"], axis=0)
+    binned["noise_variance"] = 1.0 / sums["weight"] if known else np.nan
+    return binned.reset_index(drop=True).assign(point=-1)

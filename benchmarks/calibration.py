@@ -1,0 +1,243 @@
+"""Calibration of the analysis' intervals: plant a known optimum, draw many tables, count how often the 95% CI
+holds it.
+
+Every table comes from `analysis.synthetic` with lm-eval-like binomial noise (each task scored on 200, 500 or
+1000 items). Cases cross a shape (symmetric; skewed: widths 3× apart; flat-topped; a cliff past the optimum with
+divergence just beyond; the truth beyond the grid's edge; two categories 0, 0.5 and 1 decade apart) with a grid
+(7 lr × 5 bs, and the demo's 3 × 3) and 1 or 2 seeds. Shape tables hold two tasks of one category; category tables
+two tasks per category.
+
+The truth is the argmax of the expected score over x = log10(lr/bs). An interval open at a bound (it reaches the
+grid's edge or the divergence frontier) covers a truth beyond that bound in the open direction. Per case and level
+(task, category): coverage of the 95% CI, median absolute error of the point estimate (not for "beyond edge", whose
+truth no grid point can show), median CI width, and the share of open intervals. Then the category contrast's
+false-positive rate (p < 0.05 at 0 decades) and its power (p < 0.05, right sign) at 0.5 and 1 decade. The last
+line is `min_coverage=… median_error=… contrast_fpr=…`: the smallest coverage of any row, the median absolute error of
+all 7 × 5 optima whose truth lies inside the grid (the line before it names the worst single case), the largest
+false-positive rate on 7 × 5.
+
+    python -m benchmarks.calibration            # 200 tables per case
+    python -m benchmarks.calibration --quick    # 30 tables per case, about 3 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import time
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from analysis.fit import category_contrasts, fit_curves
+from analysis.load import load_results
+from analysis.series import build_series
+from analysis.synthetic import PlantedTask, planted_table
+
+GRIDS = {
+    "7x5": (np.geomspace(1e-5, 1e-2, 7), (4, 8, 16, 32, 64)),
+    "3x3": ((3e-4, 1e-3, 3e-3), (4, 16, 64)),
+}
+SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "beyond edge")
+SEPARATIONS = (0.0, 0.5, 1.0)
+SEEDS = {1: (0,), 2: (0, 1)}
+ITEMS = (200, 500, 1000)
+INTERIOR = 0.15
+"""Planted optima lie inside the grid's x range, this fraction of the range away from either end."""
+LEVEL = 0.05
+
+
+@dataclass(frozen=True)
+class Case:
+    shape: str
+    """One of SHAPES, or `categories <separation>`."""
+    grid: str
+    n_seeds: int
+    separation: float | None = None
+    """Category cases: how many decades apart the two categories' optima lie."""
+
+
+def cases() -> list[Case]:
+    return [
+        case
+        for grid in GRIDS
+        for n_seeds in SEEDS
+        for case in [
+            *(Case(shape, grid, n_seeds) for shape in SHAPES),
+            *(Case(f"categories {gap:g}", grid, n_seeds, gap) for gap in SEPARATIONS),
+        ]
+    ]
+
+
+def estimate(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The analysis under test: optima (level, name, best, ci_low, ci_high, low_open, high_open) of the tasks and
+    categories, and category contrasts (category_a, category_b, diff, p_value; diff = optimum of a - optimum of b)."""
+    fits = fit_curves(build_series(load_results(table)), np.random.default_rng(seed))
+    rows = [
+        {
+            "level": fit.level,
+            "name": fit.name,
+            "best": fit.best_x,
+            "ci_low": fit.optimum.low,
+            "ci_high": fit.optimum.high,
+            "low_open": fit.optimum.low_open,
+            "high_open": fit.optimum.high_open,
+        }
+        for fit in fits
+        if fit.level in ("task", "category")
+    ]
+    contrast = category_contrasts(fits)
+    sign = np.where(contrast["category_a"] < contrast["category_b"], 1.0, -1.0)
+    contrast = pd.DataFrame(
+        {
+            "category_a": np.where(sign > 0, contrast["category_a"], contrast["category_b"]),
+            "category_b": np.where(sign > 0, contrast["category_b"], contrast["category_a"]),
+            "diff": sign * contrast["diff_log10_ratio"],
+            "p_value": contrast["p_value"],
+        }
+    )
+    return pd.DataFrame(rows), contrast
+
+
+def planted_case(case: Case, rng: np.random.Generator) -> tuple[dict[str, PlantedTask], float]:
+    """The tasks of one random table of `case`, and the lr/bs above which its runs diverge."""
+    learning_rates, batch_sizes = GRIDS[case.grid]
+    x_low = np.log10(min(learning_rates) / max(batch_sizes))
+    x_high = np.log10(max(learning_rates) / min(batch_sizes))
+    span = x_high - x_low
+    gap = case.separation or 0.0
+    best = rng.uniform(x_low + INTERIOR * span, x_high - INTERIOR * span - gap)
+    if case.shape == "beyond edge":
+        beyond = rng.uniform(0.1, 0.6)
+        best = x_high + beyond if rng.random() < 0.5 else x_low - beyond
+    diverge_above = np.inf
+
+    def task(category: str, best_z: float) -> PlantedTask:
+        return PlantedTask(
+            category,
+            best_z=best_z,
+            peak=rng.uniform(0.55, 0.85),
+            curvature=rng.uniform(0.08, 0.2),
+            worst=rng.uniform(0.0, 0.25),
+            n_items=int(rng.choice(ITEMS)),
+        )
+
+    if case.separation is not None:
+        tasks = {f"a{index}": task("a", best) for index in range(2)}
+        return tasks | {f"b{index}": task("b", best + gap) for index in range(2)}, diverge_above
+    tasks = {f"t{index}": task("c", best) for index in range(2)}
+    if case.shape == "skewed":
+        width = 3.0 if rng.random() < 0.5 else 1 / 3
+        tasks = {name: replace(one, width_above=width) for name, one in tasks.items()}
+    elif case.shape == "flat-topped":
+        tasks = {name: replace(one, power=4.0) for name, one in tasks.items()}
+    elif case.shape == "cliff":
+        tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0)) for name, one in tasks.items()}
+        diverge_above = 10 ** (best + rng.uniform(0.15, 0.5))
+    return tasks, diverge_above
+
+
+def true_optimum(tasks: list[PlantedTask]) -> float:
+    """Argmax over x of the tasks' mean expected score (every planted task here has alpha = 1)."""
+    x = np.linspace(-12.0, 2.0, 14001)
+    expected = np.mean([one.expected_score(10**x, np.ones_like(x)) for one in tasks], axis=0)
+    return float(x[np.argmax(expected)])
+
+
+def run_tables(case: Case, first: int, count: int) -> tuple[list[dict], list[dict]]:
+    """Draw tables first..first+count-1 of `case`; one record per optimum and per contrast."""
+    learning_rates, batch_sizes = GRIDS[case.grid]
+    optima, contrasts = [], []
+    for index in range(first, first + count):
+        rng = np.random.default_rng([zlib.crc32(case.shape.encode()), len(batch_sizes), case.n_seeds, index])
+        tasks, diverge_above = planted_case(case, rng)
+        table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], diverge_above, rng)
+        found, contrast = estimate(table, seed=index)
+        for row in found.itertuples():
+            members = [one for name, one in tasks.items() if name == row.name or one.category == row.name]
+            truth = true_optimum(members)
+            covered = (row.ci_low <= truth or row.low_open) and (truth <= row.ci_high or row.high_open)
+            optima.append(
+                {
+                    "level": row.level,
+                    "covered": covered,
+                    "error": abs(row.best - truth) if case.shape != "beyond edge" else np.nan,
+                    "width": row.ci_high - row.ci_low,
+                    "open": row.low_open or row.high_open,
+                }
+            )
+        contrasts += [
+            {"detected": row.p_value < LEVEL, "right_sign": np.sign(row.diff) == -1} for row in contrast.itertuples()
+        ]
+    return optima, contrasts
+
+
+def summarise(case: Case, optima: list[dict]) -> list[dict]:
+    frame = pd.DataFrame(optima)
+    return [
+        {
+            "case": case.shape,
+            "grid": case.grid,
+            "seeds": case.n_seeds,
+            "level": level,
+            "n": len(rows),
+            "coverage": rows["covered"].mean(),
+            "median_error": rows["error"].median(),
+            "median_width": rows["width"].median(),
+            "open_share": rows["open"].mean(),
+        }
+        for level, rows in frame.groupby("level", sort=False)
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="30 tables per case instead of 200")
+    parser.add_argument("--tables", type=int, help="tables per case (overrides --quick)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--shapes", nargs="+", help="only these cases (e.g. cliff 'categories 0')")
+    arguments = parser.parse_args()
+    n_tables = arguments.tables or (30 if arguments.quick else 200)
+    start = time.perf_counter()
+    all_cases = [case for case in cases() if not arguments.shapes or case.shape in arguments.shapes]
+    chunks = [(case, first, min(10, n_tables - first)) for case in all_cases for first in range(0, n_tables, 10)]
+    os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"  # one BLAS thread per worker process
+    with ProcessPoolExecutor(arguments.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(run_tables, *zip(*chunks, strict=True)))
+    optima: dict[Case, list[dict]] = {case: [] for case in all_cases}
+    contrasts: dict[Case, list[dict]] = {case: [] for case in all_cases}
+    for (case, _, _), (found, contrast) in zip(chunks, results, strict=True):
+        optima[case] += found
+        contrasts[case] += contrast
+    table = pd.DataFrame([row for case in all_cases for row in summarise(case, optima[case])])
+    pd.set_option("display.width", 200)
+    print(f"{n_tables} tables per case; 95% CIs; truth = argmax of the expected score; errors in decades")
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    print()
+    rates = []
+    for case in all_cases:
+        if case.separation is None:
+            continue
+        frame = pd.DataFrame(contrasts[case])
+        gap = case.separation
+        rate = frame["detected"].mean() if gap == 0 else (frame["detected"] & frame["right_sign"]).mean()
+        label = "false-positive rate" if gap == 0 else "power"
+        print(f"contrast {case.grid} seeds={case.n_seeds} separation {gap:g}: {label} {rate:.3f} (n={len(frame)})")
+        rates.append({"grid": case.grid, "gap": gap, "rate": rate})
+    rates = pd.DataFrame(rates, columns=["grid", "gap", "rate"])
+    big = table["grid"] == "7x5"
+    errors = [row["error"] for case in all_cases if case.grid == "7x5" for row in optima[case]]
+    worst = table[big].loc[table.loc[big, "median_error"].idxmax()] if big.any() else None
+    fpr = rates.loc[(rates["grid"] == "7x5") & (rates["gap"] == 0), "rate"].max()
+    print(f"wall {time.perf_counter() - start:.0f} s, {arguments.workers} workers")
+    if worst is not None:
+        print(f"largest median error of one 7x5 case: {worst['median_error']:.3f} ({worst['case']}, {worst['level']})")
+    print(f"min_coverage={table['coverage'].min():.3f} median_error={np.nanmedian(errors):.3f} contrast_fpr={fpr:.3f}")
+
+
+if __name__ == "__main__":
+    main()

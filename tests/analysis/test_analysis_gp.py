@@ -1,0 +1,65 @@
+"""The GP engine: its marginal likelihood and its pathwise joint draws agree with the closed-form Gaussian
+posterior, and noise shared by two tasks at one grid point correlates their draws."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis import gp
+from analysis.intervals import Interval
+
+SETTING = np.array([[0.6, 1.0, 0.5, 2.5, 1.3, 0.05]])
+"""lengthscale, warp a, warp b, smoothness, signal, nugget."""
+
+
+def _problem(n: int = 12) -> gp.GPData:
+    rng = np.random.default_rng(0)
+    coords = np.linspace(-1, 1, n)[:, None]
+    return gp.GPData(coords, np.sin(3 * coords[:, 0]) + rng.normal(0, 0.1, n), np.eye(n) * 0.01, np.zeros(n, int))
+
+
+def test_log_evidence_is_the_gaussian_log_likelihood() -> None:
+    data = _problem()
+    covariance = gp.kernel(data.coords, data.coords, SETTING)[0] + data.noise + 0.05 * np.eye(len(data.y))
+    covariance += gp.JITTER * SETTING[0, gp.SIGNAL] * np.eye(len(data.y))
+    sign, log_det = np.linalg.slogdet(covariance)
+    expected = -0.5 * data.y @ np.linalg.solve(covariance, data.y) - 0.5 * log_det
+    assert sign > 0 and gp.log_evidence(data, SETTING)[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_pathwise_draws_match_the_closed_form_posterior() -> None:
+    data = _problem()
+    query = np.linspace(-1, 1, 7)[:, None]
+    (samples,) = gp.draw(data, [np.repeat(SETTING, 4, axis=0)], 5000, [query], np.random.default_rng(1))
+    train = gp.kernel(data.coords, data.coords, SETTING)[0] + data.noise + 0.05 * np.eye(len(data.y))
+    cross = gp.kernel(query, data.coords, SETTING)[0]
+    mean = cross @ np.linalg.solve(train, data.y)
+    covariance = gp.kernel(query, query, SETTING)[0] - cross @ np.linalg.solve(train, cross.T)
+    np.testing.assert_allclose(samples.mean(axis=0), mean, atol=0.02)
+    np.testing.assert_allclose(np.cov(samples.T), covariance, atol=0.01)
+
+
+def test_noise_shared_between_components_correlates_their_draws() -> None:
+    coords = np.array([[-0.5], [0.5], [-0.5], [0.5]])
+    components = np.array([0, 0, 1, 1])
+    shared = np.diag([0.5] * 4)
+    shared[0, 2] = shared[2, 0] = shared[1, 3] = shared[3, 1] = 0.45
+    correlations = []
+    for noise in (np.diag([0.5] * 4), shared):
+        data = gp.GPData(coords, np.zeros(4), noise, components)
+        draws = gp.draw(data, [SETTING.repeat(4, 0)] * 2, 3000, [coords[:1], coords[:1]], np.random.default_rng(2))
+        correlations.append(np.corrcoef(draws[0][:, 0], draws[1][:, 0])[0, 1])
+    assert abs(correlations[0]) < 0.05 and correlations[1] > 0.3, "a lucky trial lifts both: their curves move together"
+
+
+def test_an_interval_that_reaches_its_bound_is_open_and_reads_so() -> None:
+    inside = Interval.from_samples(np.linspace(0.2, 0.8, 101), (0.0, 1.0))
+    assert not inside.is_open and inside.describe(str).startswith("= 0.5 [95% CI")
+    piled = Interval.from_samples(np.r_[np.linspace(0.3, 0.9, 90), np.ones(10)], (0.0, 1.0))
+    assert piled.high_open and not piled.low_open and piled.high == 1.0
+    assert piled.describe(lambda v: f"{v:.2f}", high_edge="the divergence frontier").startswith(
+        f"≥ {piled.low:.2f} (95% CI reaches the divergence frontier, 1.00)"
+    )
+    assert piled.contains(5.0) and not piled.contains(0.0)
+    assert piled.as_columns("best")["ci_high_open"]
