@@ -325,6 +325,15 @@ def validate(spec: SpecArg, set_: SetOption = None) -> None:
     budget = f", {total_examples:,} training sequences in all" if total_examples else ""
     tokens = f" (<= {total_examples * sweep.training.max_length:,} tokens at max_length)" if total_examples else ""
     _out().print(f"[green]ok[/]: {sweep.name} is valid: {sweep.num_trials()} trials{budget}{tokens}")
+    if sweep.study_dir is not None:
+        from sweeper.plan import predicted_cost
+
+        seconds, device_hours = predicted_cost(sweep)
+        _out().print(
+            f"predicted from the study's measured trials: {seconds / 3600:.2f} trial-hours, {device_hours:.2f} "
+            f"GPU-hours ({sweep.study_dir})",
+            highlight=False,
+        )
 
 
 def _load(spec: str, overrides: list[str] | None, output_dir: Path | None) -> SweepSpec:

@@ -77,6 +77,16 @@ def plan_study(
     return StudyPlan(plan, path, output_dir, sum(t.seconds for t in plan.trials) * devices / 3600)
 
 
+def predicted_cost(follow_up: SweepSpec) -> tuple[float, float]:
+    """A study follow-up's trial-seconds and GPU-hours, from the study's measured trials (`sweeper validate`)."""
+    from analysis import load_results
+
+    study = Path(follow_up.study_dir)
+    cost = trial_seconds(load_sweep_spec(study), load_results(study))
+    seconds = sum(cost(params.batch_size) for params in follow_up.trials())
+    return seconds, seconds * device_share(follow_up) / 3600
+
+
 def device_share(spec: SweepSpec) -> float:
     """Devices one trial holds: its GPUs (fractions included) over all its workers; a CPU trial counts as one."""
     return spec.resources.gpus * spec.resources.workers or 1.0

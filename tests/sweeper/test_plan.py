@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from analysis import load_results
-from sweeper.plan import _follow_up_spec, candidate_batch_sizes, trial_seconds
+from sweeper.plan import _follow_up_spec, candidate_batch_sizes, predicted_cost, trial_seconds
 from sweeper.spec import load_spec, spec_from_dict
 from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus
 from tests.conftest import micro_spec_dict
@@ -68,6 +68,9 @@ def test_the_follow_up_is_a_valid_spec_of_points_inside_the_study_and_joins_its_
     assert follow_up.study_dir == str(study) and follow_up.output_dir == str(study / "plan-1")
     assert [t.trial_id for t in follow_up.trials()] == ["lr1e-03_bs4_s1", "lr2e-03_bs8_s0", "lr2e-03_bs8_s1"]
     assert not follow_up.evaluation.baseline, "the study scored the untrained model already"
+    seconds, device_hours = predicted_cost(follow_up)  # what `sweeper validate next.yaml` prints
+    cost = trial_seconds(spec, load_results(study))
+    assert seconds == pytest.approx(cost(4) + 2 * cost(8)) and device_hours == pytest.approx(seconds / 3600)
     ResultsStore(study / "plan-1").add([_trial(2e-3, 8, 0, 9.0, 4)])
     joined = load_results(study)
     assert sorted(joined.trial_id.unique()) == sorted(
