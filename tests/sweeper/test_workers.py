@@ -52,25 +52,28 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.mark.parametrize("optim", ["sgd", "adamw_torch"])
-def test_two_workers_take_the_same_step_as_one_at_the_same_effective_batch(tmp_path: Path, local_ray, optim) -> None:
-    raw = micro_spec_dict(tmp_path / "run", **{"training.optim": optim, "training.max_per_device_batch": 4})
+@pytest.mark.parametrize(("optim", "learning_rate"), [("sgd", 0.5), ("adamw_torch", 1e-3)])
+def test_two_workers_take_the_same_step_as_one_at_the_same_effective_batch(
+    tmp_path: Path, local_ray, optim: str, learning_rate: float
+) -> None:
+    training = {"training.optim": optim, "training.max_per_device_batch": 4, "training.warmup_ratio": 0.0}
+    raw = micro_spec_dict(tmp_path / "run", **training)
     one = spec_from_dict(raw)
     two = spec_from_dict({**raw, "resources": {"cpus": 1, "workers": 2}})
     prepared = prepare_sweep(one)
     alone = _train_and_return_weights(
-        {"spec": one, "prepared": prepared, "params": one.trial_params(1e-3, 8, 0), "out": tmp_path / "one"}
+        {"spec": one, "prepared": prepared, "params": one.trial_params(learning_rate, 8, 0), "out": tmp_path / "one"}
     )
-    params = two.trial_params(1e-3, 8, 0)
+    params = two.trial_params(learning_rate, 8, 0)
     assert (params.per_device_batch_size, params.gradient_accumulation_steps, params.world_size) == (4, 1, 2)
-    assert TrialParams.make(1e-3, 8, 0, 4) != params, "the same batch, split another way"
+    assert TrialParams.make(learning_rate, 8, 0, 4) != params, "the same batch, split another way"
     config = {"spec": two, "prepared": prepared, "params": params, "out": str(tmp_path / "two")}
     together = _fit(two, _train_and_return_weights, config, 2, "equivalence")
     assert together["tokens"] == alone["tokens"] > 0, "every token of the batch, counted over both workers"
     moved = max(np.abs(alone[name] - start).max() for name, start in _initial(one, prepared).items())
-    assert moved > 1e-4, "the steps must change the weights"
+    assert moved > 1e-3, "the steps must change the weights"
     worst = max(np.abs(alone[name] - together[name]).max() for name in alone if name != "tokens")
-    assert worst < 1e-5, f"max weight difference {worst:.2e}"
+    assert worst < 1e-5 + 1e-4 * moved, f"max weight difference {worst:.2e} after moving {moved:.2e}"
 
 
 def _initial(spec, prepared) -> dict[str, np.ndarray]:
