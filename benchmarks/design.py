@@ -8,13 +8,15 @@ study goes on until the analysis gives both categories' optima a closed 95% CI a
   trials), each round's trials scored and added, until the target is met or the designer says it cannot be;
 - uniform: the grid refined, a row of learning rates between each pair, then a column of batch sizes, and so on
   (3 × 3, 5 × 3, 5 × 5, 9 × 5, 9 × 9, 17 × 9, 17 × 17), until the target is met or the grid is 17 × 17.
-Per strategy: how many truths reached the target, the trials each needed (median and IQR; a truth that did not reach
-it counts as infinitely many), and the coverage of the final intervals (an open end holds a truth beyond it). The
-last line is `trials_ratio_uniform_vs_planned=X coverage_planned=Y`: X the ratio of the median trials (nan when
-neither median is finite), Y the planned studies' coverage.
+Per strategy (and per shape): how many truths reached the target, the trials each needed (median and IQR; a truth
+that did not reach it counts as infinitely many), the trials run, the median width of the wider optimum at the end,
+and the coverage of the final intervals (an open end holds a truth beyond it). The last line is
+`trials_ratio_uniform_vs_planned=X coverage_planned=Y`: X the ratio of the median trials (nan when neither median
+is finite), Y the planned studies' coverage.
 
-    python -m benchmarks.design              # 50 truths
-    python -m benchmarks.design --quick      # 8 truths, about 3 minutes on 2 cores
+    python -m benchmarks.design                  # 50 truths, target 0.25 decades (the issue's)
+    python -m benchmarks.design --quick          # 8 truths, about a minute on 2 cores
+    python -m benchmarks.design --target 1.2     # a width both strategies reach
 """
 
 from __future__ import annotations
@@ -153,18 +155,21 @@ def run_truth(index: int, target: float) -> list[dict]:
     return rows
 
 
-def summary(frame: pd.DataFrame) -> pd.DataFrame:
+def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group: truths, how many reached the target, the trials they needed (median, IQR; inf when not reached),
+    the trials run, the median final width of the wider optimum, and the coverage of the final intervals."""
     rows = []
-    for strategy, group in frame.groupby("strategy", sort=False):
+    for key, group in frame.groupby(by, sort=False):
         low, median, high = np.quantile(group["trials"], [0.25, 0.5, 0.75], method="inverted_cdf")
         rows.append(
             {
-                "strategy": strategy,
+                **dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
                 "truths": len(group),
                 "reached": int(group["reached"].sum()),
                 "median_trials": median,
                 "iqr_trials": f"{low:g}-{high:g}",
-                "trials_run_median": float(group["trials_run"].median()),
+                "trials_run": float(group["trials_run"].median()),
+                "final_width": float(np.median([max(widths) for widths in group["widths"]])),
                 "coverage": float(np.mean([one for flags in group["covered"] for one in flags])),
             }
         )
@@ -177,6 +182,7 @@ def main() -> None:
     parser.add_argument("--truths", type=int, help="how many truths (overrides --quick)")
     parser.add_argument("--target", type=float, default=TARGET, help="wanted 95%% CI width, decades")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--verbose", action="store_true", help="print every truth's outcome")
     arguments = parser.parse_args()
     n_truths = arguments.truths or (8 if arguments.quick else 50)
     start = time.perf_counter()
@@ -186,10 +192,12 @@ def main() -> None:
     frame = pd.DataFrame([row for rows in results for row in rows])
     pd.set_option("display.width", 200)
     print(f"{n_truths} truths, target {arguments.target:g} decades on both categories' optima, 3 x 3 one-seed pilot")
-    print(frame.drop(columns=["seconds"]).to_string(index=False))
-    print()
-    table = summary(frame)
-    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}"))
+    if arguments.verbose:
+        print(frame.drop(columns=["seconds"]).to_string(index=False), end="\n\n")
+    show = {"float_format": lambda value: f"{value:.3f}", "index": False}
+    print(summary(frame, ["shape", "strategy"]).to_string(**show), end="\n\n")
+    table = summary(frame, ["strategy"])
+    print(table.to_string(**show))
     by = table.set_index("strategy")
     uniform, planned = by.loc["uniform", "median_trials"], by.loc["planned", "median_trials"]
     ratio = uniform / planned if np.isfinite(uniform) or np.isfinite(planned) else np.nan
