@@ -154,16 +154,22 @@ def _optimum(argmax: np.ndarray, bounds: tuple[float, float], tried: np.ndarray,
     )
 
 
-def _best_tried(series: Series, models: dict[str, TaskGP], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The tried ratios (sorted; binned like the GP's points on a huge grid) and, in each of N_SAMPLES draws of
-    their mean score from its noise alone (the GP's nugget where none is known), the index of the best one."""
+def tried_rows(series: Series, models: dict[str, TaskGP]) -> pd.DataFrame:
+    """The series' points with `variance`: the noise variance of their seed mean, the GP's nugget where none is
+    known (in the series' units)."""
     points = series.points
     unknown = {task: model.nugget_variance() for task, model in models.items() if task in series.tasks}
     fallback = points["task"].map(unknown).fillna(0.0) / points["task"].map(series.units["spread"]) ** 2
-    variance = points["noise_variance"].fillna(fallback)
+    return points.assign(variance=points["noise_variance"].fillna(fallback))
+
+
+def _best_tried(series: Series, models: dict[str, TaskGP], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The tried ratios (sorted; binned like the GP's points on a huge grid) and, in each of N_SAMPLES draws of
+    their mean score from its noise alone (the GP's nugget where none is known), the index of the best one."""
+    points = tried_rows(series, models)
     many = points["x"].nunique() > MAX_BINS[1]
     keys = pd.cut(points["x"], MAX_BINS[1], labels=False) if many else points["x"]
-    grouped = points.assign(variance=variance).groupby(keys)
+    grouped = points.groupby(keys)
     tried, mean = grouped["x"].mean().to_numpy(), grouped["y"].mean().to_numpy()
     spread = np.sqrt(grouped["variance"].sum().to_numpy()) / grouped.size().to_numpy()
     draws = mean + spread * rng.standard_normal((N_SAMPLES, len(tried)))

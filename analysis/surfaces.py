@@ -62,7 +62,7 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     if not models:
         return []
     points = pd.concat([model.series.points for model in models.values()])
-    log10_bs = _ridge_batch_sizes(points["log10_bs"])
+    log10_bs = ridge_batch_sizes(points["log10_bs"])
     log10_lr = np.linspace(points["log10_lr"].min(), points["log10_lr"].max(), LR_POINTS)
     lr_grid, bs_grid = np.meshgrid(log10_lr, log10_bs)
     coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
@@ -87,7 +87,7 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     return fits
 
 
-def _ridge_batch_sizes(values: pd.Series) -> np.ndarray:
+def ridge_batch_sizes(values: pd.Series) -> np.ndarray:
     """The grid's batch sizes (log10), or MAX_BINS[2] of them spread over their range on a huge grid."""
     distinct = np.sort(values.unique())
     return distinct if len(distinct) <= MAX_BINS[2] else np.quantile(distinct, np.linspace(0, 1, MAX_BINS[2]))

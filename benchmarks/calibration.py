@@ -114,31 +114,38 @@ def planted_case(case: Case, rng: np.random.Generator) -> tuple[dict[str, Plante
     if case.shape == "beyond edge":
         beyond = rng.uniform(0.1, 0.6)
         best = x_high + beyond if rng.random() < 0.5 else x_low - beyond
-    diverge_above = np.inf
-
-    def task(category: str, best_z: float) -> PlantedTask:
-        return PlantedTask(
-            category,
-            best_z=best_z,
-            peak=rng.uniform(0.55, 0.85),
-            curvature=rng.uniform(0.08, 0.2),
-            worst=rng.uniform(0.0, 0.25),
-            n_items=int(rng.choice(ITEMS)),
-        )
-
     if case.separation is not None:
-        tasks = {f"a{index}": task("a", best) for index in range(2)}
-        return tasks | {f"b{index}": task("b", best + gap) for index in range(2)}, diverge_above
-    tasks = {f"t{index}": task("c", best) for index in range(2)}
-    if case.shape == "skewed":
+        tasks = {f"a{index}": planted_task("a", best, rng) for index in range(2)}
+        return tasks | {f"b{index}": planted_task("b", best + gap, rng) for index in range(2)}, np.inf
+    return shaped({f"t{index}": planted_task("c", best, rng) for index in range(2)}, case.shape, best, rng)
+
+
+def planted_task(category: str, best_z: float, rng: np.random.Generator) -> PlantedTask:
+    """A task peaking at `best_z` with a random level, curvature, chance level and eval set (200-1000 items)."""
+    return PlantedTask(
+        category,
+        best_z=best_z,
+        peak=rng.uniform(0.55, 0.85),
+        curvature=rng.uniform(0.08, 0.2),
+        worst=rng.uniform(0.0, 0.25),
+        n_items=int(rng.choice(ITEMS)),
+    )
+
+
+def shaped(
+    tasks: dict[str, PlantedTask], shape: str, best: float, rng: np.random.Generator
+) -> tuple[dict[str, PlantedTask], float]:
+    """`tasks` with `shape`'s peak (skewed: widths 3x apart; flat-topped; a cliff; any other shape as they are),
+    and the lr/bs above which runs diverge: for a cliff 0.15-0.5 decades past `best`, else never."""
+    if shape == "skewed":
         width = 3.0 if rng.random() < 0.5 else 1 / 3
-        tasks = {name: replace(one, width_above=width) for name, one in tasks.items()}
-    elif case.shape == "flat-topped":
-        tasks = {name: replace(one, power=4.0) for name, one in tasks.items()}
-    elif case.shape == "cliff":
+        return {name: replace(one, width_above=width) for name, one in tasks.items()}, np.inf
+    if shape == "flat-topped":
+        return {name: replace(one, power=4.0) for name, one in tasks.items()}, np.inf
+    if shape == "cliff":
         tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0)) for name, one in tasks.items()}
-        diverge_above = 10 ** (best + rng.uniform(0.15, 0.5))
-    return tasks, diverge_above
+        return tasks, 10 ** (best + rng.uniform(0.15, 0.5))
+    return tasks, np.inf
 
 
 def true_optimum(tasks: list[PlantedTask]) -> float:

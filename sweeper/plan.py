@@ -25,6 +25,7 @@ from sweeper.spec import SweepSpec, load_sweep_spec, spec_from_dict, split_batch
 
 if TYPE_CHECKING:
     import pandas as pd
+
     from analysis.design import Plan
 
 PLAN_FILE = "next.yaml"
@@ -50,24 +51,27 @@ def plan_study(
     focus: str | None = None,
 ) -> StudyPlan:
     """Plan the study's next sweep and write it to `<study_dir>/next.yaml` (when there is one to run)."""
-    from analysis.design import plan_followup
-
     from analysis import load_results
+    from analysis.design import plan_followup
+    from analysis.errors import AnalysisInputError
 
     study_dir = Path(study_dir).resolve()
     spec = load_sweep_spec(study_dir)
-    table = load_results(study_dir)
-    cost = trial_seconds(spec, table)
-    devices = device_share(spec)
-    plan = plan_followup(
-        table,
-        batch_sizes=candidate_batch_sizes(spec, table),
-        seconds_per_trial=cost,
-        target_ci=target_ci,
-        max_trials=max_trials,
-        max_seconds=None if max_gpu_hours is None else max_gpu_hours * 3600 / devices,
-        focus=focus,
-    )
+    try:  # analysis has no dependency on sweeper, so its input error is mapped here
+        table = load_results(study_dir)
+        cost = trial_seconds(spec, table)
+        devices = device_share(spec)
+        plan = plan_followup(
+            table,
+            batch_sizes=candidate_batch_sizes(spec, table),
+            seconds_per_trial=cost,
+            target_ci=target_ci,
+            max_trials=max_trials,
+            max_seconds=None if max_gpu_hours is None else max_gpu_hours * 3600 / devices,
+            focus=focus,
+        )
+    except AnalysisInputError as error:
+        raise SweeperError(f"sweeper plan: {error}") from None
     if not plan.trials:
         return StudyPlan(plan, None, None, 0.0)
     output_dir = _next_part(study_dir)

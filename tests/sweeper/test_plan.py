@@ -1,17 +1,20 @@
 """`sweeper plan`'s side of a study: what a trial costs, which batch sizes a follow-up may use, and the follow-up
-spec it writes (a normal spec of grid.points inside the study, that joins the study's results)."""
+spec it writes (a normal spec of grid.points inside the study, that joins the study's results); end to end on a
+planted study."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from analysis import load_results
-from sweeper.plan import _follow_up_spec, candidate_batch_sizes, predicted_cost, trial_seconds
+from analysis.synthetic import PlantedTask, planted_table
+from sweeper.plan import _follow_up_spec, candidate_batch_sizes, plan_study, predicted_cost, trial_seconds
 from sweeper.spec import load_spec, spec_from_dict
 from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus
 from tests.conftest import micro_spec_dict
@@ -76,3 +79,45 @@ def test_the_follow_up_is_a_valid_spec_of_points_inside_the_study_and_joins_its_
     assert sorted(joined.trial_id.unique()) == sorted(
         ["lr0.001_bs4_s0", "lr0.001_bs16_s0", "lr0.003_bs64_s0", "lr0.002_bs8_s0"]
     ), "the study's analysis reads every part as one table"
+
+
+def _planted_study(tmp_path: Path) -> Path:
+    """A finished 3 × 3 one-seed sweep of the micro spec as a sweep dir: each category's optimum planted half a decade
+    from the other's, lm-eval's binomial noise, measured seconds from steps."""
+    truths = {
+        "demo_addition": PlantedTask("reasoning", best_z=-4.6, n_items=1000, metric="exact_match"),
+        "demo_sequence": PlantedTask("pattern", best_z=-4.1, n_items=1000, metric="exact_match"),
+    }
+    table = planted_table(truths, (3e-4, 1e-3, 3e-3), (4, 16, 64), (0,), random_state=1)
+    steps = np.ceil(32 / pd.to_numeric(table["batch_size"]))
+    table = table.assign(train_steps=steps, train_seconds=0.5 * steps, eval_seconds=2.0, sweep="micro")
+    spec = spec_from_dict(micro_spec_dict(tmp_path / "pilot", **{"training.max_per_device_batch": 8}))
+    (tmp_path / "pilot").mkdir()
+    (tmp_path / "pilot" / "spec.yaml").write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+    table.to_parquet(tmp_path / "pilot" / "results.parquet")
+    return tmp_path / "pilot"
+
+
+def test_planning_a_planted_study_writes_a_valid_follow_up_of_new_points_inside_it(tmp_path: Path) -> None:
+    study = _planted_study(tmp_path)
+    planned = plan_study(study, target_ci=1.5)
+    assert planned.spec_path == study / "next.yaml" and planned.output_dir == study / "plan-1"
+    follow_up = spec_from_dict(yaml.safe_load(planned.spec_path.read_text()))
+    assert follow_up.study_dir == str(study) and follow_up.output_dir == str(study / "plan-1")
+    trials = [(params.learning_rate, params.batch_size, params.seed) for params in follow_up.trials()]
+    assert len(trials) == len(planned.plan.trials) > 0
+    pilot = load_results(study)
+    taken = set(zip(pilot["learning_rate"], pilot["batch_size"], pilot["seed"], strict=True))
+    assert not taken & set(trials), "every planned trial is new: a trained point only as another seed"
+    assert {size for _, size, _ in trials} <= set(candidate_batch_sizes(follow_up, pilot))
+    assert planned.plan.widths_after.keys() == planned.plan.widths_now.keys() == {
+        "pattern optimum", "reasoning optimum", "pattern - reasoning"
+    }  # fmt: skip
+    assert planned.device_hours > 0
+
+
+def test_a_study_that_meets_its_target_gets_no_follow_up(tmp_path: Path) -> None:
+    study = _planted_study(tmp_path)
+    planned = plan_study(study, target_ci=10.0)
+    assert planned.spec_path is None and not (study / "next.yaml").exists()
+    assert planned.plan.message.startswith("target met")

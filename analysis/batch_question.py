@@ -1,0 +1,118 @@
+"""The batch-size question (`sweeper plan --batch-law`): where each category's optimal learning rate lies at each
+batch size the study tried (surfaces.py), the points the batch-size laws (batch_laws.py) are fitted to. Each is
+settled when its 95% CI is closed and at most the target wide (decades of lr).
+
+A follow-up's points are learning rates at those batch sizes. The surface's GP is over (log10 lr/bs, log10 bs), so
+it says what lies past a batch size's learning rates while the ratio stays inside the study's: where an optimal
+learning rate's CI reaches the study's lowest or highest learning rate, new learning rates reach EXTENSION decades
+past it, and the fantasy truths are drawn there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.questions import EXTENSION, Answer, Question, Wanted, spacing, width_of
+from analysis.series import build_series
+from analysis.study import PlannedTrial, Study, same_point
+from analysis.surfaces import COLUMNS, LR_POINTS, SurfaceFit, can_fit_surface, fit_surfaces, ridge_batch_sizes
+from analysis.task_gp import fit_task_gp
+
+
+class BatchLawQuestion(Question):
+    """Each target category's optimal learning rate at each batch size tried."""
+
+    def __init__(self, table: pd.DataFrame, targets: list[str], target: float, seed: int) -> None:
+        series = {one.name: one for one in build_series(table)}
+        surfaces = fit_surfaces(list(series.values()), np.random.default_rng(seed))
+        eligible = {name: one for name, one in series.items() if one.level == "task" and can_fit_surface(one)}
+        models = {name: fit_task_gp(one, COLUMNS) for name, one in eligible.items()}
+        points = pd.concat([model.points for model in models.values()]) if models else None
+        self.fitted = {fit.name: fit for fit in surfaces}
+        opened = [interval for name in targets if name in self.fitted for interval in self.fitted[name].optimal_lr]
+        self.log10_bs = ridge_batch_sizes(points["log10_bs"]) if models else np.zeros(0)
+        self.x_range = (points["x"].min(), points["x"].max()) if models else (0.0, 0.0)
+        low, high = (points["log10_lr"].min(), points["log10_lr"].max()) if models else (0.0, 0.0)
+        low -= max(EXTENSION) if any(interval.low_open for interval in opened) else 0.0
+        high += max(EXTENSION) if any(interval.high_open for interval in opened) else 0.0
+        self.log10_lr = np.linspace(low, high, LR_POINTS)
+        lr_grid, bs_grid = np.meshgrid(self.log10_lr, self.log10_bs)
+        coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
+        super().__init__(table, series, targets, target, seed, models, coords)
+        self.names = [self._name(name, batch) for name in targets for batch in self.log10_bs]
+        self.limits = {name: target for name in self.names}
+        self.now = self._answers(surfaces)
+
+    @staticmethod
+    def _name(category: str, log10_bs: float) -> str:
+        return f"{category} lr at bs {round(10**log10_bs)}"
+
+    def unfitted(self) -> list[str]:
+        """Targets without a surface (fewer than two batch sizes or three learning rates scored)."""
+        return [name for name in self.targets if name not in self.fitted]
+
+    def answer(self, table: pd.DataFrame) -> dict[str, Answer]:
+        return self._answers(fit_surfaces(build_series(table), np.random.default_rng(self.seed)))
+
+    def _answers(self, surfaces: list[SurfaceFit]) -> dict[str, Answer]:
+        by_name = {fit.name: fit for fit in surfaces}
+        answers = {}
+        for name in self.targets:
+            fit = by_name.get(name)
+            for batch in self.log10_bs:
+                found = [] if fit is None else np.flatnonzero(np.isclose(fit.log10_bs, batch))
+                width = width_of(fit.optimal_lr[found[0]]) if len(found) else np.inf
+                answers[self._name(name, batch)] = Answer(width, width <= self.target)
+        return answers
+
+    def truth_at(self, curve: np.ndarray, trials: Sequence[PlannedTrial]) -> np.ndarray:
+        rows = [np.abs(self.log10_bs - np.log10(trial.batch_size)).argmin() for trial in trials]
+        columns = [np.abs(self.log10_lr - np.log10(trial.learning_rate)).argmin() for trial in trials]
+        return curve[np.array(rows, dtype=int) * LR_POINTS + np.array(columns, dtype=int)]
+
+    def extension(self, study: Study) -> list:
+        """None: new learning rates themselves reach past an open end."""
+        return []
+
+    def wanted(self, study: Study) -> list[Wanted]:
+        """At each batch size with an unsettled optimal learning rate: every point trained there (another seed) and
+        a new learning rate every `spacing` decades (at least half that from those tried, its ratio inside the
+        study's) that lies inside the CI of that batch size's optimal learning rate."""
+        trained = study.trained()
+        wanted = []
+        step = spacing(self.target)
+        for name in self.targets:
+            fit = self.fitted[name]
+            for index, batch in enumerate(fit.log10_bs):
+                if self.now[self._name(name, batch)].settled:
+                    continue
+                size = round(10**batch)
+                points = [point for point in trained if point.batch_size == size]
+                tried = np.log10([point.learning_rate for point in points])
+                for rate in np.arange(self.log10_lr[0], self.log10_lr[-1] + step / 2, step):
+                    inside = self.x_range[0] <= rate - batch <= self.x_range[1]
+                    far = tried.size == 0 or np.abs(tried - rate).min() >= step / 2
+                    candidate = study.candidate(10**rate, size, (10 ** self.log10_lr[0], 10 ** self.log10_lr[-1]))
+                    if inside and far and candidate is not None:
+                        points.append(candidate)
+                interval = fit.optimal_lr[index]
+                for number, point in enumerate(points):
+                    if interval.low + 1e-9 < np.log10(point.learning_rate) < interval.high - 1e-9:
+                        why = "another seed inside its CI" if number < len(tried) else "inside its CI"
+                        wanted.append(Wanted(point, 1.0, f"{self._name(name, batch)}: {why}"))
+        return _merged(wanted)
+
+
+def _merged(wanted: list[Wanted]) -> list[Wanted]:
+    """One entry per point, wanted as many times as the CIs it lies in."""
+    merged: list[Wanted] = []
+    for one in wanted:
+        index = next((i for i, other in enumerate(merged) if same_point(other.candidate, one.candidate)), None)
+        if index is None:
+            merged.append(one)
+        else:
+            merged[index] = Wanted(merged[index].candidate, merged[index].weight + one.weight, merged[index].reason)
+    return merged

@@ -1,0 +1,216 @@
+"""The study designer behind `sweeper plan`: the smallest next sweep predicted to settle what the user asks, its
+trials where the answer is uncertain, per second of training.
+
+The question (questions.py, batch_question.py) is every category's optimal lr/bs and each pair's difference, one
+category's optimum, or the optimal learning rate at each batch size (the batch-size laws); its answer now is the
+analysis' own. Where that answer is uncertain is inside its unsettled CIs: the points a follow-up may train there (a
+new ratio at the batch size where it trains cheapest, or another seed of a trained point), each as wanted as the
+CIs it lies in. n trials go to them in proportion to that / sqrt(seconds) (Neyman's allocation: a point's share per
+unit of its cost's square root), rounded by largest remainders. A follow-up cannot adapt to its own results;
+narrowing in on what they show is the next `sweeper plan`'s job, so a study is settled in rounds that zoom in.
+
+How many: the smallest n whose plan settles the question in at least SETTLED_SHARE of CHECK_FANTASIES fantasy
+studies (fantasy.py: the study and the plan scored on posterior draws, analysed exactly as the real study will
+be), found by doubling n and then halving the gap; the fantasies' median widths are the predicted widths. A
+target the plan of MAX_PLANNED trials cannot settle, or that is out of reach even at that size extrapolating the
+widths as 1/sqrt(n), is out of a follow-up's reach.
+
+Where an optimum's CI and its posterior both reach the grid's edge (not the divergence frontier), no curve says what
+lies past it: the follow-up is then a few trials past that edge, and the next `sweeper plan` plans on what they show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.batch_question import BatchLawQuestion
+from analysis.errors import AnalysisInputError
+from analysis.questions import Question, RatioQuestion, Wanted
+from analysis.schema import BASELINE_STATUS
+from analysis.study import Candidate, PlannedTrial, Study
+
+__all__ = ["BATCH_LAW", "Plan", "PlannedTrial", "plan_followup"]
+
+BATCH_LAW = "batch_law"
+SETTLED_SHARE = 0.5
+"""A plan is predicted to settle the question when this share of its fantasy studies settles each quantity (so the
+median predicted width of each is within the target)."""
+CHECK_FANTASIES = 7
+"""Fantasy studies per check; odd, so a quantity settled in at least half of them has its median width within the
+target."""
+FIRST = 4
+MAX_PLANNED = 160
+"""A target that needs more trials than this is out of a follow-up's reach."""
+RESOLUTION = 8
+"""The search for n stops when the gap between a failing and a settling n is at most 1/RESOLUTION of it."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The follow-up; no trials when nothing is worth running, and `message` says why."""
+
+    trials: tuple[PlannedTrial, ...]
+    widths_now: dict[str, float]
+    """Width of each quantity's 95% CI in decades of lr/bs (of lr at one batch size, for the batch-size laws);
+    inf where the CI is open (it reaches the range measured, so it bounds nothing there)."""
+    widths_after: dict[str, float]
+    """The same predicted after the follow-up (median over fantasy studies); NaN where nothing can predict it (the
+    grid is extended past an edge)."""
+    message: str
+
+
+def plan_followup(
+    table: pd.DataFrame,
+    *,
+    batch_sizes: Sequence[int],
+    seconds_per_trial: Callable[[int], float],
+    target_ci: float,
+    max_trials: int | None = None,
+    max_seconds: float | None = None,
+    focus: str | None = None,
+) -> Plan:
+    """The smallest follow-up predicted to bring every quantity of the question within `target_ci` decades, inside
+    the budget (`max_trials`, `max_seconds` of trial time); no trials when the target is met or out of reach.
+
+    `focus`: None (every category's optimum and their differences), a category's name, or "batch_law". Trials use
+    `batch_sizes` and learning rates inside the study's (past an edge only where an optimum's CI reaches it), never
+    a ratio the study saw diverge; each (lr, bs, seed) is new.
+    """
+    question = _question(table, focus, target_ci)
+    widths_now = {name: answer.width for name, answer in question.now.items()}
+    if not question.unsettled():
+        message = f"target met: every quantity is settled within {target_ci:g} decades (widest: {_widest(widths_now)})."
+        return Plan((), widths_now, widths_now, message)
+    if unfitted := question.unfitted():
+        return Plan((), widths_now, widths_now, f"cannot plan: no curve is fitted for {', '.join(unfitted)}.")
+    study = Study(table, batch_sizes, seconds_per_trial)
+    if extension := question.extension(study):
+        return _within_budget(_extension(study, extension, widths_now), max_trials, max_seconds)
+    if not (wanted := question.wanted(study)):
+        message = (
+            "cannot plan: no trial the study may run (its batch sizes and learning rates) lies inside an unsettled CI."
+        )
+        return Plan((), widths_now, widths_now, message)
+    trials, after, settled = _smallest(question, study, wanted)
+    widths_after = {name: float(np.median(widths)) for name, (widths, _) in after.items()}
+    if not settled:
+        message = (
+            f"the budget cannot reach the target of {target_ci:g} decades: a follow-up would need more than "
+            f"{MAX_PLANNED} trials (with {len(trials)}, {_widest(widths_after)} is predicted)."
+        )
+        return Plan((), widths_now, widths_after, message)
+    seconds = sum(trial.seconds for trial in trials)
+    message = (
+        f"{len(trials)} trials ({seconds:,.0f} s) are predicted to settle every quantity within {target_ci:g} decades "
+        f"(widest now: {_widest(widths_now)}; after: {_widest(widths_after)})."
+    )
+    return _within_budget(Plan(tuple(trials), widths_now, widths_after, message), max_trials, max_seconds)
+
+
+def _question(table: pd.DataFrame, focus: str | None, target: float) -> Question:
+    categories = sorted(table.loc[table["status"] != BASELINE_STATUS, "category"].unique())
+    if focus is None:
+        return RatioQuestion(table, categories, contrasts=True, target=target, seed=0)
+    if focus == BATCH_LAW:
+        return BatchLawQuestion(table, categories, target=target, seed=0)
+    if focus in categories:
+        return RatioQuestion(table, [focus], contrasts=False, target=target, seed=0)
+    raise AnalysisInputError(f"focus: expected a category ({', '.join(categories)}) or {BATCH_LAW!r}, got {focus!r}.")
+
+
+def _smallest(
+    question: Question, study: Study, wanted: list[Wanted]
+) -> tuple[list[PlannedTrial], dict[str, tuple[np.ndarray, np.ndarray]], bool]:
+    """The smallest allocation of trials over `wanted` that settles the question in its fantasy studies (doubling,
+    then halving the gap), with its checked widths and settled flags per quantity; or the largest tried and False."""
+    checked: dict[int, tuple[list[PlannedTrial], dict]] = {}
+
+    def settles(n: int) -> bool:
+        trials = _allocated(study, wanted, n)
+        checked[n] = (trials, question.check(trials, CHECK_FANTASIES))
+        return all(np.mean(flags) >= SETTLED_SHARE for _, flags in checked[n][1].values())
+
+    failed, n = 0, FIRST
+    while not settles(n):
+        failed = n
+        if n >= MAX_PLANNED or _hopeless(checked[n][1], n, question):
+            return *checked[n], False
+        n = min(2 * n, MAX_PLANNED)
+    while n - failed > max(1, n // RESOLUTION):
+        middle = (failed + n) // 2
+        if settles(middle):
+            n = middle
+        else:
+            failed = middle
+    return *checked[n], True
+
+
+def _hopeless(after: dict[str, tuple[np.ndarray, np.ndarray]], n: int, question: Question) -> bool:
+    """Whether an unsettled quantity's median width (a closed one: an open CI says nothing of its width yet), shrunk
+    as 1/sqrt(trials) from n to MAX_PLANNED, still misses the target: an interval shrinks no faster."""
+    shrink = np.sqrt(n / MAX_PLANNED)
+    for name, (widths, flags) in after.items():
+        width = np.median(widths)
+        if np.mean(flags) < SETTLED_SHARE and np.isfinite(width) and width * shrink > question.limits[name]:
+            return True
+    return False
+
+
+def _allocated(study: Study, wanted: list[Wanted], n: int) -> list[PlannedTrial]:
+    """n trials over the wanted points in proportion to how wanted each is / sqrt(seconds), by largest remainders."""
+    weight = np.array([one.weight / np.sqrt(one.candidate.seconds) for one in wanted])
+    share = n * weight / weight.sum()
+    copies = np.floor(share).astype(int)
+    copies[np.argsort(copies - share)[: n - copies.sum()]] += 1
+    order = np.argsort(-weight, kind="stable")
+    return _numbered(study, [(wanted[index].candidate, int(copies[index]), wanted[index].reason) for index in order])
+
+
+def _extension(study: Study, extension: list[tuple[Candidate, str, str]], widths_now: dict[str, float]) -> Plan:
+    """Trials past the edges an optimum may lie beyond; what they do to its CI is unknown (NaN)."""
+    trials = _numbered(study, [(candidate, 1, f"{name} may lie past {edge}") for candidate, name, edge in extension])
+    unknown = {name for _, name, _ in extension}
+    widths_after = {name: np.nan if name in unknown else width for name, width in widths_now.items()}
+    edges = "; ".join(sorted({f"{name} may lie past {edge}" for _, name, edge in extension}))
+    return Plan(
+        tuple(trials),
+        widths_now,
+        widths_after,
+        f"{edges}: {len(trials)} trials extend the grid; plan again after them.",
+    )
+
+
+def _numbered(study: Study, design: list[tuple[Candidate, int, str]]) -> list[PlannedTrial]:
+    """The design's trials, each with the next seed of its point (the study's trials there, then those planned)."""
+    trials: list[PlannedTrial] = []
+    for candidate, copies, reason in design:
+        for _ in range(copies):
+            seed = study.next_seed(candidate, trials)
+            trials.append(PlannedTrial(candidate.learning_rate, candidate.batch_size, seed, reason, candidate.seconds))
+    return trials
+
+
+def _within_budget(plan: Plan, max_trials: int | None, max_seconds: float | None) -> Plan:
+    """The plan, or no trials and what it would take when it exceeds the budget."""
+    seconds = sum(trial.seconds for trial in plan.trials)
+    over = []
+    if max_trials is not None and len(plan.trials) > max_trials:
+        over.append(f"{max_trials} trials")
+    if max_seconds is not None and seconds > max_seconds:
+        over.append(f"{max_seconds:,.0f} s")
+    if not over:
+        return plan
+    message = (
+        f"the budget cannot reach the target: it would need about {len(plan.trials)} trials / {seconds:,.0f} s "
+        f"(budget: {' and '.join(over)})."
+    )
+    return Plan((), plan.widths_now, plan.widths_after, message)
+
+
+def _widest(widths: dict[str, float]) -> str:
+    name = max(widths, key=lambda key: np.nan_to_num(widths[key], nan=-1.0))
+    return f"{name} {widths[name]:.2f} decades"

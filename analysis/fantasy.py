@@ -1,0 +1,50 @@
+"""What a follow-up would show, before it runs: the study with the planned trials scored on a posterior draw.
+
+A GP's posterior covariance after new observations depends on where they are and on their noise, not on their
+values; what a follow-up does to an interval therefore depends on where its trials are, and the analysis itself can
+say it. Take a draw of every task's curve from the study's joint posterior as a fantasy truth, score the planned
+trials on it with the tasks' noise (each task's run variance, and the trial effect the tasks share), and analyse
+the fantasy study exactly as the real one will be analysed: GP hyperparameters re-weighted by the new data, the
+tried-ratio rule, everything. The spread of the answers over a few fantasies is what the follow-up is predicted to
+do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.schema import FIT_STATUS
+from analysis.study import PlannedTrial
+
+
+def fantasy_table(
+    table: pd.DataFrame,
+    trials: Sequence[PlannedTrial],
+    quality: dict[str, np.ndarray],
+    signs: dict[str, float],
+    noise: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """`table` joined by `trials` scored on a fantasy truth: `quality[task]` (per trial, quality units) plus the
+    trial's noise (`noise`: (T, T) over the tasks of `quality`), each row otherwise its task's first ok row."""
+    tasks = list(quality)
+    ok = table[(table["status"] == FIT_STATUS) & table["task"].isin(tasks)]
+    template = ok.drop_duplicates("task").drop(columns=["learning_rate", "batch_size", "seed", "lr_bs_ratio"])
+    points = pd.DataFrame(
+        [(trial.learning_rate, trial.batch_size, trial.seed) for trial in trials],
+        columns=["learning_rate", "batch_size", "seed"],
+    )
+    scores = np.column_stack([quality[task] for task in tasks])
+    scores = scores + rng.multivariate_normal(np.zeros(len(tasks)), noise, size=len(points))
+    frame = points.merge(template, how="cross")
+    trial_index = np.repeat(np.arange(len(points)), len(template))
+    task_index = frame["task"].map({task: index for index, task in enumerate(tasks)}).to_numpy()
+    frame = frame.assign(
+        score=frame["task"].map(signs).to_numpy() * scores[trial_index, task_index],
+        lr_bs_ratio=frame["learning_rate"] / frame["batch_size"],
+        trial_id="fantasy",
+    )
+    return pd.concat([table, frame[table.columns]], ignore_index=True)

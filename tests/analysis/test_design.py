@@ -1,0 +1,121 @@
+"""The study designer: on a planted study it plans nothing when the target is met, new trials inside the uncertain
+optimum's CI (another seed where a point was trained), within the budget or not at all, never an (lr, bs, seed) the
+study holds or a ratio it saw diverge, and past the grid's edge when the optimum may lie there."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.design import Plan, plan_followup
+from analysis.errors import AnalysisInputError
+from analysis.fit import fit_curves
+from analysis.load import load_results
+from analysis.series import build_series
+from analysis.synthetic import PlantedTask, planted_table
+
+LEARNING_RATES = np.geomspace(1e-4, 1e-2, 5)
+BATCH_SIZES = [8, 32]
+"""log10(lr/bs) spans -5.5 .. -2.9."""
+BEST = -4.3
+
+
+def _study(best_z: float = BEST, diverge_above: float = np.inf) -> pd.DataFrame:
+    truth = {"arc": PlantedTask("reasoning", best_z=best_z, n_items=1000)}
+    return load_results(planted_table(truth, LEARNING_RATES, BATCH_SIZES, (0,), diverge_above, random_state=0))
+
+
+def _plan(table: pd.DataFrame, target: float, **budget) -> Plan:
+    return plan_followup(
+        table, batch_sizes=[8, 16, 32], seconds_per_trial=lambda size: 100 / size, target_ci=target, **budget
+    )
+
+
+def _ratios(plan: Plan) -> np.ndarray:
+    return np.log10([trial.learning_rate / trial.batch_size for trial in plan.trials])
+
+
+@pytest.fixture(scope="module")
+def study() -> pd.DataFrame:
+    return _study()
+
+
+@pytest.fixture(scope="module")
+def plan(study: pd.DataFrame) -> Plan:
+    return _plan(study, 1.5)
+
+
+def test_nothing_is_planned_when_the_target_is_met(study: pd.DataFrame) -> None:
+    plan = _plan(study, 5.0)
+    assert plan.trials == () and plan.message.startswith("target met")
+    assert plan.widths_after == plan.widths_now and plan.widths_now["reasoning optimum"] < 5.0
+
+
+def test_planned_trials_lie_inside_the_uncertain_optimums_ci_and_settle_it(study: pd.DataFrame, plan: Plan) -> None:
+    optimum = next(fit.optimum for fit in fit_curves(build_series(study), np.random.default_rng(0)))
+    ratios = _ratios(plan)
+    assert plan.trials and plan.widths_now["reasoning optimum"] > 1.5 >= plan.widths_after["reasoning optimum"]
+    assert ((ratios > optimum.low) & (ratios < optimum.high)).all(), "only where the optimum may be"
+    assert abs(np.median(ratios) - BEST) < 0.5, "around the planted optimum"
+    assert any("another seed" in trial.reason for trial in plan.trials), "replicates where noise limits the CI"
+    assert {trial.batch_size for trial in plan.trials} <= {8, 16, 32}
+    assert plan.message.startswith(f"{len(plan.trials)} trials")
+
+
+def test_each_planned_trial_is_new_and_its_learning_rate_readable(study: pd.DataFrame, plan: Plan) -> None:
+    taken = {
+        (lr, int(bs), int(seed)) for lr, bs, seed in study[["learning_rate", "batch_size", "seed"]].dropna().values
+    }
+    planned = [(trial.learning_rate, trial.batch_size, trial.seed) for trial in plan.trials]
+    assert len(set(planned)) == len(planned) and not taken & set(planned)
+    known = set(study["learning_rate"].dropna())
+    assert all(lr in known or lr == float(f"{lr:.3g}") for lr, _, _ in planned), "3 significant digits when new"
+    replicates = [trial for trial in plan.trials if trial.learning_rate in known and "another seed" in trial.reason]
+    assert all(trial.seed >= 1 for trial in replicates), "another seed of a trained point takes the next seed"
+
+
+def test_a_budget_the_plan_fits_changes_nothing_and_one_it_does_not_plans_nothing(
+    study: pd.DataFrame, plan: Plan
+) -> None:
+    seconds = sum(trial.seconds for trial in plan.trials)
+    assert _plan(study, 1.5, max_trials=len(plan.trials), max_seconds=seconds).trials == plan.trials
+    tiny = _plan(study, 1.5, max_trials=2, max_seconds=10.0)
+    assert tiny.trials == () and "cannot reach" in tiny.message
+    assert f"about {len(plan.trials)} trials / {seconds:,.0f} s" in tiny.message
+    assert "budget: 2 trials and 10 s" in tiny.message
+
+
+def test_an_unreachable_target_plans_nothing_and_says_so(study: pd.DataFrame) -> None:
+    plan = _plan(study, 0.1)
+    assert plan.trials == () and "cannot reach" in plan.message and "more than" in plan.message
+    assert plan.widths_after["reasoning optimum"] > 0.1
+
+
+def test_an_optimum_past_the_grids_edge_extends_the_grid_past_it() -> None:
+    table = _study(best_z=-2.4)
+    plan = _plan(table, 0.5)
+    ratios = _ratios(plan)
+    assert plan.trials and (ratios > table["lr_bs_ratio"].pipe(np.log10).max()).all()
+    assert all("past the grid's high edge" in trial.reason for trial in plan.trials)
+    assert max(trial.learning_rate for trial in plan.trials) <= LEARNING_RATES[-1] * 10**0.5 * (1 + 1e-9)
+    assert np.isnan(plan.widths_after["reasoning optimum"]), "what lies past the edge, no curve predicts"
+
+
+def test_no_trial_reaches_a_ratio_the_study_saw_diverge() -> None:
+    table = _study(best_z=-4.0, diverge_above=10**-3.45)
+    frontier = np.log10(table.loc[table["status"] == "diverged", "lr_bs_ratio"].min())
+    plan = _plan(table, 1.0)
+    assert plan.trials and (_ratios(plan) < frontier).all()
+
+
+def test_a_focus_is_a_category_or_the_batch_law() -> None:
+    with pytest.raises(AnalysisInputError, match="reasoning"):
+        _plan(_study(), 1.0, focus="reasonning")
+
+
+def test_the_batch_law_is_settled_at_each_batch_size_tried(study: pd.DataFrame) -> None:
+    plan = _plan(study, 0.9, focus="batch_law")
+    assert set(plan.widths_now) == {"reasoning lr at bs 8", "reasoning lr at bs 32"}
+    assert plan.trials and {trial.batch_size for trial in plan.trials} <= {8, 32}
+    assert all(width <= 0.9 for width in plan.widths_after.values())
