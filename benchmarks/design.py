@@ -16,7 +16,7 @@ is finite), Y the planned studies' coverage.
 
     python -m benchmarks.design                  # 50 truths, target 0.25 decades (the issue's)
     python -m benchmarks.design --quick          # 8 truths, about a minute on 2 cores
-    python -m benchmarks.design --target 1.2     # a width both strategies reach
+    python -m benchmarks.design --target 1.0     # a width both strategies reach
 """
 
 from __future__ import annotations

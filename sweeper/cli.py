@@ -6,6 +6,7 @@ analysis stack) happen inside the commands, so `sweeper --help` starts fast.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from functools import cache
@@ -280,8 +281,7 @@ def _print_plan(planned: Any) -> None:
         _out().print(table)
     widths = Table("95% CI width (decades)", "now", "after the follow-up (predicted)")
     for name, now in plan.widths_now.items():
-        after = plan.widths_after.get(name, now)
-        widths.add_row(name, f"{now:.2f}", f"{after:.2f}")
+        widths.add_row(name, _width(now), _width(plan.widths_after.get(name, now)))
     _out().print(widths)
     _out().print(plan.message, highlight=False)
     if planned.spec_path is not None:
@@ -290,6 +290,13 @@ def _print_plan(planned: Any) -> None:
             f"sweeper run {planned.spec_path}",
             highlight=False,
         )
+
+
+def _width(decades: float) -> str:
+    """A CI width for people: an open CI bounds nothing (inf), and past a grid's edge nothing predicts it (NaN)."""
+    if math.isnan(decades):
+        return "unknown (past the grid's edge)"
+    return "open" if math.isinf(decades) else f"{decades:.2f}"
 
 
 @app.command()

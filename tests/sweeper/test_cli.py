@@ -18,3 +18,11 @@ def test_help_imports_nothing_heavy() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "Commands:" in done.stdout and "validate" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_plan_widths_read_as_words_where_a_number_would_mislead() -> None:
+    from sweeper.cli import _width
+
+    assert _width(0.734) == "0.73"
+    assert _width(float("inf")) == "open"
+    assert _width(float("nan")) == "unknown (past the grid's edge)"
