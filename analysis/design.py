@@ -6,14 +6,18 @@ category's optimum, or the optimal learning rate at each batch size (the batch-s
 analysis' own. Where that answer is uncertain is inside its unsettled CIs: the points a follow-up may train there (a
 new ratio at the batch size where it trains cheapest, or another seed of a trained point), each as wanted as the
 CIs it lies in. n trials go to them in proportion to that / sqrt(seconds) (Neyman's allocation: a point's share per
-unit of its cost's square root), rounded by largest remainders. A follow-up cannot adapt to its own results;
+unit of its cost's square root), rounded by largest remainders, ties to new ratios (one tells where the curve turns
+over, which no seed of a tried ratio can). A follow-up cannot adapt to its own results;
 narrowing in on what they show is the next `sweeper plan`'s job, so a study is settled in rounds that zoom in.
 
 How many: the smallest n whose plan settles the question in at least SETTLED_SHARE of CHECK_FANTASIES fantasy
 studies (fantasy.py: the study and the plan scored on posterior draws, analysed exactly as the real study will
 be), found by doubling n and then halving the gap; the fantasies' median widths are the predicted widths. A
 target the plan of MAX_PLANNED trials cannot settle, or that is out of reach even at that size extrapolating the
-widths as 1/sqrt(n), is out of a follow-up's reach.
+widths as 1/sqrt(n), is out of a follow-up's reach. Within a budget the user set, the plan then stops and says so.
+Without one, it is a step toward the target: the smallest size checked that narrows the question at least half as
+much as any size checked (`_step`); each round zooms in where the last one left the CIs, which spends fewer trials
+than one large follow-up planned on the pilot's wide posterior.
 
 Where an optimum's CI and its posterior both reach the grid's edge (not the divergence frontier), no curve says what
 lies past it: the follow-up is then a few trials past that edge, and the next `sweeper plan` plans on what they show.
@@ -45,6 +49,9 @@ target."""
 FIRST = 4
 MAX_PLANNED = 160
 """A target that needs more trials than this is out of a follow-up's reach."""
+STEP_GAIN = 0.1
+"""A step toward a target beyond one follow-up must be predicted to narrow the worst shortfall by at least this
+share; a smaller gain is noise in the fantasies."""
 RESOLUTION = 8
 """The search for n stops when the gap between a failing and a settling n is at most 1/RESOLUTION of it."""
 
@@ -95,14 +102,29 @@ def plan_followup(
             "cannot plan: no trial the study may run (its batch sizes and learning rates) lies inside an unsettled CI."
         )
         return Plan((), widths_now, widths_now, message)
-    trials, after, settled = _smallest(question, study, wanted)
-    widths_after = {name: float(np.median(widths)) for name, (widths, _) in after.items()}
-    if not settled:
+    checked, settling = _smallest(question, study, wanted)
+    budgeted = max_trials is not None or max_seconds is not None
+    if settling is None:
+        largest = max(checked)
+        step = None if budgeted else _step(question, checked)
+        if step is None:
+            widths_after = _medians(checked[largest][1])
+            message = (
+                f"the budget cannot reach the target of {target_ci:g} decades: a follow-up would need more than "
+                f"{MAX_PLANNED} trials (with {largest}, {_widest(widths_after)} is predicted)"
+                + ("." if budgeted else f", and none is predicted to narrow it by {STEP_GAIN:.0%}.")
+            )
+            return Plan((), widths_now, widths_after, message)
+        trials, after = checked[step]
+        widths_after = _medians(after)
         message = (
-            f"the budget cannot reach the target of {target_ci:g} decades: a follow-up would need more than "
-            f"{MAX_PLANNED} trials (with {len(trials)}, {_widest(widths_after)} is predicted)."
+            f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials): these {step} trials "
+            f"are a step toward it (widest now: {_widest(widths_now)}; after: {_widest(widths_after)}); plan again "
+            "after them."
         )
-        return Plan((), widths_now, widths_after, message)
+        return Plan(tuple(trials), widths_now, widths_after, message)
+    trials, after = checked[settling]
+    widths_after = _medians(after)
     seconds = sum(trial.seconds for trial in trials)
     message = (
         f"{len(trials)} trials ({seconds:,.0f} s) are predicted to settle every quantity within {target_ci:g} decades "
@@ -124,9 +146,10 @@ def _question(table: pd.DataFrame, focus: str | None, target: float) -> Question
 
 def _smallest(
     question: Question, study: Study, wanted: list[Wanted]
-) -> tuple[list[PlannedTrial], dict[str, tuple[np.ndarray, np.ndarray]], bool]:
-    """The smallest allocation of trials over `wanted` that settles the question in its fantasy studies (doubling,
-    then halving the gap), with its checked widths and settled flags per quantity; or the largest tried and False."""
+) -> tuple[dict[int, tuple[list[PlannedTrial], dict]], int | None]:
+    """Every allocation of trials over `wanted` checked on fantasy studies (by size: its trials and, per quantity,
+    widths and settled flags), doubling the size and then halving the gap; and the smallest that settles the
+    question, None when none does."""
     checked: dict[int, tuple[list[PlannedTrial], dict]] = {}
 
     def settles(n: int) -> bool:
@@ -138,7 +161,7 @@ def _smallest(
     while not settles(n):
         failed = n
         if n >= MAX_PLANNED or _hopeless(checked[n][1], n, question):
-            return *checked[n], False
+            return checked, None
         n = min(2 * n, MAX_PLANNED)
     while n - failed > max(1, n // RESOLUTION):
         middle = (failed + n) // 2
@@ -146,7 +169,38 @@ def _smallest(
             n = middle
         else:
             failed = middle
-    return *checked[n], True
+    return checked, n
+
+
+def _step(question: Question, checked: dict[int, tuple[list[PlannedTrial], dict]]) -> int | None:
+    """Toward a target beyond one follow-up: the smallest size checked predicted to narrow the question at least
+    half as much as the largest narrowing checked, in decades of the worst shortfall (an unsettled quantity's
+    median width over the width that settles it); None when no size is predicted to narrow it by STEP_GAIN.
+    Smaller steps zoom in sooner: the next plan puts its trials inside the narrower CIs they leave."""
+    now = max(question.now[name].width / question.limits[name] for name in question.unsettled())
+    shortfalls = {n: _shortfall(question, after) for n, (_, after) in sorted(checked.items())}
+    gains = {n: np.log10(now / left) if np.isfinite(left) else -np.inf for n, left in shortfalls.items()}
+    best = max(gains.values())
+    if not best >= np.log10(1 + STEP_GAIN):
+        return None
+    return next(n for n, gain in gains.items() if gain >= best / 2)
+
+
+def _shortfall(question: Question, after: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+    """The largest median width over the width that settles it among the quantities a plan leaves unsettled in
+    most of its fantasy studies; 1 when it settles them all."""
+    return max(
+        [
+            np.median(widths) / question.limits[name]
+            for name, (widths, flags) in after.items()
+            if np.mean(flags) < SETTLED_SHARE
+        ],
+        default=1.0,
+    )
+
+
+def _medians(after: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    return {name: float(np.median(widths)) for name, (widths, _) in after.items()}
 
 
 def _hopeless(after: dict[str, tuple[np.ndarray, np.ndarray]], n: int, question: Question) -> bool:

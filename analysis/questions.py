@@ -166,24 +166,27 @@ class RatioQuestion(Question):
         return np.interp(ratios, self.grid, curve)
 
     def wanted(self, study: Study) -> list[Wanted]:
-        """Every point the study trained (another seed) and a new ratio every `spacing` decades (at least half that
-        from every ratio tried; at its cheapest batch size) that lies inside an unsettled optimum's CI, wanted as
-        many times as it lies in one. An unsettled difference counts as its two optima."""
-        points = study.trained()
-        trained = np.log10([point.learning_rate / point.batch_size for point in points])
+        """Every new ratio every `spacing` decades (at least half that from every ratio tried; at its cheapest
+        batch size), then every point the study trained (another seed), that lies inside an unsettled optimum's CI,
+        wanted as many times as it lies in one. An unsettled difference counts as its two optima. New ratios come
+        first: the allocation breaks ties in this order."""
+        trained_points = study.trained()
+        trained = np.log10([point.learning_rate / point.batch_size for point in trained_points])
         step = spacing(self.target)
+        new_points: list[Candidate] = []
         for x in np.arange(self.grid[0], self.grid[-1] + step / 2, step):
             far = trained.size == 0 or np.abs(trained - x).min() >= step / 2
             candidate = study.cheapest(x, study.learning_rates) if far else None
-            if candidate is not None and not any(same_point(candidate, other) for other in points):
-                points.append(candidate)
+            if candidate is not None and not any(same_point(candidate, other) for other in trained_points + new_points):
+                new_points.append(candidate)
+        points = new_points + trained_points
         ratios = np.log10([point.learning_rate / point.batch_size for point in points])
         inside = {name: self._inside(name, ratios) for name in self._unsettled_categories()}
         wanted = []
         for index, point in enumerate(points):
             within = [name for name, flags in inside.items() if flags[index]]
             if within:
-                why = "another seed inside its CI: noise limits it" if index < len(trained) else "inside its CI"
+                why = "inside its CI" if index < len(new_points) else "another seed inside its CI: noise limits it"
                 wanted.append(Wanted(point, float(len(within)), f"{', '.join(within)} optimum: {why}"))
         return wanted
 

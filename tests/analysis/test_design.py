@@ -1,6 +1,7 @@
 """The study designer: on a planted study it plans nothing when the target is met, new trials inside the uncertain
-optimum's CI (another seed where a point was trained), within the budget or not at all, never an (lr, bs, seed) the
-study holds or a ratio it saw diverge, and past the grid's edge when the optimum may lie there."""
+optimum's CI (another seed where a point was trained), within the budget or not at all (a step toward a target
+beyond one follow-up when no budget is set), never an (lr, bs, seed) the study holds or a ratio it saw diverge, and
+past the grid's edge when the optimum may lie there."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.design import Plan, plan_followup
+from analysis.design import Plan, _allocated, plan_followup
 from analysis.errors import AnalysisInputError
 from analysis.fit import fit_curves
 from analysis.load import load_results
+from analysis.questions import RatioQuestion
 from analysis.series import build_series
+from analysis.study import Study
 from analysis.synthetic import PlantedTask, planted_table
 
 LEARNING_RATES = np.geomspace(1e-4, 1e-2, 5)
@@ -90,6 +93,28 @@ def test_an_unreachable_target_plans_nothing_and_says_so(study: pd.DataFrame) ->
     plan = _plan(study, 0.1)
     assert plan.trials == () and "cannot reach" in plan.message and "more than" in plan.message
     assert plan.widths_after["reasoning optimum"] > 0.1
+
+
+def test_a_target_beyond_one_follow_up_gets_a_step_toward_it_unless_a_budget_was_set(study: pd.DataFrame) -> None:
+    step = _plan(study, 0.5)
+    now, after = step.widths_now["reasoning optimum"], step.widths_after["reasoning optimum"]
+    assert step.trials and "a step toward it" in step.message and "plan again" in step.message
+    assert 0.5 < after < now, "predicted to narrow the CI, not to settle it"
+    assert len(step.trials) < 160
+    budgeted = _plan(study, 0.5, max_trials=160)
+    assert budgeted.trials == () and "budget cannot reach" in budgeted.message
+
+
+def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
+    question = RatioQuestion(study, ["reasoning"], contrasts=False, target=1.5, seed=0)
+    equal_cost = Study(study, [8, 16, 32], lambda size: 1.0)
+    wanted = question.wanted(equal_cost)
+    new = [one for one in wanted if "another seed" not in one.reason]
+    assert new and len(new) < len(wanted) and len({one.weight for one in wanted}) == 1
+    trials = _allocated(equal_cost, wanted, len(new))
+    assert {(trial.learning_rate, trial.batch_size) for trial in trials} == {
+        (one.candidate.learning_rate, one.candidate.batch_size) for one in new
+    }
 
 
 def test_an_optimum_past_the_grids_edge_extends_the_grid_past_it() -> None:
