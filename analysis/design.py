@@ -1,14 +1,14 @@
 """The study designer behind `sweeper plan`: the smallest next sweep predicted to settle what the user asks, its
 trials where the answer is uncertain, per second of training.
 
-The question (questions.py, batch_question.py) is every category's optimal lr/bs and each pair's difference, one
-category's optimum, or the optimal learning rate at each batch size (the batch-size laws); its answer now is the
-analysis' own. Where that answer is uncertain is inside its unsettled CIs: the points a follow-up may train there (a
-new ratio at the batch size where it trains cheapest, or another seed of a trained point), each as wanted as the
-CIs it lies in. n trials go to them in proportion to that / sqrt(seconds) (Neyman's allocation: a point's share per
-unit of its cost's square root), rounded by largest remainders, ties to new ratios (one tells where the curve turns
-over, which no seed of a tried ratio can). A follow-up cannot adapt to its own results;
-narrowing in on what they show is the next `sweeper plan`'s job, so a study is settled in rounds that zoom in.
+The question (questions.py, batch_question.py) is every category's optimal lr/bs and each pair's difference, every
+category's optimum alone, one category's optimum, or the optimal learning rate at each batch size (the batch-size laws);
+its answer now is the analysis' own. Where that answer is uncertain is inside its unsettled CIs: the points a follow-up
+may train there (a new ratio at the batch size where it trains cheapest, or another seed of a trained point), each as
+wanted as the CIs it lies in. n trials go to them in proportion to that / sqrt(seconds) (Neyman's allocation: a point's
+share per unit of its cost's square root), rounded by largest remainders, ties to new ratios (one tells where the curve
+turns over, which no seed of a tried ratio can). A follow-up cannot adapt to its own results; narrowing in on what they
+show is the next `sweeper plan`'s job, so a study is settled in rounds that zoom in.
 
 How many: the smallest n whose plan settles the question in at least SETTLED_SHARE of CHECK_FANTASIES fantasy
 studies (fantasy.py: the study and the plan scored on posterior draws, analysed exactly as the real study will
@@ -37,9 +37,10 @@ from analysis.questions import Question, RatioQuestion, Wanted
 from analysis.schema import BASELINE_STATUS
 from analysis.study import Candidate, PlannedTrial, Study
 
-__all__ = ["BATCH_LAW", "Plan", "PlannedTrial", "plan_followup"]
+__all__ = ["BATCH_LAW", "OPTIMA", "Plan", "PlannedTrial", "plan_followup"]
 
 BATCH_LAW = "batch_law"
+OPTIMA = "optima"
 SETTLED_SHARE = 0.5
 """A plan is predicted to settle the question when this share of its fantasy studies settles each quantity (so the
 median predicted width of each is within the target)."""
@@ -83,7 +84,8 @@ def plan_followup(
     """The smallest follow-up predicted to bring every quantity of the question within `target_ci` decades, inside
     the budget (`max_trials`, `max_seconds` of trial time); no trials when the target is met or out of reach.
 
-    `focus`: None (every category's optimum and their differences), a category's name, or "batch_law". Trials use
+    `focus`: None (every category's optimum and their differences), "optima" (every category's optimum, not their
+    differences), a category's name, or "batch_law". Trials use
     `batch_sizes` and learning rates inside the study's (past an edge only where an optimum's CI reaches it), never
     a ratio the study saw diverge; each (lr, bs, seed) is new.
     """
@@ -137,11 +139,15 @@ def _question(table: pd.DataFrame, focus: str | None, target: float) -> Question
     categories = sorted(table.loc[table["status"] != BASELINE_STATUS, "category"].unique())
     if focus is None:
         return RatioQuestion(table, categories, contrasts=True, target=target, seed=0)
+    if focus == OPTIMA:
+        return RatioQuestion(table, categories, contrasts=False, target=target, seed=0)
     if focus == BATCH_LAW:
         return BatchLawQuestion(table, categories, target=target, seed=0)
     if focus in categories:
         return RatioQuestion(table, [focus], contrasts=False, target=target, seed=0)
-    raise AnalysisInputError(f"focus: expected a category ({', '.join(categories)}) or {BATCH_LAW!r}, got {focus!r}.")
+    raise AnalysisInputError(
+        f"focus: expected a category ({', '.join(categories)}), {OPTIMA!r} or {BATCH_LAW!r}, got {focus!r}."
+    )
 
 
 def _smallest(

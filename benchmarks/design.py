@@ -4,8 +4,9 @@ Each planted truth has two categories 0.5 decades apart, two tasks each, one of 
 skewed, flat-topped, a cliff past the optimum with runs diverging beyond it; `benchmarks/calibration.py`), and
 lm-eval's binomial noise (each task scored on 200, 500 or 1000 items). From the same 3 × 3 one-seed pilot, the
 study goes on until the analysis gives both categories' optima a closed 95% CI at most `--target` decades wide:
-- planned: rounds of `plan_followup` (the designer behind `sweeper plan`; every trial costs the same, so cost is
-  trials), each round's trials scored and added, until the target is met or the designer says it cannot be;
+- planned: rounds of `plan_followup` (the designer behind `sweeper plan --optima-only`: the benchmark's question is
+  both optima, not whether they differ; every trial costs the same, so cost is trials), each round's trials scored
+  and added, until the target is met or the designer says it cannot be;
 - uniform: the grid refined, a row of learning rates between each pair, then a column of batch sizes, and so on
   (3 × 3, 5 × 3, 5 × 5, 9 × 5, 9 × 9, 17 × 9, 17 × 17), until the target is met or the grid is 17 × 17.
 Per strategy (and per shape): how many truths reached the target, the trials each needed (median and IQR; a truth
@@ -15,7 +16,7 @@ and the coverage of the final intervals (an open end holds a truth beyond it). T
 is finite), Y the planned studies' coverage.
 
     python -m benchmarks.design                  # 50 truths, target 0.25 decades (the issue's)
-    python -m benchmarks.design --quick          # 8 truths, about a minute on 2 cores
+    python -m benchmarks.design --quick          # 8 truths, about 3 minutes on 2 cores
     python -m benchmarks.design --target 1.0     # a width both strategies reach
 """
 
@@ -31,7 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from analysis.design import plan_followup
+from analysis.design import OPTIMA, plan_followup
 from analysis.fit import fit_curves
 from analysis.load import load_results
 from analysis.series import build_series
@@ -94,7 +95,11 @@ def planned(tasks, diverge_above, target: float, rng) -> dict:
             break
         batch_sizes = sorted({*PILOT[1], *(round(np.sqrt(a * b)) for a, b in zip(PILOT[1], PILOT[1][1:]))})
         plan = plan_followup(
-            load_results(table), batch_sizes=batch_sizes, seconds_per_trial=lambda size: 1.0, target_ci=target
+            load_results(table),
+            batch_sizes=batch_sizes,
+            seconds_per_trial=lambda size: 1.0,
+            target_ci=target,
+            focus=OPTIMA,
         )
         if not plan.trials:
             break

@@ -252,6 +252,7 @@ def plan(
     ] = None,
     category: Annotated[str | None, typer.Option(help="Settle this category's optimum only.")] = None,
     batch_law: Annotated[bool, typer.Option(help="Settle how the optimal lr moves with batch size instead.")] = False,
+    optima_only: Annotated[bool, typer.Option(help="Settle each category's optimum, not whether they differ.")] = False,
 ) -> None:
     """Plan the smallest next sweep that settles where each category's optimum lies and whether they differ.
 
@@ -260,7 +261,10 @@ def plan(
     """
     from sweeper.plan import plan_study
 
-    focus = category or ("batch_law" if batch_law else None)
+    focuses = [one for one in (category, "batch_law" if batch_law else None, "optima" if optima_only else None) if one]
+    if len(focuses) > 1:
+        raise SweeperError("choose one of --category, --batch-law and --optima-only.")
+    focus = focuses[0] if focuses else None
     planned = plan_study(
         directory, target_ci=target_ci, max_trials=max_trials, max_gpu_hours=max_gpu_hours, focus=focus
     )

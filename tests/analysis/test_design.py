@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.design import Plan, _allocated, plan_followup
+from analysis.design import OPTIMA, Plan, _allocated, plan_followup
 from analysis.errors import AnalysisInputError
 from analysis.fit import fit_curves
 from analysis.load import load_results
@@ -134,9 +134,19 @@ def test_no_trial_reaches_a_ratio_the_study_saw_diverge() -> None:
     assert plan.trials and (_ratios(plan) < frontier).all()
 
 
-def test_a_focus_is_a_category_or_the_batch_law() -> None:
+def test_a_focus_is_a_category_the_optima_or_the_batch_law() -> None:
     with pytest.raises(AnalysisInputError, match="reasoning"):
         _plan(_study(), 1.0, focus="reasonning")
+
+
+def test_the_optima_alone_leave_out_the_categories_difference() -> None:
+    truth = {
+        "arc": PlantedTask("reasoning", best_z=BEST, n_items=1000),
+        "hellaswag": PlantedTask("pattern", best_z=BEST - 0.5, n_items=1000),
+    }
+    table = load_results(planted_table(truth, LEARNING_RATES, BATCH_SIZES, (0,), np.inf, random_state=0))
+    assert "pattern - reasoning" in _plan(table, 5.0).widths_now
+    assert set(_plan(table, 5.0, focus=OPTIMA).widths_now) == {"pattern optimum", "reasoning optimum"}
 
 
 def test_the_batch_law_is_settled_at_each_batch_size_tried(study: pd.DataFrame) -> None:

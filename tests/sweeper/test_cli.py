@@ -26,3 +26,14 @@ def test_plan_widths_read_as_words_where_a_number_would_mislead() -> None:
     assert _width(0.734) == "0.73"
     assert _width(float("inf")) == "open"
     assert _width(float("nan")) == "unknown (past the grid's edge)"
+
+
+def test_plan_takes_one_focus_and_names_the_flags_otherwise(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sweeper.cli", "plan", str(tmp_path), "--category", "pattern", "--optima-only"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "--category, --batch-law and --optima-only" in " ".join(done.stderr.split())
