@@ -107,24 +107,7 @@ def plan_followup(
     checked, settling = _smallest(question, study, wanted)
     budgeted = max_trials is not None or max_seconds is not None
     if settling is None:
-        largest = max(checked)
-        step = None if budgeted else _step(question, checked)
-        if step is None:
-            widths_after = _medians(checked[largest][1])
-            message = (
-                f"the budget cannot reach the target of {target_ci:g} decades: a follow-up would need more than "
-                f"{MAX_PLANNED} trials (with {largest}, {_widest(widths_after)} is predicted)"
-                + ("." if budgeted else f", and none is predicted to narrow it by {STEP_GAIN:.0%}.")
-            )
-            return Plan((), widths_now, widths_after, message)
-        trials, after = checked[step]
-        widths_after = _medians(after)
-        message = (
-            f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials): these {step} trials "
-            f"are a step toward it (widest now: {_widest(widths_now)}; after: {_widest(widths_after)}); plan again "
-            "after them."
-        )
-        return Plan(tuple(trials), widths_now, widths_after, message)
+        return _beyond_reach(question, checked, widths_now, target_ci, budgeted)
     trials, after = checked[settling]
     widths_after = _medians(after)
     seconds = sum(trial.seconds for trial in trials)
@@ -133,6 +116,36 @@ def plan_followup(
         f"(widest now: {_widest(widths_now)}; after: {_widest(widths_after)})."
     )
     return _within_budget(Plan(tuple(trials), widths_now, widths_after, message), max_trials, max_seconds)
+
+
+def _beyond_reach(
+    question: Question,
+    checked: dict[int, tuple[list[PlannedTrial], dict]],
+    widths_now: dict[str, float],
+    target_ci: float,
+    budgeted: bool,
+) -> Plan:
+    """No follow-up of up to MAX_PLANNED trials settles the question: within a budget the user set, nothing and why;
+    without one, a step toward the target when one is predicted to narrow it (`_step`)."""
+    step = None if budgeted else _step(question, checked)
+    if step is None:
+        largest = max(checked)
+        widths_after = _medians(checked[largest][1])
+        who = "the budget" if budgeted else "a follow-up"
+        message = (
+            f"{who} cannot reach the target of {target_ci:g} decades: it would need more than {MAX_PLANNED} trials "
+            f"(with {largest}, {_widest(widths_after)} is predicted)"
+            + ("." if budgeted else f", and none is predicted to narrow it by {STEP_GAIN:.0%}.")
+        )
+        return Plan((), widths_now, widths_after, message)
+    trials, after = checked[step]
+    widths_after = _medians(after)
+    message = (
+        f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials): these {step} trials "
+        f"are a step toward it (widest now: {_widest(widths_now)}; after: {_widest(widths_after)}); plan again "
+        "after them."
+    )
+    return Plan(tuple(trials), widths_now, widths_after, message)
 
 
 def _question(table: pd.DataFrame, focus: str | None, target: float) -> Question:

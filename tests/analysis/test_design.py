@@ -92,6 +92,7 @@ def test_a_budget_the_plan_fits_changes_nothing_and_one_it_does_not_plans_nothin
 def test_an_unreachable_target_plans_nothing_and_says_so(study: pd.DataFrame) -> None:
     plan = _plan(study, 0.1)
     assert plan.trials == () and "cannot reach" in plan.message and "more than" in plan.message
+    assert plan.message.startswith("a follow-up cannot reach"), "no budget was set: it is not the budget's fault"
     assert plan.widths_after["reasoning optimum"] > 0.1
 
 
