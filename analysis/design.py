@@ -244,16 +244,16 @@ def _allocated(study: Study, wanted: list[Wanted], n: int) -> list[PlannedTrial]
 
 
 def _extension(study: Study, extension: list[tuple[Candidate, str, str]], widths_now: dict[str, float]) -> Plan:
-    """Trials past the edges an optimum may lie beyond; what they do to its CI is unknown (NaN)."""
-    trials = _numbered(study, [(candidate, 1, f"{name} may lie past {edge}") for candidate, name, edge in extension])
+    """Trials where an optimum's CI is open and no curve can close it; what they do to its CI is unknown (NaN)."""
+    trials = _numbered(study, [(candidate, 1, f"{name} may lie {where}") for candidate, name, where in extension])
     unknown = {name for _, name, _ in extension}
     widths_after = {name: np.nan if name in unknown else width for name, width in widths_now.items()}
-    edges = "; ".join(sorted({f"{name} may lie past {edge}" for _, name, edge in extension}))
+    wheres = "; ".join(sorted({f"{name} may lie {where}" for _, name, where in extension}))
     return Plan(
         tuple(trials),
         widths_now,
         widths_after,
-        f"{edges}: {len(trials)} trials extend the grid; plan again after them.",
+        f"{wheres}: {len(trials)} trials look there; plan again after them.",
     )
 
 

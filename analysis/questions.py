@@ -41,6 +41,9 @@ MAX_SPACING = 0.2
 tried-ratio rule's CI spans at least a ratio's two neighbours."""
 EXTENSION = (0.25, 0.5)
 """Decades of lr/bs past an open edge at which a follow-up extends the grid (no curve says what lies there)."""
+MIN_GAP = 0.02
+"""Decades between the last ratio that trained and the divergence frontier below which no new ratio fits (learning
+rates have 3 significant digits)."""
 
 
 @dataclass(frozen=True)
@@ -205,16 +208,20 @@ class RatioQuestion(Question):
         return (ratios > optimum.low + 1e-9) & (ratios < optimum.high - 1e-9)
 
     def extension(self, study: Study) -> list[tuple[Candidate, str, str]]:
-        """(trial, quantity, edge) EXTENSION decades past each range end that a target's CI and its posterior's
-        argmax both reach (at the high end the grid's edge, not the divergence frontier): the optimum may lie past
-        it, where no curve of this study says anything."""
+        """(trial, quantity, where) for each open end of a target's CI that no curve of this study can close:
+        - EXTENSION decades past a range end that the CI and its posterior's argmax both reach, at the low end or
+          at the grid's high edge: the optimum may lie past it;
+        - a third and two thirds of the way from the last ratio that trained to the divergence frontier, where the
+          CI is open there: the last ratio may have scored best, and only a ratio above it can show the curve turn
+          over before runs diverge (each such trial trains or moves the frontier down, halving the gap)."""
         trials = []
         reach = 10 ** max(EXTENSION)
         for name in self.targets:
             fit = self.fits[name]
             curve = Interval.from_samples(fit.argmax_samples(), fit.x_range)
             sides = [("low", -1.0, fit.x_range[0])] if fit.optimum.low_open and curve.low_open else []
-            if fit.optimum.high_open and curve.high_open and fit.high_edge != FRONTIER:
+            at_frontier = fit.high_edge == FRONTIER
+            if fit.optimum.high_open and curve.high_open and not at_frontier:
                 sides.append(("high", 1.0, fit.x_range[1]))
             for side, direction, edge in sides:
                 low, high = study.learning_rates
@@ -222,7 +229,13 @@ class RatioQuestion(Question):
                 for step in EXTENSION:
                     candidate = study.cheapest(edge + direction * step, rates)
                     if candidate is not None:
-                        trials.append((candidate, f"{name} optimum", f"the grid's {side} edge"))
+                        trials.append((candidate, f"{name} optimum", f"past the grid's {side} edge"))
+            gap = study.frontier - fit.x_range[1]
+            if fit.optimum.high_open and at_frontier and gap > MIN_GAP:
+                for share in (1 / 3, 2 / 3):
+                    candidate = study.cheapest(fit.x_range[1] + share * gap, study.learning_rates)
+                    if candidate is not None:
+                        trials.append((candidate, f"{name} optimum", "between its last trained ratio and divergence"))
         return trials
 
 

@@ -297,9 +297,10 @@ def _print_plan(planned: Any) -> None:
 
 
 def _width(decades: float) -> str:
-    """A CI width for people: an open CI bounds nothing (inf), and past a grid's edge nothing predicts it (NaN)."""
+    """A CI width for people: an open CI bounds nothing (inf), and where no trial has been (past the grid's edge,
+    up to the divergence frontier) nothing predicts it (NaN)."""
     if math.isnan(decades):
-        return "unknown (past the grid's edge)"
+        return "unknown (no trial has been there yet)"
     return "open" if math.isinf(decades) else f"{decades:.2f}"
 
 

@@ -1,7 +1,8 @@
 """The study designer: on a planted study it plans nothing when the target is met, new trials inside the uncertain
 optimum's CI (another seed where a point was trained), within the budget or not at all (a step toward a target
 beyond one follow-up when no budget is set), never an (lr, bs, seed) the study holds or a ratio it saw diverge, and
-past the grid's edge when the optimum may lie there."""
+past the grid's edge, or between the last ratio that trained and the divergence frontier, when the optimum may lie
+there."""
 
 from __future__ import annotations
 
@@ -133,6 +134,21 @@ def test_no_trial_reaches_a_ratio_the_study_saw_diverge() -> None:
     frontier = np.log10(table.loc[table["status"] == "diverged", "lr_bs_ratio"].min())
     plan = _plan(table, 1.0)
     assert plan.trials and (_ratios(plan) < frontier).all()
+
+
+def test_an_optimum_open_at_the_divergence_frontier_is_looked_for_below_it() -> None:
+    """The last ratio that trained may have scored best: only ratios between it and the first that diverged can
+    close the CI, and no fantasy of trials inside the range can say what lies there."""
+    truth = {"arc": PlantedTask("reasoning", best_z=-3.95, n_items=1000, cliff=1.5)}
+    table = load_results(planted_table(truth, LEARNING_RATES, BATCH_SIZES, (0,), 10**-3.7, random_state=0))
+    ok = np.log10(table.loc[table["status"] == "ok", "lr_bs_ratio"])
+    frontier = np.log10(table.loc[table["status"] == "diverged", "lr_bs_ratio"].min())
+    plan = _plan(table, 1.0)
+    assert plan.widths_now["reasoning optimum"] == np.inf, "open at the frontier"
+    ratios = _ratios(plan)
+    assert len(ratios) == 2 and ((ratios > ok.max()) & (ratios < frontier)).all()
+    assert all("between its last trained ratio and divergence" in trial.reason for trial in plan.trials)
+    assert np.isnan(plan.widths_after["reasoning optimum"]) and "plan again" in plan.message
 
 
 def test_a_focus_is_a_category_the_optima_or_the_batch_law() -> None:

@@ -25,7 +25,7 @@ def test_plan_widths_read_as_words_where_a_number_would_mislead() -> None:
 
     assert _width(0.734) == "0.73"
     assert _width(float("inf")) == "open"
-    assert _width(float("nan")) == "unknown (past the grid's edge)"
+    assert _width(float("nan")) == "unknown (no trial has been there yet)"
 
 
 def test_plan_takes_one_focus_and_names_the_flags_otherwise(tmp_path) -> None:
