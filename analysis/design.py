@@ -14,13 +14,16 @@ How many: the smallest n whose plan settles the question in at least SETTLED_SHA
 studies (fantasy.py: the study and the plan scored on posterior draws, analysed exactly as the real study will
 be), found by doubling n and then halving the gap; the fantasies' median widths are the predicted widths. A
 target the plan of MAX_PLANNED trials cannot settle, or that is out of reach even at that size extrapolating the
-widths as 1/sqrt(n), is out of a follow-up's reach. Within a budget the user set, the plan then stops and says so.
-Without one, it is a step toward the target: the smallest size checked that narrows the question at least half as
-much as any size checked (`_step`); each round zooms in where the last one left the CIs, which spends fewer trials
-than one large follow-up planned on the pilot's wide posterior.
+widths as 1/sqrt(n), is out of a follow-up's reach. Within a budget the user set, the plan is that n, or nothing
+and why when n exceeds the budget or no n settles the question. Without one, it is a step when one is worth a
+round: the smallest size checked that narrows the question at least half as much as any size checked (`_step`),
+among sizes up to n when it is at most STEP_SHARE of n, or up to MAX_PLANNED when no n settles it. The next
+round zooms in where the step left the CIs; fantasies drawn from a pilot's wide posterior ask for more trials than
+rounds that adapt spend (benchmarks/design.py; its figures in benchmarks/RESULTS.md).
 
-Where an optimum's CI and its posterior both reach the grid's edge (not the divergence frontier), no curve says what
-lies past it: the follow-up is then a few trials past that edge, and the next `sweeper plan` plans on what they show.
+Where an optimum's CI is open and no curve of the study can close it, the follow-up looks there first and the next
+`sweeper plan` plans on what it shows: a few trials past the grid's edge when the CI and the posterior both reach
+it, or between the last ratio that trained and the divergence frontier when the CI is open there.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ MAX_PLANNED = 160
 STEP_GAIN = 0.1
 """A step toward a target beyond one follow-up must be predicted to narrow the worst shortfall by at least this
 share; a smaller gain is noise in the fantasies."""
+STEP_SHARE = 0.5
+"""Without a budget, a step replaces a plan that settles the question only when it spends at most this share of its
+trials: a smaller saving is not worth another round."""
 RESOLUTION = 8
 """The search for n stops when the gap between a failing and a settling n is at most 1/RESOLUTION of it."""
 
@@ -108,6 +114,10 @@ def plan_followup(
     budgeted = max_trials is not None or max_seconds is not None
     if settling is None:
         return _beyond_reach(question, checked, widths_now, target_ci, budgeted)
+    smaller = {n: one for n, one in checked.items() if n <= settling}
+    if not budgeted and (step := _step(question, smaller)) is not None and step <= settling * STEP_SHARE:
+        why = f"{settling} trials would settle every quantity within {target_ci:g} decades in one follow-up"
+        return _stepped(checked[step], widths_now, why)
     trials, after = checked[settling]
     widths_after = _medians(after)
     seconds = sum(trial.seconds for trial in trials)
@@ -135,15 +145,22 @@ def _beyond_reach(
         message = (
             f"{who} cannot reach the target of {target_ci:g} decades: it would need more than {MAX_PLANNED} trials "
             f"(with {largest}, {_widest(widths_after)} is predicted)"
-            + ("." if budgeted else f", and none is predicted to narrow it by {STEP_GAIN:.0%}.")
+            + ("." if budgeted else f", and none is predicted to narrow it by {STEP_GAIN:.0%} or half of what is left.")
         )
         return Plan((), widths_now, widths_after, message)
-    trials, after = checked[step]
+    return _stepped(
+        checked[step], widths_now, f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials)"
+    )
+
+
+def _stepped(step: tuple[list[PlannedTrial], dict], widths_now: dict[str, float], why: str) -> Plan:
+    """A step toward the target (`_step`), and `why` it is not the whole way."""
+    trials, after = step
     widths_after = _medians(after)
+    seconds = sum(trial.seconds for trial in trials)
     message = (
-        f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials): these {step} trials "
-        f"are a step toward it (widest now: {_widest(widths_now)}; after: {_widest(widths_after)}); plan again "
-        "after them."
+        f"{why}: these {len(trials)} trials ({seconds:,.0f} s) are a step toward it (widest now: "
+        f"{_widest(widths_now)}; after: {_widest(widths_after)}); plan again after them, on what they show."
     )
     return Plan(tuple(trials), widths_now, widths_after, message)
 
@@ -192,15 +209,16 @@ def _smallest(
 
 
 def _step(question: Question, checked: dict[int, tuple[list[PlannedTrial], dict]]) -> int | None:
-    """Toward a target beyond one follow-up: the smallest size checked predicted to narrow the question at least
-    half as much as the largest narrowing checked, in decades of the worst shortfall (an unsettled quantity's
-    median width over the width that settles it); None when no size is predicted to narrow it by STEP_GAIN.
-    Smaller steps zoom in sooner: the next plan puts its trials inside the narrower CIs they leave."""
+    """A step toward the target: the smallest size checked predicted to narrow the question at least half as much
+    as the largest narrowing checked, in decades of the worst shortfall (an unsettled quantity's median width over
+    the width that settles it); None when no size is predicted to narrow it by STEP_GAIN, or by half of what is
+    left when less is left. Smaller steps zoom in sooner: the next plan puts its trials inside the narrower CIs
+    they leave."""
     now = max(question.now[name].width / question.limits[name] for name in question.unsettled())
     shortfalls = {n: _shortfall(question, after) for n, (_, after) in sorted(checked.items())}
     gains = {n: np.log10(now / left) if np.isfinite(left) else -np.inf for n, left in shortfalls.items()}
     best = max(gains.values())
-    if not best >= np.log10(1 + STEP_GAIN):
+    if not best >= min(np.log10(1 + STEP_GAIN), np.log10(now) / 2):
         return None
     return next(n for n, gain in gains.items() if gain >= best / 2)
 

@@ -1,20 +1,22 @@
 """The study designer: on a planted study it plans nothing when the target is met, new trials inside the uncertain
-optimum's CI (another seed where a point was trained), within the budget or not at all (a step toward a target
-beyond one follow-up when no budget is set), never an (lr, bs, seed) the study holds or a ratio it saw diverge, and
+optimum's CI (another seed where a point was trained), within the budget or not at all (without a budget, a step
+toward a target beyond one follow-up or toward one that a step far smaller than the settling plan nears), never an (lr, bs, seed) the study holds or a ratio it saw diverge, and
 past the grid's edge, or between the last ratio that trained and the divergence frontier, when the optimum may lie
 there."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.design import OPTIMA, Plan, _allocated, plan_followup
+from analysis.design import MAX_PLANNED, OPTIMA, STEP_SHARE, Plan, _allocated, _step, plan_followup
 from analysis.errors import AnalysisInputError
 from analysis.fit import fit_curves
 from analysis.load import load_results
-from analysis.questions import RatioQuestion
+from analysis.questions import Answer, RatioQuestion
 from analysis.series import build_series
 from analysis.study import Study
 from analysis.synthetic import PlantedTask, planted_table
@@ -47,7 +49,8 @@ def study() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def plan(study: pd.DataFrame) -> Plan:
-    return _plan(study, 1.5)
+    """The plan that settles the question (a budget rules out a step)."""
+    return _plan(study, 1.5, max_trials=MAX_PLANNED)
 
 
 def test_nothing_is_planned_when_the_target_is_met(study: pd.DataFrame) -> None:
@@ -105,6 +108,30 @@ def test_a_target_beyond_one_follow_up_gets_a_step_toward_it_unless_a_budget_was
     assert len(step.trials) < 160
     budgeted = _plan(study, 0.5, max_trials=160)
     assert budgeted.trials == () and "budget cannot reach" in budgeted.message
+
+
+def test_without_a_budget_a_plan_a_step_could_halve_is_that_step(study: pd.DataFrame) -> None:
+    """Fantasies drawn from a pilot's wide posterior ask for more trials than rounds that zoom in spend."""
+    settling = _plan(study, 1.0, max_trials=MAX_PLANNED)
+    step = _plan(study, 1.0)
+    assert settling.message.startswith(f"{len(settling.trials)} trials ")
+    assert step.trials and len(step.trials) <= STEP_SHARE * len(settling.trials)
+    assert step.message.startswith(f"{len(settling.trials)} trials would settle") and "a step toward it" in step.message
+    now = step.widths_now["reasoning optimum"]
+    assert step.widths_after["reasoning optimum"] <= np.sqrt(now * 1.0), "half the narrowing, in decades"
+
+
+def test_a_shortfall_under_the_step_gain_still_gets_a_step() -> None:
+    """1.05 decades against a target of 1: no plan narrows it by 10%, one that settles it narrows it by all that is
+    left."""
+    question = SimpleNamespace(
+        now={"a optimum": Answer(1.05, False)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
+    )
+    fantasies = {
+        4: ([], {"a optimum": (np.full(7, 1.04), np.zeros(7, bool))}),
+        8: ([], {"a optimum": (np.full(7, 0.98), np.ones(7, bool))}),
+    }
+    assert _step(question, fantasies) == 8
 
 
 def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
