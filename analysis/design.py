@@ -54,8 +54,8 @@ FIRST = 4
 MAX_PLANNED = 160
 """A target that needs more trials than this is out of a follow-up's reach."""
 STEP_GAIN = 0.1
-"""A step toward a target beyond one follow-up must be predicted to narrow the worst shortfall by at least this
-share; a smaller gain is noise in the fantasies."""
+"""A step must be predicted to narrow the worst shortfall by at least this share (or by half of what is left, when
+less is left); a smaller gain is noise in the fantasies."""
 STEP_SHARE = 0.5
 """Without a budget, a step replaces a plan that settles the question only when it spends at most this share of its
 trials: a smaller saving is not worth another round."""

@@ -223,19 +223,17 @@ class RatioQuestion(Question):
             at_frontier = fit.high_edge == FRONTIER
             if fit.optimum.high_open and curve.high_open and not at_frontier:
                 sides.append(("high", 1.0, fit.x_range[1]))
+            probes = []
             for side, direction, edge in sides:
                 low, high = study.learning_rates
                 rates = (low / reach, high) if side == "low" else (low, high * reach)
-                for step in EXTENSION:
-                    candidate = study.cheapest(edge + direction * step, rates)
-                    if candidate is not None:
-                        trials.append((candidate, f"{name} optimum", f"past the grid's {side} edge"))
-            gap = study.frontier - fit.x_range[1]
-            if fit.optimum.high_open and at_frontier and gap > MIN_GAP:
-                for share in (1 / 3, 2 / 3):
-                    candidate = study.cheapest(fit.x_range[1] + share * gap, study.learning_rates)
-                    if candidate is not None:
-                        trials.append((candidate, f"{name} optimum", "between its last trained ratio and divergence"))
+                probes += [(edge + direction * step, rates, f"past the grid's {side} edge") for step in EXTENSION]
+            if fit.optimum.high_open and at_frontier and (gap := study.frontier - fit.x_range[1]) > MIN_GAP:
+                where = "between its last trained ratio and divergence"
+                probes += [(fit.x_range[1] + share * gap, study.learning_rates, where) for share in (1 / 3, 2 / 3)]
+            for x, rates, where in probes:
+                if (candidate := study.cheapest(x, rates)) is not None:
+                    trials.append((candidate, f"{name} optimum", where))
         return trials
 
 

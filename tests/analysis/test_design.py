@@ -1,8 +1,8 @@
 """The study designer: on a planted study it plans nothing when the target is met, new trials inside the uncertain
 optimum's CI (another seed where a point was trained), within the budget or not at all (without a budget, a step
-toward a target beyond one follow-up or toward one that a step far smaller than the settling plan nears), never an (lr, bs, seed) the study holds or a ratio it saw diverge, and
-past the grid's edge, or between the last ratio that trained and the divergence frontier, when the optimum may lie
-there."""
+toward a target beyond one follow-up, or one far smaller than the plan that settles it), never an (lr, bs, seed)
+the study holds or a ratio it saw diverge, and past the grid's edge, or between the last ratio that trained and the
+divergence frontier, when the optimum may lie there."""
 
 from __future__ import annotations
 
