@@ -98,20 +98,27 @@ class Question:
         self._truths: dict[str, np.ndarray] = {}
 
     def check(self, trials: Sequence[PlannedTrial], n_fantasies: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """The analysis of `n_fantasies` fantasy studies: the study and `trials` scored on posterior draws with the
-        tasks' noise (the same draws and noise for every plan checked). Per quantity: widths and settled flags."""
-        if not self._truths:
-            draws = joint_draw(list(self.models.values()), self.coords, n_fantasies, np.random.default_rng(self.seed))
-            self._truths = {task: one[:n_fantasies] for task, one in draws.items()}
+        """The analysis of `n_fantasies` fantasy studies: the study and `trials` scored on `fantasy_truths` with
+        the tasks' noise (the same truths and noise for every plan checked). Per quantity: widths and settled flags."""
+        truths = self.fantasy_truths(n_fantasies)
         rng = np.random.default_rng(self.seed + 1)
         answers = []
         for index in range(n_fantasies):
-            quality = {task: self.truth_at(self._truths[task][index], trials) for task in self.tasks}
+            quality = {task: self.truth_at(truths[task][index], trials) for task in self.tasks}
             answers.append(self.answer(fantasy_table(self.table, trials, quality, self.signs, self.noise, rng)))
         return {
             name: (np.array([one[name].width for one in answers]), np.array([one[name].settled for one in answers]))
             for name in self.names
         }
+
+    def fantasy_truths(self, n_fantasies: int) -> dict[str, np.ndarray]:
+        """Per task, `n_fantasies` curves on `coords` drawn jointly from the posterior under each task's most likely
+        setting (fantasy.py says why that one alone), drawn once per question."""
+        if len(next(iter(self._truths.values()), ())) != n_fantasies:
+            models = [model.at_top_setting() for model in self.models.values()]
+            draws = joint_draw(models, self.coords, n_fantasies, np.random.default_rng(self.seed))
+            self._truths = {task: one[:n_fantasies] for task, one in draws.items()}
+        return self._truths
 
     def unsettled(self) -> list[str]:
         return [name for name in self.names if not self.now[name].settled]

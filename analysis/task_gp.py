@@ -11,7 +11,7 @@ mixes trials, so coarsened rows carry no trial-shared noise. Samples come back i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,10 @@ class TaskGP:
     def nugget_variance(self) -> float:
         """The nugget averaged over the settings' weights, in the task's units: the noise when none is known."""
         return float(self.weights @ self.grid[:, gp.NUGGET]) * self.y_scale**2
+
+    def at_top_setting(self) -> TaskGP:
+        """This GP with all the weight on its most likely setting."""
+        return replace(self, weights=np.eye(len(self.weights))[np.argmax(self.weights)])
 
     def top_setting(self) -> dict[str, object]:
         """The most likely setting in the task's units (lengthscales in decades) and its weight."""
