@@ -95,7 +95,8 @@ class Question:
         self.models, self.coords, self.tasks = models, coords, list(models)
         self.signs = {task: float(series[task].units.loc[task, "sign"]) for task in self.tasks}
         self.noise = trial_noise(series, models)
-        self._truths: dict[str, np.ndarray] = {}
+        self._truths: dict[int, dict[str, np.ndarray]] = {}
+        """`fantasy_truths` by how many were drawn."""
 
     def check(self, trials: Sequence[PlannedTrial], n_fantasies: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The analysis of `n_fantasies` fantasy studies: the study and `trials` scored on `fantasy_truths` with
@@ -114,11 +115,11 @@ class Question:
     def fantasy_truths(self, n_fantasies: int) -> dict[str, np.ndarray]:
         """Per task, `n_fantasies` curves on `coords` drawn jointly from the posterior under each task's most likely
         setting (fantasy.py says why that one alone), drawn once per question."""
-        if len(next(iter(self._truths.values()), ())) != n_fantasies:
+        if n_fantasies not in self._truths:
             models = [model.at_top_setting() for model in self.models.values()]
             draws = joint_draw(models, self.coords, n_fantasies, np.random.default_rng(self.seed))
-            self._truths = {task: one[:n_fantasies] for task, one in draws.items()}
-        return self._truths
+            self._truths[n_fantasies] = {task: one[:n_fantasies] for task, one in draws.items()}
+        return self._truths[n_fantasies]
 
     def unsettled(self) -> list[str]:
         return [name for name in self.names if not self.now[name].settled]

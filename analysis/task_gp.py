@@ -80,9 +80,15 @@ class TaskGP:
         """The nugget averaged over the settings' weights, in the task's units: the noise when none is known."""
         return float(self.weights @ self.grid[:, gp.NUGGET]) * self.y_scale**2
 
+    def at_setting(self, index: int) -> TaskGP:
+        """This GP with all the weight on setting `index` of its grid."""
+        weights = np.zeros_like(self.weights)
+        weights[index] = 1.0
+        return replace(self, weights=weights)
+
     def at_top_setting(self) -> TaskGP:
         """This GP with all the weight on its most likely setting."""
-        return replace(self, weights=np.eye(len(self.weights))[np.argmax(self.weights)])
+        return self.at_setting(int(np.argmax(self.weights)))
 
     def top_setting(self) -> dict[str, object]:
         """The most likely setting in the task's units (lengthscales in decades) and its weight."""

@@ -156,7 +156,7 @@ def test_fantasy_truths_come_from_the_most_likely_setting(study: pd.DataFrame) -
         return np.mean(np.diff(curves, 2, axis=1) ** 2, axis=1)
 
     fantasies = roughness(question.fantasy_truths(7)[task])
-    only_rough = replace(model, weights=np.eye(len(grid))[rough])
+    only_rough = model.at_setting(rough)
     rough_truths = roughness(joint_draw([only_rough], question.coords, 24, np.random.default_rng(0))[task])
     assert fantasies.max() < np.median(rough_truths) / 10
 
