@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.questions import EXTENSION, Answer, Question, Wanted, spacing, width_of
+from analysis.questions import EXTENSION, Answer, Question, Wanted, between, spacing, width_of
 from analysis.series import build_series
 from analysis.study import PlannedTrial, Study, same_point
 from analysis.surfaces import COLUMNS, LR_POINTS, SurfaceFit, can_fit_surface, fit_surfaces, ridge_batch_sizes
@@ -79,8 +79,8 @@ class BatchLawQuestion(Question):
 
     def wanted(self, study: Study) -> list[Wanted]:
         """At each batch size with an unsettled optimal learning rate: every point trained there (another seed) and
-        a new learning rate every `spacing` decades (at least half that from those tried, its ratio inside the
-        study's) that lies inside the CI of that batch size's optimal learning rate."""
+        a new learning rate between those tried there at most `spacing` decades apart (`between`; its ratio inside
+        the study's) that lies inside the CI of that batch size's optimal learning rate."""
         trained = study.trained()
         wanted = []
         step = spacing(self.target)
@@ -92,11 +92,10 @@ class BatchLawQuestion(Question):
                 size = round(10**batch)
                 points = [point for point in trained if point.batch_size == size]
                 tried = np.log10([point.learning_rate for point in points])
-                for rate in np.arange(self.log10_lr[0], self.log10_lr[-1] + step / 2, step):
+                for rate in between([*tried, self.log10_lr[0], self.log10_lr[-1]], step):
                     inside = self.x_range[0] <= rate - batch <= self.x_range[1]
-                    far = tried.size == 0 or np.abs(tried - rate).min() >= step / 2
                     candidate = study.candidate(10**rate, size, (10 ** self.log10_lr[0], 10 ** self.log10_lr[-1]))
-                    if inside and far and candidate is not None:
+                    if inside and candidate is not None:
                         points.append(candidate)
                 interval = fit.optimal_lr[index]
                 for number, point in enumerate(points):

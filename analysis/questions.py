@@ -37,8 +37,8 @@ from analysis.task_gp import TaskGP, joint_draw
 RATIO_POINTS = 121
 """Points of the ratio grid the fantasy truths are drawn on (trials between them are interpolated)."""
 MAX_SPACING = 0.2
-"""New ratios (learning rates, for the batch-size laws) are this many decades apart, or half the target if less: the
-tried-ratio rule's CI spans at least a ratio's two neighbours."""
+"""New ratios (learning rates, for the batch-size laws) split the gaps between those tried into parts at most this
+many decades wide, or half the target if less: the tried-ratio rule's CI spans at least a ratio's two neighbours."""
 EXTENSION = (0.25, 0.5)
 """Decades of lr/bs past an open edge at which a follow-up extends the grid (no curve says what lies there)."""
 MIN_GAP = 0.02
@@ -177,7 +177,7 @@ class RatioQuestion(Question):
         return np.interp(ratios, self.grid, curve)
 
     def wanted(self, study: Study) -> list[Wanted]:
-        """Every new ratio every `spacing` decades (at least half that from every ratio tried; at its cheapest
+        """Every new ratio between the ratios tried at most `spacing` decades apart (`between`; at its cheapest
         batch size), then every point the study trained (another seed), that lies inside an unsettled optimum's CI,
         wanted as many times as it lies in one. An unsettled difference counts as its two optima. New ratios come
         first: the allocation breaks ties in this order."""
@@ -185,9 +185,8 @@ class RatioQuestion(Question):
         trained = np.log10([point.learning_rate / point.batch_size for point in trained_points])
         step = spacing(self.target)
         new_points: list[Candidate] = []
-        for x in np.arange(self.grid[0], self.grid[-1] + step / 2, step):
-            far = trained.size == 0 or np.abs(trained - x).min() >= step / 2
-            candidate = study.cheapest(x, study.learning_rates) if far else None
+        for x in between([*trained, self.grid[0], self.grid[-1]], step):
+            candidate = study.cheapest(x, study.learning_rates)
             if candidate is not None and not any(same_point(candidate, other) for other in trained_points + new_points):
                 new_points.append(candidate)
         points = new_points + trained_points
@@ -243,6 +242,19 @@ class RatioQuestion(Question):
                 if (candidate := study.cheapest(x, rates)) is not None:
                     trials.append((candidate, f"{name} optimum", where))
         return trials
+
+
+def between(tried: Sequence[float], step: float) -> list[float]:
+    """New points splitting each gap between neighbouring `tried` ones (decades) wider than `step` into equal parts
+    of at most `step`: each as far from those tried as the gap allows. Points on a fixed lattice every `step` miss a
+    gap a little wider than `step` (both of its points there fall too near a tried one), and a CI whose end lies
+    across such a gap could then narrow only by seeds."""
+    edges = np.unique(tried)
+    found: list[float] = []
+    for low, high in itertools.pairwise(edges):
+        parts = int(np.ceil((high - low) / step - 1e-9))
+        found += [float(low + (high - low) * part / parts) for part in range(1, parts)]
+    return found
 
 
 def trial_noise(series: dict[str, Series], models: dict[str, TaskGP]) -> np.ndarray:

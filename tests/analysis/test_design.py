@@ -173,6 +173,23 @@ def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
     }
 
 
+def test_a_gap_between_tried_ratios_a_little_wider_than_the_spacing_gets_a_new_ratio() -> None:
+    """Tried ratios 0.24 decades apart inside the CI, new ones wanted at most 0.2 apart: one new ratio fits half way
+    (a lattice every 0.2 decades from the lowest ratio puts its points there too near a tried one)."""
+    ratios = [-4.903, -4.66, -4.42, -4.103, -3.803]
+    truth = {"arc": PlantedTask("reasoning", best_z=-4.5, n_items=1000)}
+    table = load_results(planted_table(truth, [10 ** (x + np.log10(8)) for x in ratios], [8], (0,), np.inf, 0))
+    question = RatioQuestion(table, ["reasoning"], contrasts=False, target=0.5, seed=0)
+    optimum = question.fits["reasoning"].optimum
+    assert optimum.low < ratios[1] and ratios[2] < optimum.high and not question.now["reasoning optimum"].settled
+    new = [
+        np.log10(one.candidate.learning_rate / one.candidate.batch_size)
+        for one in question.wanted(Study(table, [8, 16, 32], lambda size: 1.0))
+        if "another seed" not in one.reason
+    ]
+    assert [x for x in new if ratios[1] < x < ratios[2]] == pytest.approx([-4.54], abs=0.005)
+
+
 def test_an_optimum_past_the_grids_edge_extends_the_grid_past_it() -> None:
     table = _study(best_z=-2.4)
     plan = _plan(table, 0.5)
