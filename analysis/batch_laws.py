@@ -42,7 +42,7 @@ n_open_optima: batch sizes whose optimal learning rate is an open interval (the 
 
 def batch_law_table(surfaces: list[SurfaceFit]) -> pd.DataFrame:
     """batch_laws.csv: one row per series and law, for every series with two or more batch sizes."""
-    rows = [row for surface in surfaces for row in _fit_laws(surface)]
+    rows = [row for surface in surfaces if len(surface.log10_bs) >= 2 for row in _fit_laws(surface)]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -42,13 +42,17 @@ class BatchLawQuestion(Question):
         lr_grid, bs_grid = np.meshgrid(self.log10_lr, self.log10_bs)
         coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
         super().__init__(table, series, targets, target, seed, models, coords)
-        self.names = [self._name(name, batch) for name in targets for batch in self.log10_bs]
+        self.names = [self._name(name, batch) for name in targets for batch in self._located(name)]
         self.limits = {name: target for name in self.names}
         self.now = self._answers(surfaces)
 
     @staticmethod
     def _name(category: str, log10_bs: float) -> str:
         return f"{category} lr at bs {round(10**log10_bs)}"
+
+    def _located(self, name: str) -> np.ndarray:
+        """The batch sizes at which the study locates the target's optimal learning rate (surfaces.py)."""
+        return self.fitted[name].log10_bs if name in self.fitted else self.log10_bs
 
     def unfitted(self) -> list[str]:
         """Targets without a surface (fewer than two batch sizes or three learning rates scored)."""
@@ -62,7 +66,7 @@ class BatchLawQuestion(Question):
         answers = {}
         for name in self.targets:
             fit = by_name.get(name)
-            for batch in self.log10_bs:
+            for batch in self._located(name):
                 found = [] if fit is None else np.flatnonzero(np.isclose(fit.log10_bs, batch))
                 width = width_of(fit.optimal_lr[found[0]]) if len(found) else np.inf
                 answers[self._name(name, batch)] = Answer(width, width <= self.target)

@@ -108,13 +108,18 @@ def _surface_fit(
     surface: np.ndarray,
     contour: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> SurfaceFit:
-    """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it."""
+    """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
+    they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
+    batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge."""
     points, sign = series.points, float(series.units["sign"].iloc[0]) if series.level == "task" else 1.0
     nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
-    intervals, edges, ridge = [], [], []
+    located, intervals, edges, ridge = [], [], [], []
     for index, batch in enumerate(log10_bs):
         tried = points.loc[nearest == index, "log10_lr"]
         inside = (log10_lr >= tried.min() - 1e-9) & (log10_lr <= tried.max() + 1e-9)
+        if inside.sum() < 2:
+            continue
+        located.append(batch)
         lrs = log10_lr[inside]
         best = lrs[np.argmax(sign * surface[:, index, inside], axis=1)]
         ridge.append(best)
@@ -125,10 +130,10 @@ def _surface_fit(
     return SurfaceFit(
         level=series.level,
         name=series.name,
-        log10_bs=log10_bs,
+        log10_bs=np.array(located),
         optimal_lr=intervals,
         high_edges=edges,
-        ridge_samples=np.column_stack(ridge),
+        ridge_samples=np.column_stack(ridge) if ridge else np.empty((len(surface), 0)),
         map_log10_lr=contour[0],
         map_log10_bs=contour[1],
         map_mean=contour[2],
