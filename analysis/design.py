@@ -19,7 +19,10 @@ and why when n exceeds the budget or no n settles the question. Without one, it 
 round: the smallest size checked that narrows the question at least half as much as any size checked (`_step`),
 among sizes up to n when it is at most STEP_SHARE of n, or up to MAX_PLANNED when no n settles it. The next
 round zooms in where the step left the CIs; fantasies drawn from a pilot's wide posterior ask for more trials than
-rounds that adapt spend (benchmarks/design.py; its figures in benchmarks/RESULTS.md).
+rounds that adapt spend (benchmarks/design.py; its figures in benchmarks/RESULTS.md). Where no size is predicted to
+narrow the question at all, yet the widths now, shrunk as 1/sqrt(trials) over MAX_PLANNED more, would reach the
+target, a wide posterior is all the fantasies show: the plan is a probe of FIRST trials inside the CIs, which
+narrows the posterior they are drawn from.
 
 Where an optimum's CI is open and no curve of the study can close it, the follow-up looks there first and the next
 `sweeper plan` plans on what it shows: a few trials past the grid's edge when the CI and the posterior both reach
@@ -51,6 +54,7 @@ CHECK_FANTASIES = 7
 """Fantasy studies per check; odd, so a quantity settled in at least half of them has its median width within the
 target."""
 FIRST = 4
+"""The smallest plan checked, and the size of a probe."""
 MAX_PLANNED = 160
 """A target that needs more trials than this is out of a follow-up's reach."""
 STEP_GAIN = 0.1
@@ -113,7 +117,7 @@ def plan_followup(
     checked, settling = _smallest(question, study, wanted)
     budgeted = max_trials is not None or max_seconds is not None
     if settling is None:
-        return _beyond_reach(question, checked, widths_now, target_ci, budgeted)
+        return _beyond_reach(question, checked, widths_now, target_ci, budgeted, len(study.taken))
     smaller = {n: one for n, one in checked.items() if n <= settling}
     if not budgeted and (step := _step(question, smaller)) is not None and step <= settling * STEP_SHARE:
         why = f"{settling} trials would settle every quantity within {target_ci:g} decades in one follow-up"
@@ -134,10 +138,22 @@ def _beyond_reach(
     widths_now: dict[str, float],
     target_ci: float,
     budgeted: bool,
+    trials_now: int,
 ) -> Plan:
     """No follow-up of up to MAX_PLANNED trials settles the question: within a budget the user set, nothing and why;
-    without one, a step toward the target when one is predicted to narrow it (`_step`)."""
+    without one, a step toward the target when one is predicted to narrow it (`_step`), else a probe of FIRST trials
+    when the study could still narrow it (`_within_sampling_reach`)."""
     step = None if budgeted else _step(question, checked)
+    if step is None and not budgeted and _within_sampling_reach(question, trials_now):
+        trials, after = checked[FIRST]
+        seconds = sum(trial.seconds for trial in trials)
+        message = (
+            f"no follow-up of up to {MAX_PLANNED} trials is predicted to narrow the question, yet its widths now, "
+            f"shrunk as 1/sqrt(trials), would reach {target_ci:g} decades: the fantasies come from a posterior too "
+            f"wide to foresee it. These {len(trials)} trials ({seconds:,.0f} s) probe inside the CIs (widest now: "
+            f"{_widest(widths_now)}); plan again after them, on what they show."
+        )
+        return Plan(tuple(trials), widths_now, _medians(after), message)
     if step is None:
         largest = max(checked)
         widths_after = _medians(checked[largest][1])
@@ -151,6 +167,15 @@ def _beyond_reach(
     return _stepped(
         checked[step], widths_now, f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials)"
     )
+
+
+def _within_sampling_reach(question: Question, trials_now: int) -> bool:
+    """Whether every unsettled quantity's width now, shrunk as 1/sqrt(trials) from the study's `trials_now` to
+    MAX_PLANNED more, is within the width that settles it. Fantasies are drawn from the study's posterior; where it is
+    wide they foresee wide CIs at every size, while a few trials narrow the posterior itself (truth 48 of
+    benchmarks/design.py: the designer stopped after 11 trials that refining the grid settles with 25)."""
+    shrink = np.sqrt(trials_now / (trials_now + MAX_PLANNED))
+    return all(question.now[name].width * shrink <= question.limits[name] for name in question.unsettled())
 
 
 def _stepped(step: tuple[list[PlannedTrial], dict], widths_now: dict[str, float], why: str) -> Plan:

@@ -15,13 +15,24 @@ import pandas as pd
 import pytest
 
 from analysis import gp
-from analysis.design import MAX_PLANNED, OPTIMA, STEP_SHARE, Plan, _allocated, _step, _within_budget, plan_followup
+from analysis.design import (
+    FIRST,
+    MAX_PLANNED,
+    OPTIMA,
+    STEP_SHARE,
+    Plan,
+    _allocated,
+    _beyond_reach,
+    _step,
+    _within_budget,
+    plan_followup,
+)
 from analysis.errors import AnalysisInputError
 from analysis.fit import fit_curves
 from analysis.load import load_results
 from analysis.questions import Answer, RatioQuestion
 from analysis.series import build_series
-from analysis.study import Study
+from analysis.study import PlannedTrial, Study
 from analysis.synthetic import PlantedTask, planted_table
 from analysis.task_gp import joint_draw
 
@@ -137,6 +148,33 @@ def test_a_shortfall_under_the_step_gain_still_gets_a_step() -> None:
         8: ([], {"a optimum": (np.full(7, 0.98), np.ones(7, bool))}),
     }
     assert _step(question, fantasies) == 8
+
+
+def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_trials_could_narrow_it() -> None:
+    """Fantasies from a wide posterior foresee 1.7 decades at every size where the study has 1.37 after 11 trials
+    (benchmarks/design.py's truth 48, which refining the grid settles with 25): 1.37 shrunk as 1/sqrt(trials) over
+    MAX_PLANNED more would be 0.35, so a few trials go and look. From 5 decades (1.27 shrunk) nothing would reach
+    the target."""
+
+    def beyond_reach(width: float, budgeted: bool = False) -> Plan:
+        question = SimpleNamespace(
+            now={"a optimum": Answer(width, False)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
+        )
+        checked = {
+            n: (
+                [PlannedTrial(1e-3, 8, seed, "a optimum: inside its CI", 1.0) for seed in range(n)],
+                {"a optimum": (np.full(7, width + 0.33), np.zeros(7, bool))},
+            )
+            for n in (FIRST, 2 * FIRST, 4 * FIRST)
+        }
+        return _beyond_reach(question, checked, {"a optimum": width}, 1.0, budgeted, trials_now=11)
+
+    probe = beyond_reach(1.37)
+    assert len(probe.trials) == FIRST and "probe inside the CIs" in probe.message and "plan again" in probe.message
+    assert probe.widths_after["a optimum"] == pytest.approx(1.7), "what the fantasies foresee, said as it is"
+    assert beyond_reach(1.37, budgeted=True).trials == ()
+    hopeless = beyond_reach(5.0)
+    assert hopeless.trials == () and hopeless.message.startswith("a follow-up cannot reach")
 
 
 def test_fantasy_truths_come_from_the_most_likely_setting(study: pd.DataFrame) -> None:
