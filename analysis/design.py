@@ -143,30 +143,25 @@ def _beyond_reach(
     """No follow-up of up to MAX_PLANNED trials settles the question: within a budget the user set, nothing and why;
     without one, a step toward the target when one is predicted to narrow it (`_step`), else a probe of FIRST trials
     when the study could still narrow it (`_within_sampling_reach`)."""
-    step = None if budgeted else _step(question, checked)
-    if step is None and not budgeted and _within_sampling_reach(question, trials_now):
-        trials, after = checked[FIRST]
-        seconds = sum(trial.seconds for trial in trials)
-        message = (
+    if not budgeted and (step := _step(question, checked)) is not None:
+        why = f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials)"
+        return _stepped(checked[step], widths_now, why)
+    if not budgeted and _within_sampling_reach(question, trials_now):
+        why = (
             f"no follow-up of up to {MAX_PLANNED} trials is predicted to narrow the question, yet its widths now, "
-            f"shrunk as 1/sqrt(trials), would reach {target_ci:g} decades: the fantasies come from a posterior too "
-            f"wide to foresee it. These {len(trials)} trials ({seconds:,.0f} s) probe inside the CIs (widest now: "
-            f"{_widest(widths_now)}); plan again after them, on what they show."
+            f"shrunk as 1/sqrt(trials), would reach {target_ci:g} decades (the fantasies come from a posterior too "
+            "wide to foresee it)"
         )
-        return Plan(tuple(trials), widths_now, _medians(after), message)
-    if step is None:
-        largest = max(checked)
-        widths_after = _medians(checked[largest][1])
-        who = "the budget" if budgeted else "a follow-up"
-        message = (
-            f"{who} cannot reach the target of {target_ci:g} decades: it would need more than {MAX_PLANNED} trials "
-            f"(with {largest}, {_widest(widths_after)} is predicted)"
-            + ("." if budgeted else f", and none is predicted to narrow it by {STEP_GAIN:.0%} or half of what is left.")
-        )
-        return Plan((), widths_now, widths_after, message)
-    return _stepped(
-        checked[step], widths_now, f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials)"
+        return _stepped(checked[FIRST], widths_now, why, what="a probe inside the CIs")
+    largest = max(checked)
+    widths_after = _medians(checked[largest][1])
+    who = "the budget" if budgeted else "a follow-up"
+    message = (
+        f"{who} cannot reach the target of {target_ci:g} decades: it would need more than {MAX_PLANNED} trials "
+        f"(with {largest}, {_widest(widths_after)} is predicted)"
+        + ("." if budgeted else f", and none is predicted to narrow it by {STEP_GAIN:.0%} or half of what is left.")
     )
+    return Plan((), widths_now, widths_after, message)
 
 
 def _within_sampling_reach(question: Question, trials_now: int) -> bool:
@@ -178,13 +173,15 @@ def _within_sampling_reach(question: Question, trials_now: int) -> bool:
     return all(question.now[name].width * shrink <= question.limits[name] for name in question.unsettled())
 
 
-def _stepped(step: tuple[list[PlannedTrial], dict], widths_now: dict[str, float], why: str) -> Plan:
-    """A step toward the target (`_step`), and `why` it is not the whole way."""
+def _stepped(
+    step: tuple[list[PlannedTrial], dict], widths_now: dict[str, float], why: str, what: str = "a step toward it"
+) -> Plan:
+    """A step toward the target (`_step`) or a probe, and `why` it is not the whole way."""
     trials, after = step
     widths_after = _medians(after)
     seconds = sum(trial.seconds for trial in trials)
     message = (
-        f"{why}: these {len(trials)} trials ({seconds:,.0f} s) are a step toward it (widest now: "
+        f"{why}: these {len(trials)} trials ({seconds:,.0f} s) are {what} (widest now: "
         f"{_widest(widths_now)}; after: {_widest(widths_after)}); plan again after them, on what they show."
     )
     return Plan(tuple(trials), widths_now, widths_after, message)
