@@ -1,11 +1,15 @@
 """Analysis of a learning-rate × batch-size sweep: how each task's and category's score depends on lr/bs.
 
 `analyze(source, output_dir)` is the whole API (the CLI's `sweeper analyze` calls it); `load_results` reads any
-results source into the tidy frame of ARCHITECTURE.md. Depends on pandas/numpy/scipy/statsmodels/matplotlib
-only, never on torch, Ray (except lazily, to read a Ray experiment) or `trials/`.
+results source into the tidy frame of ARCHITECTURE.md. Depends on pandas, numpy, scipy and matplotlib only, never
+on torch, Ray (except lazily, to read a Ray experiment) or `trials/`.
 
-The two are imported on first use (PEP 562), so `import analysis.schema` or a CLI that merely mentions the
-package does not pay for matplotlib and statsmodels.
+The rooms, in the order the data flow through them: the results format and its sources (schema.py, load.py,
+wandb_source.py), `estimates/` (every estimate and its CI), `design/` (the follow-up `sweeper plan` proposes),
+`figures/` and `report/` (the CSVs, figures and report.md that `analyze` writes).
+
+The two are imported on first use (PEP 562), so `import analysis.schema` or a CLI that merely mentions the package
+does not pay for matplotlib.
 """
 
 from __future__ import annotations

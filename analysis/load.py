@@ -137,9 +137,9 @@ def aggregate_seeds(frame: pd.DataFrame) -> pd.DataFrame:
         score_sd=("score", "std"),
         n_seeds=("score", "size"),
         stderr_squared=("stderr_squared", "mean"),
+        lr_bs_ratio=("lr_bs_ratio", "first"),
+        log10_ratio=("log10_ratio", "first"),
     )
     grid = grid.reset_index()
     grid["stderr"] = np.sqrt(grid.pop("stderr_squared"))
-    grid["lr_bs_ratio"] = grid["learning_rate"] / grid["batch_size"].astype(float)
-    grid["log10_ratio"] = np.log10(grid["lr_bs_ratio"])
     return grid

@@ -26,6 +26,9 @@ STORE_DTYPES = {column: PANDAS_DTYPES[kind] for column, kind in COLUMN_TYPES.ite
 DEFAULTS: dict[str, object] = {"higher_is_better": True, "world_size": 1}
 """What a column holds when a source lacks it (tables written before the column existed, a user's CSV)."""
 
+DERIVED_COLUMNS = ("log10_ratio",)
+"""Columns every loaded table gains: log10_ratio = log10(lr/bs), the axis of every fit, made once here."""
+
 REQUIRED_COLUMNS = ("learning_rate", "batch_size", "seed", "task", "category", "score", "status")
 """What the fits cannot do without; every other column is filled with NaN / "" when absent."""
 
@@ -63,12 +66,19 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
             if column in DEFAULTS:
                 numbers = numbers.fillna(DEFAULTS[column])
             table[column] = numbers.round().astype("Int64") if kind is int else numbers
-    table["lr_bs_ratio"] = table["learning_rate"] / table["batch_size"].astype(float)
+    table = with_ratio_columns(table)
     _check_statuses(table, source)
     _check_positive(table, source)
     _split_multi_metric_tasks(table)
     extras = [column for column in table.columns if column not in COLUMNS]
     return table[[*COLUMNS, *extras]].reset_index(drop=True)
+
+
+def with_ratio_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with `lr_bs_ratio` and `log10_ratio` computed from its learning rates and batch sizes (NaN for the
+    baseline, which has neither): the one place the analysis derives the ratio."""
+    ratio = table["learning_rate"] / table["batch_size"].astype(float)
+    return table.assign(lr_bs_ratio=ratio, log10_ratio=np.log10(ratio))
 
 
 def _as_bool(value: object) -> bool:

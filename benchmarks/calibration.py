@@ -33,9 +33,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from analysis.fit import category_contrasts, fit_curves
+from analysis.estimates.contrasts import category_contrasts
+from analysis.estimates.curves import fit_curves
+from analysis.estimates.series import build_series
 from analysis.load import load_results
-from analysis.series import build_series
 from analysis.synthetic import PlantedTask, planted_table
 
 GRIDS = {
@@ -81,7 +82,7 @@ def estimate(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame
         {
             "level": fit.level,
             "name": fit.name,
-            "best": fit.best_x,
+            "best": fit.best_log10_ratio,
             "ci_low": fit.optimum.low,
             "ci_high": fit.optimum.high,
             "low_open": fit.optimum.low_open,

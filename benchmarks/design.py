@@ -32,10 +32,10 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 
-from analysis.design import OPTIMA, plan_followup
-from analysis.fit import fit_curves
+from analysis.design.planner import OPTIMA, plan_followup
+from analysis.estimates.curves import fit_curves
+from analysis.estimates.series import build_series
 from analysis.load import load_results
-from analysis.series import build_series
 from analysis.synthetic import PlantedTask, planted_table
 from benchmarks.calibration import GRIDS, INTERIOR, planted_task, shaped, true_optimum
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import wls
-from analysis.fit import CurveFit, fit_curves
+from analysis.estimates import wls
+from analysis.estimates.curves import CurveFit, fit_curves
+from analysis.estimates.series import Series, build_series
 from analysis.load import load_results
-from analysis.series import Series, build_series
 
 LEARNING_RATES = np.geomspace(1e-5, 1e-2, 7)
 BATCH_SIZES = [4, 8, 16, 32, 64]
@@ -18,7 +18,7 @@ BATCH_SIZES = [4, 8, 16, 32, 64]
 def series_of(table: pd.DataFrame) -> tuple[dict[str, Series], np.ndarray]:
     """Series keyed by name (tasks and categories), and 1000 shared bootstrap resamples (seed 0)."""
     series = build_series(load_results(table))
-    counts = wls.bootstrap_counts(series[0].n_units, 1000, np.random.default_rng(0))
+    counts = wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(0))
     return {one.name: one for one in series}, counts
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.batch_laws import batch_law_table, law_curve
+from analysis.estimates.batch_laws import batch_law_table, law_curve
+from analysis.estimates.series import build_series
+from analysis.estimates.surfaces import fit_surfaces, optimal_lr_table
 from analysis.load import load_results
-from analysis.series import build_series
-from analysis.surfaces import fit_surfaces, optimal_lr_table
 from analysis.synthetic import PlantedTask, planted_table
 
 LEARNING_RATES = np.geomspace(1e-5, 1e-2, 10)

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import wls
-from analysis.fit import FRONTIER, GRID_EDGE, category_contrasts, divergence_frontier
+from analysis.estimates import wls
+from analysis.estimates.contrasts import category_contrasts
+from analysis.estimates.frontier import FRONTIER, GRID_EDGE, DivergenceFrontier
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, fits_of
@@ -25,9 +26,9 @@ def test_planted_optimum_is_recovered_inside_its_ci(noise: float, seeds: tuple, 
     )
     fit = fits_of(table)["arc"]
     assert fit.kind == "gp" and not fit.optimum.is_open and not fit.at_edge
-    assert fit.best_x == pytest.approx(-4.5, abs=tolerance)
+    assert fit.best_log10_ratio == pytest.approx(-4.5, abs=tolerance)
     assert fit.optimum.low < -4.5 < fit.optimum.high
-    assert fit.optimum.low < fit.best_x < fit.optimum.high
+    assert fit.optimum.low < fit.best_log10_ratio < fit.optimum.high
     assert fit.r2 > 0.8
 
 
@@ -60,7 +61,7 @@ def test_the_ci_holds_the_truth_whatever_the_peaks_shape(shape: str) -> None:
         table = planted_table({"t": truth}, LEARNING_RATES, BATCH_SIZES, (0,), diverge_above, random_state)
         fit = fits_of(table)["t"]
         covered.append(fit.optimum.contains(-4.5))
-        errors.append(abs(fit.best_x + 4.5))
+        errors.append(abs(fit.best_log10_ratio + 4.5))
     assert sum(covered) >= 3, (shape, covered)
     assert np.median(errors) < 0.3, (shape, errors)
 
@@ -70,7 +71,7 @@ def test_noiseless_curve_is_interpolated_and_its_peak_found() -> None:
     fit = fits_of(planted_table({"t": truth}, LEARNING_RATES, BATCH_SIZES))["t"]
     expected = truth.expected_score(10 ** fit.curve["x"].to_numpy(), np.ones(len(fit.curve)))
     np.testing.assert_allclose(fit.curve["fit"], expected, atol=5e-3)
-    assert fit.best_x == pytest.approx(-4.5, abs=0.05)
+    assert fit.best_log10_ratio == pytest.approx(-4.5, abs=0.05)
     assert fit.r2 == pytest.approx(1.0, abs=1e-3)
 
 
@@ -81,7 +82,7 @@ def test_optimum_beyond_the_grid_is_an_open_interval(best_z: float) -> None:
     assert (fit.optimum.high_open, fit.optimum.low_open) == (beyond_high, not beyond_high)
     assert fit.at_edge and fit.high_edge == GRID_EDGE
     edge = fit.x_range[1] if beyond_high else fit.x_range[0]
-    assert fit.best_x == pytest.approx(edge)
+    assert fit.best_log10_ratio == pytest.approx(edge)
     assert fit.optimum.contains(best_z)
 
 
@@ -107,7 +108,7 @@ def test_a_metric_to_minimise_is_minimised() -> None:
     fits = fits_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES))
     for name in ("ppl", "lm"):
         assert not fits[name].optimum.is_open
-        assert fits[name].optimum.contains(-4.5) and fits[name].best_x == pytest.approx(-4.5, abs=0.2)
+        assert fits[name].optimum.contains(-4.5) and fits[name].best_log10_ratio == pytest.approx(-4.5, abs=0.2)
     curve = fits["ppl"].curve
     assert curve["fit"].min() == pytest.approx(12.0, abs=0.3), "the curve stays in perplexity, lowest at the optimum"
     assert (curve["band_low"] <= curve["band_high"]).all()
@@ -117,7 +118,7 @@ def test_two_ratios_give_a_direction_not_a_curve() -> None:
     table = planted_table({"t": PlantedTask("r", best_z=-4.0, noise=0.0)}, [1e-4, 1e-3], [10])
     fit = fits_of(table)["t"]
     assert fit.kind == "two_ratios"
-    assert (fit.best_x, fit.worse_x) == pytest.approx((-4.0, -5.0))
+    assert (fit.best_log10_ratio, fit.worse_log10_ratio) == pytest.approx((-4.0, -5.0))
     assert fit.score_gain == pytest.approx(0.1)
 
 
@@ -143,14 +144,14 @@ PLANTED_CATEGORIES = {
 
 def test_category_optimum_pools_its_tasks() -> None:
     fits = fits_of(planted_table(PLANTED_CATEGORIES, LEARNING_RATES, BATCH_SIZES, (0, 1)))
-    assert fits["reasoning"].best_x == pytest.approx(-4.1, abs=0.15)
-    assert fits["pattern"].best_x == pytest.approx(-5.1, abs=0.15)
+    assert fits["reasoning"].best_log10_ratio == pytest.approx(-4.1, abs=0.15)
+    assert fits["pattern"].best_log10_ratio == pytest.approx(-5.1, abs=0.15)
     for name, truth in (("reasoning", -4.1), ("pattern", -5.1)):
         assert fits[name].optimum.contains(truth)
         tasks = [task for task, truth in PLANTED_CATEGORIES.items() if truth.category == name]
         widest_task = max(fits[task].optimum.high - fits[task].optimum.low for task in tasks)
         assert fits[name].optimum.high - fits[name].optimum.low <= widest_task
-    assert fits["all tasks"].level == "all" and -5.1 < fits["all tasks"].best_x < -4.1
+    assert fits["all tasks"].level == "all" and -5.1 < fits["all tasks"].best_log10_ratio < -4.1
 
 
 def test_planted_contrast_is_detected_with_the_right_sign() -> None:
@@ -186,7 +187,7 @@ def test_a_trial_effect_shared_by_tasks_is_estimated_from_seeds() -> None:
     codes = table["trial_id"].astype("category").cat.codes.to_numpy()
     trained = (table["status"] == "ok").to_numpy()
     table.loc[trained, "score"] += trial_effect[codes[trained]]
-    from analysis.series import build_series
+    from analysis.estimates.series import build_series
 
     correlated = build_series(load_results(table))[0].shared_correlation
     independent = build_series(load_results(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, (0, 1, 2))))[0]
@@ -195,7 +196,7 @@ def test_a_trial_effect_shared_by_tasks_is_estimated_from_seeds() -> None:
 
 def test_divergence_frontier_is_the_smallest_diverged_ratio_per_batch_size() -> None:
     table = planted_table({"t": PlantedTask("r", best_z=-4.5)}, [1e-4, 1e-3, 1e-2], [10, 100], diverge_above=5e-5)
-    frontier = divergence_frontier(load_results(table)).set_index("batch_size")
+    frontier = DivergenceFrontier.of(load_results(table)).table().set_index("batch_size")
     assert frontier.loc[10, "n_diverged"] == 2
     assert frontier.loc[10, "frontier_lr_bs_ratio"] == pytest.approx(1e-4)
     assert frontier.loc[10, "largest_stable_lr_bs_ratio"] == pytest.approx(1e-5)

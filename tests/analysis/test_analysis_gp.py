@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import gp
-from analysis.intervals import Interval
+from analysis.estimates import gp
+from analysis.estimates.intervals import Interval
 
 SETTING = np.array([[0.6, 1.0, 0.5, 2.5, 1.3, 0.05]])
 """lengthscale, warp a, warp b, smoothness, signal, nugget."""

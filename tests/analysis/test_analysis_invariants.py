@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import wls
-from analysis.invariants import ALPHA_GRID, _free_alpha, _z_design, can_compare, compare_invariants
+from analysis.estimates import wls
+from analysis.estimates.invariants import ALPHA_GRID, _free_alpha, _z_design, can_compare, compare_invariants
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, series_of
 

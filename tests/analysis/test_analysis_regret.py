@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis.estimates.regret import OUTSIDE, REFERENCE, SHARED, parse_ratio, regret_table
+from analysis.estimates.series import build_series
 from analysis.load import load_results
-from analysis.regret import OUTSIDE, REFERENCE, SHARED, parse_ratio, regret_table
-from analysis.series import build_series
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, fits_of
 

@@ -11,8 +11,8 @@ from matplotlib.image import imread
 
 from analysis import analyze
 from analysis.errors import AnalysisInputError
-from analysis.findings import contrast_sentence, ratio
-from analysis.fit import category_contrasts
+from analysis.estimates.contrasts import category_contrasts
+from analysis.report.findings import contrast_sentence, ratio
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, fits_of
 

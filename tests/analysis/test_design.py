@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import gp
-from analysis.design import (
+from analysis.design.planner import (
     FIRST,
     MAX_PLANNED,
     OPTIMA,
@@ -27,14 +26,15 @@ from analysis.design import (
     _within_budget,
     plan_followup,
 )
+from analysis.design.ratio_question import Answer, RatioQuestion
+from analysis.design.study import PlannedTrial, Study
 from analysis.errors import AnalysisInputError
-from analysis.fit import fit_curves
+from analysis.estimates import gp
+from analysis.estimates.curves import fit_curves
+from analysis.estimates.series import build_series
+from analysis.estimates.task_gp import joint_draw
 from analysis.load import load_results
-from analysis.questions import Answer, RatioQuestion
-from analysis.series import build_series
-from analysis.study import PlannedTrial, Study
 from analysis.synthetic import PlantedTask, planted_table
-from analysis.task_gp import joint_draw
 
 LEARNING_RATES = np.geomspace(1e-4, 1e-2, 5)
 BATCH_SIZES = [8, 32]

@@ -16,9 +16,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from analysis import gp
-from analysis.series import Series
+from analysis.estimates import gp
+from analysis.estimates.series import Series
 
+N_SAMPLES = 2400
+"""Joint posterior draws per analysis (the 2.5% tails of an estimate then rest on 60 draws each)."""
 MAX_BINS = {1: 60, 2: 8}
 """Per input axis: at most this many distinct values before the points are coarsened into bins."""
 WARPS = np.array([[1.0, 1.0], [1.0, 0.5], [1.0, 0.25], [0.5, 1.0]])
@@ -139,6 +141,15 @@ def joint_draw(
     queries = [model.scaled(coords) for model in models]
     samples = gp.draw(data, settings, -(-n_samples // SETTINGS_DRAWN), queries, rng)
     return {model.series.name: model.y_mean + model.y_scale * one for model, one in zip(models, samples, strict=True)}
+
+
+def with_noise_variance(series: Series, models: dict[str, TaskGP]) -> pd.DataFrame:
+    """The series' points with `variance`: the noise variance of their seed mean, the GP's nugget where none is
+    known (in the series' units)."""
+    points = series.points
+    unknown = {task: model.nugget_variance() for task, model in models.items() if task in series.tasks}
+    fallback = points["task"].map(unknown).fillna(0.0) / points["task"].map(series.scales["spread"]) ** 2
+    return points.assign(variance=points["noise_variance"].fillna(fallback))
 
 
 def _joint_noise(models: list[TaskGP]) -> np.ndarray:

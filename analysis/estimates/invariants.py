@@ -20,9 +20,9 @@ from math import comb
 import numpy as np
 import pandas as pd
 
-from analysis import wls
-from analysis.intervals import Interval
-from analysis.series import Series
+from analysis.estimates import wls
+from analysis.estimates.intervals import Interval
+from analysis.estimates.series import Series
 
 INVARIANTS = {"lr/bs": 1.0, "lr/sqrt(bs)": 0.5}
 SEPARATE = "separate"
@@ -123,7 +123,7 @@ def _free_alpha(series: Series, counts: np.ndarray) -> Interval:
     point_sums = _power_moments(series, series.points).sum(axis=0)
     _, profile = wls.solve_normal(*_z_normal_equations(point_sums, n_tasks, alphas))
     rows = series.rows
-    per_unit = wls.unit_moments(_power_moments(series, rows), rows["unit"].to_numpy(), counts.shape[1])
+    per_unit = wls.unit_moments(_power_moments(series, rows), rows["trial"].to_numpy(), counts.shape[1])
     boot_sums = counts @ per_unit
     _, boot_profile = wls.solve_normal(*_z_normal_equations(boot_sums, n_tasks, alphas))
     valid = wls.identifiable(_surface_gram(boot_sums, n_tasks))

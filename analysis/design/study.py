@@ -14,24 +14,37 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.schema import BASELINE_STATUS
+from analysis.estimates.frontier import DivergenceFrontier
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A point a follow-up may train: (learning_rate, batch_size) and one trial's predicted seconds there."""
+class Point:
+    """A learning rate at a batch size."""
 
     learning_rate: float
     batch_size: int
+
+    @property
+    def log10_ratio(self) -> float:
+        return float(np.log10(self.learning_rate / self.batch_size))
+
+    def same_point(self, other: Point) -> bool:
+        """Whether `other` trains at this point (learning rates equal to float precision)."""
+        same_rate = np.isclose(self.learning_rate, other.learning_rate, rtol=1e-9)
+        return self.batch_size == other.batch_size and bool(same_rate)
+
+
+@dataclass(frozen=True)
+class Candidate(Point):
+    """A point a follow-up may train, and one trial's predicted seconds there."""
+
     seconds: float
 
 
 @dataclass(frozen=True)
-class PlannedTrial:
+class PlannedTrial(Point):
     """One trial of a follow-up, and why it is there."""
 
-    learning_rate: float
-    batch_size: int
     seed: int
     reason: str
     seconds: float
@@ -49,12 +62,11 @@ class Study:
     def __init__(
         self, table: pd.DataFrame, batch_sizes: Sequence[int], seconds_per_trial: Callable[[int], float]
     ) -> None:
-        trials = table[table["status"] != BASELINE_STATUS].drop_duplicates(["learning_rate", "batch_size", "seed"])
-        self.taken = trials[["learning_rate", "batch_size", "seed", "status"]].reset_index(drop=True)
+        frontier = DivergenceFrontier.of(table)
+        trials = frontier.trials
+        self.taken = trials[["learning_rate", "batch_size", "seed", "status", "log10_ratio"]]
         self.learning_rates = (float(trials["learning_rate"].min()), float(trials["learning_rate"].max()))
-        diverged = trials[trials["status"] == "diverged"]
-        ratios = np.log10(diverged["learning_rate"] / diverged["batch_size"].astype(float))
-        self.frontier = float(ratios.min()) if len(diverged) else np.inf
+        self.frontier = frontier.lowest_log10_ratio()
         """log10(lr/bs) of the lowest ratio that diverged: no follow-up reaches it."""
         self.batch_sizes = sorted(int(size) for size in batch_sizes)
         self.seconds_per_trial = seconds_per_trial
@@ -85,7 +97,7 @@ class Study:
         return [
             Candidate(float(row.learning_rate), int(row.batch_size), float(self.seconds_per_trial(int(row.batch_size))))
             for row in points.itertuples()
-            if row.batch_size in self.batch_sizes and np.log10(row.learning_rate / row.batch_size) < self.frontier
+            if row.batch_size in self.batch_sizes and row.log10_ratio < self.frontier
         ]
 
     def next_seed(self, candidate: Candidate, planned: Sequence[PlannedTrial]) -> int:
@@ -93,11 +105,5 @@ class Study:
         taken = self.taken
         same = np.isclose(taken["learning_rate"], candidate.learning_rate, rtol=1e-9)
         seeds = [*taken.loc[same & (taken["batch_size"] == candidate.batch_size), "seed"].astype(int)]
-        seeds += [trial.seed for trial in planned if same_point(trial, candidate)]
+        seeds += [trial.seed for trial in planned if trial.same_point(candidate)]
         return max(seeds, default=-1) + 1
-
-
-def same_point(first: Candidate | PlannedTrial, second: Candidate | PlannedTrial) -> bool:
-    return first.batch_size == second.batch_size and bool(
-        np.isclose(first.learning_rate, second.learning_rate, rtol=1e-9)
-    )

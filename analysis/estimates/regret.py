@@ -15,9 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.fit import CurveFit
-from analysis.intervals import Interval
-from analysis.series import Series
+from analysis.estimates.curves import CurveFit
+from analysis.estimates.intervals import Interval
+from analysis.estimates.series import Series
 
 COLUMNS = [
     "level", "name", "category", "against", "log10_ratio", "lr_bs_ratio", "regret", "ci_low", "ci_high", "metric",
@@ -44,10 +44,10 @@ def regret_table(fits: list[CurveFit], series: list[Series], reference_ratio: fl
     """regret.csv: per category (and its tasks) and alternative ratio, the score lost with its 95% CI."""
     by_name = {(fit.level, fit.name): fit for fit in fits if fit.kind == "gp"}
     categories = [one for one in series if one.level == "category" and ("category", one.name) in by_name]
-    alternatives = [(f"category {one.name}", by_name["category", one.name].best_x) for one in categories]
+    alternatives = [(f"category {one.name}", by_name["category", one.name].best_log10_ratio) for one in categories]
     shared = next((fit for fit in fits if fit.level == "all" and fit.kind == "gp"), None)
     if shared is not None:
-        alternatives.append((SHARED, shared.best_x))
+        alternatives.append((SHARED, shared.best_log10_ratio))
     if reference_ratio is not None:
         alternatives.append((REFERENCE, float(np.log10(reference_ratio))))
     rows = []
@@ -57,9 +57,9 @@ def regret_table(fits: list[CurveFit], series: list[Series], reference_ratio: fl
         for against, ratio in alternatives:
             if against == f"category {category.name}":
                 continue
-            losses = {task: _loss(by_name["task", task], own.best_x, ratio) for task in tasks}
+            losses = {task: _loss(by_name["task", task], own.best_log10_ratio, ratio) for task in tasks}
             note = OPEN_OPTIMUM if own.optimum.is_open else ""
-            metrics = category.units["metric"]
+            metrics = category.scales["metric"]
             rows.append(_row("category", category.name, category.name, against, ratio, losses, metrics, note))
             rows += [
                 _row("task", task, category.name, against, ratio, {task: loss}, metrics.loc[[task]], note)
@@ -68,9 +68,9 @@ def regret_table(fits: list[CurveFit], series: list[Series], reference_ratio: fl
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _loss(fit: CurveFit, best_x: float, ratio: float) -> np.ndarray:
-    """Samples of f(best_x) - f(ratio) in the task's quality units (NaN where either is outside its range)."""
-    return fit.samples_at(best_x) - fit.samples_at(ratio)
+def _loss(fit: CurveFit, best_log10_ratio: float, ratio: float) -> np.ndarray:
+    """Samples of f(best_log10_ratio) - f(ratio) in the task's quality units (NaN where either is outside its range)."""
+    return fit.samples_at(best_log10_ratio) - fit.samples_at(ratio)
 
 
 def _row(

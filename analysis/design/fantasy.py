@@ -9,10 +9,9 @@ hyperparameters re-weighted by the new data, the tried-ratio rule, everything. T
 fantasies is what the follow-up is predicted to do.
 
 Why the most likely setting alone: a truth drawn under a setting the data barely allow (a short lengthscale) is
-rougher than anything the data show, and its fantasy study keeps wide CIs. Drawn under every setting by its weight,
-fantasies predicted wider CIs than the studies then measured, and the designer gave up on studies that a few more
-trials settle (benchmarks/design.py). The hyperparameters' uncertainty still counts where the real analysis counts
-it: in each fantasy study's analysis.
+rougher than anything the data show, and its fantasy study keeps wide CIs; drawn under every setting by its weight,
+fantasies foresee wider CIs than follow-ups then measure (benchmarks/RESULTS.md compares the two). The
+hyperparameters' uncertainty still counts where the real analysis counts it: in each fantasy study's analysis.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.schema import FIT_STATUS
-from analysis.study import PlannedTrial
+from analysis.design.study import PlannedTrial
+from analysis.schema import FIT_STATUS, with_ratio_columns
 
 
 def fantasy_table(
@@ -38,7 +37,9 @@ def fantasy_table(
     trial's noise (`noise`: (T, T) over the tasks of `quality`), each row otherwise its task's first ok row."""
     tasks = list(quality)
     ok = table[(table["status"] == FIT_STATUS) & table["task"].isin(tasks)]
-    template = ok.drop_duplicates("task").drop(columns=["learning_rate", "batch_size", "seed", "lr_bs_ratio"])
+    template = ok.drop_duplicates("task").drop(
+        columns=["learning_rate", "batch_size", "seed", "lr_bs_ratio", "log10_ratio"]
+    )
     points = pd.DataFrame(
         [(trial.learning_rate, trial.batch_size, trial.seed) for trial in trials],
         columns=["learning_rate", "batch_size", "seed"],
@@ -48,9 +49,7 @@ def fantasy_table(
     frame = points.merge(template, how="cross")
     trial_index = np.repeat(np.arange(len(points)), len(template))
     task_index = frame["task"].map({task: index for index, task in enumerate(tasks)}).to_numpy()
-    frame = frame.assign(
-        score=frame["task"].map(signs).to_numpy() * scores[trial_index, task_index],
-        lr_bs_ratio=frame["learning_rate"] / frame["batch_size"],
-        trial_id="fantasy",
+    frame = with_ratio_columns(
+        frame.assign(score=frame["task"].map(signs).to_numpy() * scores[trial_index, task_index], trial_id="fantasy")
     )
     return pd.concat([table, frame[table.columns]], ignore_index=True)

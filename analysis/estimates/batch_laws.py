@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.intervals import Interval
-from analysis.invariants import choose_by_one_standard_error
-from analysis.surfaces import SurfaceFit
+from analysis.estimates.intervals import Interval
+from analysis.estimates.invariants import choose_by_one_standard_error
+from analysis.estimates.surfaces import SurfaceFit
 
 SLOPES = {"linear": 1.0, "sqrt": 0.5}
 SURGE = "surge"

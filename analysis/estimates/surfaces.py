@@ -1,9 +1,9 @@
 """Score over (log10 lr, log10 bs): a GP per task over x = log10(lr/bs) and log10 bs (task_gp), all tasks drawn
-jointly, a category averaging its tasks' z-scored surfaces, as for the ratio curves.
+jointly, a category pooling its tasks' surfaces (`Series.pooled`), as for the ratio curves.
 
 From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at
-that batch size, per posterior sample) with its CI, open where it reaches the lowest or highest learning rate
-scored there; and the posterior mean surface on a fine grid, for the paper's contour figure. The kernel's
+that batch size, per posterior sample) with its CI (optimum.py's rule), open where it reaches the lowest or highest
+learning rate scored there; and the posterior mean surface on a fine grid, for the paper's contour figure. The kernel's
 coordinates are the ratio and the batch size, so a long batch-size lengthscale is ratio invariance and the data
 decide how far from it they are.
 """
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.fit import FRONTIER, GRID_EDGE, N_SAMPLES
-from analysis.intervals import Interval
-from analysis.series import Series
-from analysis.task_gp import MAX_BINS, fit_task_gp, joint_draw
+from analysis.estimates.intervals import Interval
+from analysis.estimates.optimum import locate_optimum
+from analysis.estimates.series import Series
+from analysis.estimates.task_gp import MAX_BINS, N_SAMPLES, fit_task_gp, joint_draw
 
 LR_POINTS = 41
 """Learning rates per batch size at which the surface is sampled (the argmax's resolution)."""
@@ -81,8 +81,8 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
         members = [task for task in one.tasks if task in models]
         if not members:
             continue
-        surface = _pooled(one, members, draws).reshape(-1, len(log10_bs), LR_POINTS)
-        mean = _pooled(one, members, {name: means[name][None, :] for name in members})[0]
+        surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
+        mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
         fits.append(_surface_fit(one, log10_bs, log10_lr, surface, (map_lr, map_bs, mean.reshape(map_lr_grid.shape))))
     return fits
 
@@ -91,14 +91,6 @@ def ridge_batch_sizes(values: pd.Series) -> np.ndarray:
     """The grid's batch sizes (log10), or MAX_BINS[2] of them spread over their range on a huge grid."""
     distinct = np.sort(values.unique())
     return distinct if len(distinct) <= MAX_BINS[2] else np.quantile(distinct, np.linspace(0, 1, MAX_BINS[2]))
-
-
-def _pooled(series: Series, members: list[str], values: dict[str, np.ndarray]) -> np.ndarray:
-    """A task's values in its metric's units; a category's as the mean of its tasks' z-scores (quality units)."""
-    units = series.units.loc[members]
-    if series.level == "task":
-        return values[members[0]] * units["sign"].iloc[0]
-    return sum((values[task] - row.sign * row.location) / row.spread for task, row in units.iterrows()) / len(members)
 
 
 def _surface_fit(
@@ -111,22 +103,20 @@ def _surface_fit(
     """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
     they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
     batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge."""
-    points, sign = series.points, float(series.units["sign"].iloc[0]) if series.level == "task" else 1.0
+    points, sign = series.points, series.metric_sign
     nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
     located, intervals, edges, ridge = [], [], [], []
-    for index, batch in enumerate(log10_bs):
+    for index, batch_log10_bs in enumerate(log10_bs):
         tried = points.loc[nearest == index, "log10_lr"]
         inside = (log10_lr >= tried.min() - 1e-9) & (log10_lr <= tried.max() + 1e-9)
         if inside.sum() < 2:
             continue
-        located.append(batch)
+        located.append(batch_log10_bs)
         lrs = log10_lr[inside]
         best = lrs[np.argmax(sign * surface[:, index, inside], axis=1)]
         ridge.append(best)
-        intervals.append(Interval.from_samples(best, (lrs[0], lrs[-1])))
-        diverged = series.diverged
-        beyond = np.isclose(np.log10(diverged["batch_size"]), batch) & (np.log10(diverged["learning_rate"]) > lrs[-1])
-        edges.append(FRONTIER if beyond.any() else GRID_EDGE)
+        intervals.append(locate_optimum(best, (lrs[0], lrs[-1])))
+        edges.append(series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1]))
     return SurfaceFit(
         level=series.level,
         name=series.name,
@@ -146,13 +136,13 @@ def optimal_lr_table(fits: list[SurfaceFit]) -> pd.DataFrame:
         {
             "level": fit.level,
             "name": fit.name,
-            "batch_size": float(10**batch),
+            "batch_size": float(10**log10_bs),
             **interval.as_columns("best_log10_lr"),
             "best_learning_rate": 10**interval.estimate,
             "high_edge": edge,
         }
         for fit in fits
-        for batch, interval, edge in zip(fit.log10_bs, fit.optimal_lr, fit.high_edges, strict=True)
+        for log10_bs, interval, edge in zip(fit.log10_bs, fit.optimal_lr, fit.high_edges, strict=True)
     ]
     columns = [
         "level", "name", "batch_size", "best_log10_lr", "ci_low", "ci_high", "ci_low_open", "ci_high_open",

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.findings import (
+from analysis.estimates.curves import CurveFit
+from analysis.estimates.regret import REFERENCE, SHARED
+from analysis.report.findings import (
     contrast_sentence,
     invariant_sentence,
     law_sentence,
@@ -23,8 +25,6 @@ from analysis.findings import (
     regret_sentence,
     sci,
 )
-from analysis.fit import CurveFit
-from analysis.regret import REFERENCE, SHARED
 from analysis.schema import BASELINE_STATUS
 
 CONFIDENT_WIDTH = 1.0

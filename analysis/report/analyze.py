@@ -16,20 +16,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import wls
-from analysis.batch_laws import batch_law_table
 from analysis.errors import AnalysisInputError
+from analysis.estimates import wls
+from analysis.estimates.batch_laws import batch_law_table
+from analysis.estimates.contrasts import category_contrasts
+from analysis.estimates.curves import CurveFit, fit_curves
+from analysis.estimates.frontier import DivergenceFrontier
+from analysis.estimates.invariants import COLUMNS as INVARIANT_COLUMNS
+from analysis.estimates.invariants import compare_invariants
+from analysis.estimates.regret import parse_ratio, regret_table
+from analysis.estimates.series import build_series
+from analysis.estimates.surfaces import fit_surfaces, optimal_lr_table
+from analysis.figures.write import write_plots
 from analysis.files import write_atomically, write_text_atomically
-from analysis.findings import collect_warnings
-from analysis.fit import CurveFit, category_contrasts, divergence_frontier, fit_curves
-from analysis.invariants import COLUMNS as INVARIANT_COLUMNS
-from analysis.invariants import compare_invariants
 from analysis.load import Source, load_results
-from analysis.plots import write_plots
-from analysis.regret import parse_ratio, regret_table
-from analysis.report_text import answer_text, render_report
-from analysis.series import build_series
-from analysis.surfaces import fit_surfaces, optimal_lr_table
+from analysis.report.findings import collect_warnings
+from analysis.report.text import answer_text, render_report
 
 MIN_BOOTSTRAP = 1000
 
@@ -92,7 +94,7 @@ def analyze(
     with _timed(timings, "surfaces"):
         surfaces = fit_surfaces(series, rng)
     with _timed(timings, "invariants"):
-        counts = wls.bootstrap_counts(max(series[0].n_units if series else 0, 1), n_bootstrap, rng)
+        counts = wls.bootstrap_counts(max(series[0].n_trials if series else 0, 1), n_bootstrap, rng)
         invariant_rows = [compare_invariants(one, counts) for one in series]
         invariants = pd.concat(
             [rows for rows in invariant_rows if not rows.empty] or [pd.DataFrame(columns=INVARIANT_COLUMNS)]
@@ -105,7 +107,7 @@ def analyze(
         "invariants": invariants.reset_index(drop=True),
         "optimal_lr": optimal_lr_table(surfaces),
         "batch_laws": batch_law_table(surfaces),
-        "divergence_frontier": divergence_frontier(frame),
+        "divergence_frontier": DivergenceFrontier.of(frame).table(),
     }
     files = [
         write_atomically(output / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False))
@@ -160,11 +162,11 @@ def optima_table(fits: list[CurveFit]) -> pd.DataFrame:
             "name": fit.name,
             "kind": fit.kind,
             **fit.optimum.as_columns("best_log10_ratio"),
-            "best_lr_bs_ratio": 10**fit.best_x,
+            "best_lr_bs_ratio": 10**fit.best_log10_ratio,
             "at_edge": fit.at_edge,
             "high_edge": fit.high_edge,
             "n_points": fit.n_points,
-            "worse_log10_ratio": fit.worse_x,
+            "worse_log10_ratio": fit.worse_log10_ratio,
             "score_gain": fit.score_gain,
         }
         for fit in fits

@@ -22,15 +22,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter
 
-from analysis.figure_parts import DOUBLE_COLUMN, draw_interval, figure_legend, panel_grid
+from analysis.estimates.curves import CurveFit
+from analysis.estimates.intervals import Interval
+from analysis.estimates.invariants import INVARIANTS, SEPARATE
+from analysis.estimates.surfaces import SurfaceFit
+from analysis.figures.heatmaps import draw_heatmap
+from analysis.figures.style import DOUBLE_COLUMN, draw_interval, figure_legend, panel_grid
+from analysis.figures.surfaces import batch_law_figure, surface_figure
 from analysis.files import write_atomically
-from analysis.fit import CurveFit
-from analysis.heatmaps import draw_heatmap
-from analysis.intervals import Interval
-from analysis.invariants import INVARIANTS, SEPARATE
 from analysis.schema import BASELINE_STATUS, FIT_STATUS
-from analysis.surface_plots import batch_law_figure, surface_figure
-from analysis.surfaces import SurfaceFit
 
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 TASK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
@@ -101,7 +101,7 @@ def _draw_fit(axes: Axes, fit: CurveFit, colour: str, limits: tuple[float, float
     low, high = (np.clip(curve[side], *limits) if limits else curve[side] for side in ("band_low", "band_high"))
     axes.fill_between(curve["x"], low, high, color=colour, alpha=0.3, linewidth=0, zorder=3)
     axes.plot(curve["x"], curve["fit"], color=colour, path_effects=OUTLINE, zorder=4)
-    height = np.interp(fit.best_x, curve["x"], curve["fit"])
+    height = np.interp(fit.best_log10_ratio, curve["x"], curve["fit"])
     draw_interval(axes, fit.optimum, height, horizontal=True)
 
 
@@ -197,7 +197,7 @@ def _heatmaps(
     figure, panels = panel_grid(len(tasks), panel_height=2.3, columns=2)
     for axes, task in zip(panels, tasks, strict=False):
         fit = fits.get(task)
-        best_ratio = 10**fit.best_x if fit is not None and fit.kind == "gp" else None
+        best_ratio = 10**fit.best_log10_ratio if fit is not None and fit.kind == "gp" else None
         rows = frame[frame["task"] == task]
         draw_heatmap(axes, rows, best_ratio)
         axes.set_title(task, color=colours[task_category.get(task, rows["category"].iloc[0])])

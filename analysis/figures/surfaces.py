@@ -16,11 +16,11 @@ from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.batch_laws import law_curve
-from analysis.figure_parts import draw_interval, figure_legend, panel_grid
-from analysis.heatmaps import OUTLINE, iso_ratios, log_ticks, ratio_line
+from analysis.estimates.batch_laws import law_curve
+from analysis.estimates.surfaces import SurfaceFit
+from analysis.figures.heatmaps import OUTLINE, iso_ratios, log_ticks, ratio_line
+from analysis.figures.style import draw_interval, figure_legend, panel_grid
 from analysis.schema import BASELINE_STATUS, FIT_STATUS
-from analysis.surfaces import SurfaceFit
 
 CONTOUR_MAP = mpl.colormaps["viridis"]
 DARK_OUTLINE = [patheffects.withStroke(linewidth=2.6, foreground="0.15")]

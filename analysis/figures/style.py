@@ -8,7 +8,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.intervals import Interval
+from analysis.estimates.intervals import Interval
 
 SINGLE_COLUMN, DOUBLE_COLUMN = 3.4, 7.0
 

@@ -14,9 +14,12 @@ alone). It is floored at a tenth of the task's median so a perfect score with st
 and unknown (NaN) when there is neither a stderr nor a second seed: the model then learns it (the GP's nugget).
 
 A category z-scores each task (scores and variances on one scale) and pools the sign-flipped z-scores; its fits
-give each task its own level, so only the shape in lr/bs is shared. Trials are shared by all tasks: a lucky seed
-lifts every task of its trial, so `shared_correlation` (the correlation of the seeds' deviations across tasks; 0
-with one seed, where it cannot be estimated) becomes noise covariance between tasks at one grid point.
+give each task its own level, so only the shape in lr/bs is shared. `Series.pooled` is that rule for anything drawn
+per task (posterior curves, surfaces): every estimate of a category goes through it.
+
+Trials are shared by all tasks: a lucky seed lifts every task of its trial, so `shared_correlation` (the
+correlation of the seeds' deviations across tasks; 0 with one seed, where it cannot be estimated) becomes noise
+covariance between tasks at one grid point.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.estimates.frontier import DivergenceFrontier
 from analysis.load import aggregate_seeds
 from analysis.schema import BASELINE_STATUS, FIT_STATUS
 
@@ -45,17 +49,18 @@ class Series:
     name: str
     tasks: tuple[str, ...]
     """The tasks with at least one ok score, in `task_code` order."""
-    units: pd.DataFrame
-    """Per task (index): sign, location, spread, metric; y = sign · (score - location) / spread."""
+    scales: pd.DataFrame
+    """Per task (index): sign, location, spread, metric; y = sign · (score - location) / spread (location 0 and
+    spread 1 for a task's own series: its y is its score in quality units)."""
     points: pd.DataFrame
     """task, task_code, point, learning_rate, batch_size, x, log10_lr, log10_bs, y, noise_variance, weight,
     n_seeds (x = log10(lr/bs); point codes the grid point across series; weight = 1 / noise_variance, or 1)."""
     rows: pd.DataFrame
-    """unit, task_code, x, log10_lr, log10_bs, y, weight: one row per task × ok trial."""
-    n_units: int
-    """Number of bootstrap units (ok trials) in the whole sweep; `rows.unit` indexes them."""
-    diverged: pd.DataFrame
-    """learning_rate, batch_size, x of every diverged trial of the sweep (where the series cannot be scored)."""
+    """trial, task_code, x, log10_lr, log10_bs, y, weight: one row per task × ok trial."""
+    n_trials: int
+    """Number of ok trials in the whole sweep (what the bootstrap resamples); `rows.trial` indexes them."""
+    frontier: DivergenceFrontier
+    """Where the sweep's trials diverged (where the series cannot be scored)."""
     shared_correlation: float = 0.0
 
     @property
@@ -66,29 +71,36 @@ class Series:
     def x_range(self) -> tuple[float, float]:
         return float(self.points["x"].min()), float(self.points["x"].max())
 
-    def high_end_diverged(self, x_high: float) -> bool:
-        """True when trials above `x_high` exist and all diverged: the range ends at the divergence frontier."""
-        return bool((self.diverged["x"] > x_high + 1e-9).any())
+    @property
+    def metric_sign(self) -> float:
+        """Turns quality units back into what this series' figures and tables show: a task's metric direction (its
+        own units), 1 for a category or all tasks (z units, higher is better)."""
+        return float(self.scales["sign"].iloc[0]) if self.level == "task" else 1.0
+
+    def pooled(self, values: dict[str, np.ndarray], members: list[str]) -> np.ndarray:
+        """Per-task values in quality units (posterior draws, surfaces), by task, pooled into this series' quality
+        units over `members`: a task's own values, a category's mean of its members' z-scores."""
+        scales = self.scales.loc[members]
+        pooled = sum((values[task] - row.sign * row.location) / row.spread for task, row in scales.iterrows())
+        return pooled / len(members)
 
 
 def build_series(frame: pd.DataFrame) -> list[Series]:
     """A series per task (sorted), per category (sorted), and one of all tasks when there are several categories."""
     signs = frame.groupby("task")["higher_is_better"].first().map({True: 1.0, False: -1.0})
     ok = frame[(frame["status"] == FIT_STATUS) & frame["score"].notna()]
-    units = ok.groupby(["learning_rate", "batch_size", "seed"], sort=True).ngroup()
-    n_units = int(units.max()) + 1 if len(ok) else 0
+    trial_codes = ok.groupby(["learning_rate", "batch_size", "seed"], sort=True).ngroup()
+    n_trials = int(trial_codes.max()) + 1 if len(ok) else 0
     grid = _with_noise(aggregate_seeds(frame))
     grid["point"] = grid.groupby(["learning_rate", "batch_size"]).ngroup()
     grid["metric"] = grid["task"].map(frame.groupby("task")["metric"].first())
-    rows = ok[["task", "learning_rate", "batch_size", "score"]].assign(unit=units.to_numpy())
+    rows = ok[["task", "learning_rate", "batch_size", "log10_ratio", "score"]].assign(trial=trial_codes.to_numpy())
     rows = rows.merge(grid[["task", "learning_rate", "batch_size", "run_variance"]], how="left")
-    trials = frame.drop_duplicates(["learning_rate", "batch_size", "seed"])
-    diverged = trials.loc[trials["status"] == "diverged", ["learning_rate", "batch_size"]].astype(float)
     common = {
         "rows": rows,
-        "n_units": n_units,
+        "n_trials": n_trials,
         "signs": signs,
-        "diverged": diverged.assign(x=np.log10(diverged["learning_rate"] / diverged["batch_size"])),
+        "frontier": DivergenceFrontier.of(frame),
         "shared_correlation": shared_correlation(ok, signs),
     }
     series = [
@@ -133,16 +145,16 @@ def _series(
     name: str,
     grid: pd.DataFrame,
     rows: pd.DataFrame,
-    n_units: int,
+    n_trials: int,
     signs: pd.Series,
-    diverged: pd.DataFrame,
+    frontier: DivergenceFrontier,
     shared_correlation: float,
     normalize: bool,
 ) -> Series:
     tasks = tuple(sorted(grid["task"].unique()))
     codes = {task: code for code, task in enumerate(tasks)}
     by_task = grid.groupby("task")["score"]
-    units = pd.DataFrame(
+    scales = pd.DataFrame(
         {
             "sign": signs.reindex(list(tasks)).fillna(1.0),
             "location": by_task.mean() if normalize else 0.0,
@@ -153,7 +165,7 @@ def _series(
     )
 
     def on_scale(table: pd.DataFrame) -> pd.DataFrame:
-        sign, location, spread = (table["task"].map(units[column]).astype(float) for column in units.columns[:3])
+        sign, location, spread = (table["task"].map(scales[column]).astype(float) for column in scales.columns[:3])
         learning_rate, batch_size = table["learning_rate"], table["batch_size"].astype(float)
         return pd.DataFrame(
             {
@@ -161,7 +173,7 @@ def _series(
                 "task_code": table["task"].map(codes).astype(int),
                 "learning_rate": learning_rate,
                 "batch_size": batch_size,
-                "x": np.log10(learning_rate / batch_size),
+                "x": table["log10_ratio"],
                 "log10_lr": np.log10(learning_rate),
                 "log10_bs": np.log10(batch_size),
                 "y": sign * (table["score"] - location) / spread,
@@ -174,17 +186,17 @@ def _series(
     points["weight"] = (1.0 / points["noise_variance"]).fillna(points["n_seeds"])
     series_rows = on_scale(rows[rows["task"].isin(tasks)])
     series_rows = series_rows.assign(
-        unit=rows.loc[rows["task"].isin(tasks), "unit"], weight=1.0 / series_rows.pop("run_variance")
+        trial=rows.loc[rows["task"].isin(tasks), "trial"], weight=1.0 / series_rows.pop("run_variance")
     )
     series_rows["weight"] = series_rows["weight"].fillna(1.0)
     return Series(
         level=level,
         name=name,
         tasks=tasks,
-        units=units,
+        scales=scales,
         points=points.reset_index(drop=True),
         rows=series_rows.reset_index(drop=True),
-        n_units=n_units,
-        diverged=diverged,
+        n_trials=n_trials,
+        frontier=frontier,
         shared_correlation=shared_correlation,
     )

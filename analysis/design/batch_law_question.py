@@ -1,6 +1,6 @@
 """The batch-size question (`sweeper plan --batch-law`): where each category's optimal learning rate lies at each
 batch size the study tried (surfaces.py), the points the batch-size laws (batch_laws.py) are fitted to. Each is
-settled when its 95% CI is closed and at most the target wide (decades of lr).
+settled when its 95% CI is closed and at most the target width wide (decades of lr).
 
 A follow-up's points are learning rates at those batch sizes. The surface's GP is over (log10 lr/bs, log10 bs), so
 it says what lies past a batch size's learning rates while the ratio stays inside the study's: where an optimal
@@ -15,24 +15,24 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.questions import EXTENSION, Answer, Question, Wanted, between, spacing, width_of
-from analysis.series import build_series
-from analysis.study import PlannedTrial, Study, same_point
-from analysis.surfaces import COLUMNS, LR_POINTS, SurfaceFit, can_fit_surface, fit_surfaces, ridge_batch_sizes
-from analysis.task_gp import fit_task_gp
+from analysis.design.question import EXTENSION, Answer, Question, Wanted, between, spacing, width_of
+from analysis.design.study import PlannedTrial, Study
+from analysis.estimates.series import build_series
+from analysis.estimates.surfaces import COLUMNS, LR_POINTS, SurfaceFit, can_fit_surface, fit_surfaces, ridge_batch_sizes
+from analysis.estimates.task_gp import fit_task_gp
 
 
 class BatchLawQuestion(Question):
-    """Each target category's optimal learning rate at each batch size tried."""
+    """Each category's optimal learning rate at each batch size tried."""
 
-    def __init__(self, table: pd.DataFrame, targets: list[str], target: float, seed: int) -> None:
+    def __init__(self, table: pd.DataFrame, categories: list[str], *, target_width: float, seed: int) -> None:
         series = {one.name: one for one in build_series(table)}
         surfaces = fit_surfaces(list(series.values()), np.random.default_rng(seed))
         eligible = {name: one for name, one in series.items() if one.level == "task" and can_fit_surface(one)}
         models = {name: fit_task_gp(one, COLUMNS) for name, one in eligible.items()}
         points = pd.concat([model.points for model in models.values()]) if models else None
         self.fitted = {fit.name: fit for fit in surfaces}
-        opened = [interval for name in targets if name in self.fitted for interval in self.fitted[name].optimal_lr]
+        opened = [interval for name in categories if name in self.fitted for interval in self.fitted[name].optimal_lr]
         self.log10_bs = ridge_batch_sizes(points["log10_bs"]) if models else np.zeros(0)
         self.x_range = (points["x"].min(), points["x"].max()) if models else (0.0, 0.0)
         low, high = (points["log10_lr"].min(), points["log10_lr"].max()) if models else (0.0, 0.0)
@@ -41,9 +41,9 @@ class BatchLawQuestion(Question):
         self.log10_lr = np.linspace(low, high, LR_POINTS)
         lr_grid, bs_grid = np.meshgrid(self.log10_lr, self.log10_bs)
         coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
-        super().__init__(table, series, targets, target, seed, models, coords)
-        self.names = [self._name(name, batch) for name in targets for batch in self._located(name)]
-        self.limits = {name: target for name in self.names}
+        super().__init__(table, series, models, coords, categories=categories, target_width=target_width, seed=seed)
+        self.names = [self._name(name, log10_bs) for name in categories for log10_bs in self._located(name)]
+        self.limits = {name: target_width for name in self.names}
         self.now = self._answers(surfaces)
 
     @staticmethod
@@ -51,12 +51,12 @@ class BatchLawQuestion(Question):
         return f"{category} lr at bs {round(10**log10_bs)}"
 
     def _located(self, name: str) -> np.ndarray:
-        """The batch sizes at which the study locates the target's optimal learning rate (surfaces.py)."""
+        """The batch sizes at which the study locates the category's optimal learning rate (surfaces.py)."""
         return self.fitted[name].log10_bs if name in self.fitted else self.log10_bs
 
     def unfitted(self) -> list[str]:
-        """Targets without a surface (fewer than two batch sizes or three learning rates scored)."""
-        return [name for name in self.targets if name not in self.fitted]
+        """Categories without a surface (fewer than two batch sizes or three learning rates scored)."""
+        return [name for name in self.categories if name not in self.fitted]
 
     def answer(self, table: pd.DataFrame) -> dict[str, Answer]:
         return self._answers(fit_surfaces(build_series(table), np.random.default_rng(self.seed)))
@@ -64,12 +64,12 @@ class BatchLawQuestion(Question):
     def _answers(self, surfaces: list[SurfaceFit]) -> dict[str, Answer]:
         by_name = {fit.name: fit for fit in surfaces}
         answers = {}
-        for name in self.targets:
+        for name in self.categories:
             fit = by_name.get(name)
-            for batch in self._located(name):
-                found = [] if fit is None else np.flatnonzero(np.isclose(fit.log10_bs, batch))
+            for log10_bs in self._located(name):
+                found = [] if fit is None else np.flatnonzero(np.isclose(fit.log10_bs, log10_bs))
                 width = width_of(fit.optimal_lr[found[0]]) if len(found) else np.inf
-                answers[self._name(name, batch)] = Answer(width, width <= self.target)
+                answers[self._name(name, log10_bs)] = Answer(width, width <= self.target_width)
         return answers
 
     def truth_at(self, curve: np.ndarray, trials: Sequence[PlannedTrial]) -> np.ndarray:
@@ -87,17 +87,17 @@ class BatchLawQuestion(Question):
         the study's) that lies inside the CI of that batch size's optimal learning rate."""
         trained = study.trained()
         wanted = []
-        step = spacing(self.target)
-        for name in self.targets:
+        step = spacing(self.target_width)
+        for name in self.categories:
             fit = self.fitted[name]
-            for index, batch in enumerate(fit.log10_bs):
-                if self.now[self._name(name, batch)].settled:
+            for index, log10_bs in enumerate(fit.log10_bs):
+                if self.now[self._name(name, log10_bs)].settled:
                     continue
-                size = round(10**batch)
+                size = round(10**log10_bs)
                 points = [point for point in trained if point.batch_size == size]
                 tried = np.log10([point.learning_rate for point in points])
                 for rate in between([*tried, self.log10_lr[0], self.log10_lr[-1]], step):
-                    inside = self.x_range[0] <= rate - batch <= self.x_range[1]
+                    inside = self.x_range[0] <= rate - log10_bs <= self.x_range[1]
                     candidate = study.candidate(10**rate, size, (10 ** self.log10_lr[0], 10 ** self.log10_lr[-1]))
                     if inside and candidate is not None:
                         points.append(candidate)
@@ -105,7 +105,7 @@ class BatchLawQuestion(Question):
                 for number, point in enumerate(points):
                     if interval.low + 1e-9 < np.log10(point.learning_rate) < interval.high - 1e-9:
                         why = "another seed inside its CI" if number < len(tried) else "inside its CI"
-                        wanted.append(Wanted(point, 1.0, f"{self._name(name, batch)}: {why}"))
+                        wanted.append(Wanted(point, 1.0, f"{self._name(name, log10_bs)}: {why}"))
         return _merged(wanted)
 
 
@@ -113,7 +113,7 @@ def _merged(wanted: list[Wanted]) -> list[Wanted]:
     """One entry per point, wanted as many times as the CIs it lies in."""
     merged: list[Wanted] = []
     for one in wanted:
-        index = next((i for i, other in enumerate(merged) if same_point(other.candidate, one.candidate)), None)
+        index = next((i for i, other in enumerate(merged) if other.candidate.same_point(one.candidate)), None)
         if index is None:
             merged.append(one)
         else:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.batch_laws import SURGE
-from analysis.fit import FRONTIER, CurveFit
-from analysis.intervals import Interval
-from analysis.invariants import ALPHA_GRID, can_compare
+from analysis.estimates.batch_laws import SURGE
+from analysis.estimates.curves import CurveFit
+from analysis.estimates.frontier import FRONTIER
+from analysis.estimates.intervals import Interval
+from analysis.estimates.invariants import ALPHA_GRID, can_compare
+from analysis.estimates.series import Series
 from analysis.schema import BASELINE_STATUS
-from analysis.series import Series
 
 FEW_RATIOS = 5
 LOW_R2 = 0.5
@@ -48,11 +49,11 @@ def optimum_sentence(fit: CurveFit) -> str:
     if fit.kind == "no_data":
         return "no ok score (every run diverged or failed)"
     if fit.kind == "one_ratio":
-        return f"a single lr/bs value ({ratio(fit.best_x)}): nothing to compare"
+        return f"a single lr/bs value ({ratio(fit.best_log10_ratio)}): nothing to compare"
     if fit.kind == "two_ratios":
         return (
-            f"only two lr/bs values: {ratio(fit.best_x)} scored {fit.score_gain:.3g}{units} better than "
-            f"{ratio(fit.worse_x)} (no curve fitted)"
+            f"only two lr/bs values: {ratio(fit.best_log10_ratio)} scored {fit.score_gain:.3g}{units} better than "
+            f"{ratio(fit.worse_log10_ratio)} (no curve fitted)"
         )
     quality = f", leave-one-out R² = {fit.r2:.2f}" if np.isfinite(fit.r2) else ""
     return f"best lr/bs {optimum_text(fit)}{quality}, {fit.n_points} points"
@@ -68,7 +69,9 @@ def edge_warning(fit: CurveFit, series: Series) -> str | None:
             "curve within noise, or a grid too coarse for the noise); more seeds or a denser grid would narrow it."
         )
     if optimum.high_open and fit.high_edge == FRONTIER:
-        first_diverged = series.diverged.loc[series.diverged["x"] > high, "x"].min()
+        first_diverged = series.frontier.diverged.loc[
+            series.frontier.diverged["log10_ratio"] > high, "log10_ratio"
+        ].min()
         return (
             f"{label}: the score still rises at the largest stable lr/bs ({ratio(high)}) and every higher ratio "
             f"diverged (from {ratio(first_diverged)}): the optimum lies at the divergence frontier. A wider grid "

@@ -1,9 +1,9 @@
 """The study designer behind `sweeper plan`: the smallest next sweep predicted to settle what the user asks, its
 trials where the answer is uncertain, per second of training.
 
-The question (questions.py, batch_question.py) is every category's optimal lr/bs and each pair's difference, every
-category's optimum alone, one category's optimum, or the optimal learning rate at each batch size (the batch-size laws);
-its answer now is the analysis' own. Where that answer is uncertain is inside its unsettled CIs: the points a follow-up
+The question (question.py) is every category's optimal lr/bs and each pair's difference, every category's optimum
+alone, one category's optimum, or the optimal learning rate at each batch size (the batch-size laws); its answer now
+is the analysis' own. Where that answer is uncertain is inside its unsettled CIs: the points a follow-up
 may train there (a new ratio at the batch size where it trains cheapest, or another seed of a trained point), each as
 wanted as the CIs it lies in. n trials go to them in proportion to that / sqrt(seconds) (Neyman's allocation: a point's
 share per unit of its cost's square root), rounded by largest remainders, ties to new ratios (one tells where the curve
@@ -33,17 +33,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from analysis.batch_question import BatchLawQuestion
+from analysis.design.batch_law_question import BatchLawQuestion
+from analysis.design.question import Outcome, Question, Wanted
+from analysis.design.ratio_question import RatioQuestion
+from analysis.design.study import Candidate, PlannedTrial, Study
 from analysis.errors import AnalysisInputError
-from analysis.questions import Question, RatioQuestion, Wanted
 from analysis.schema import BASELINE_STATUS
-from analysis.study import Candidate, PlannedTrial, Study
-
-__all__ = ["BATCH_LAW", "OPTIMA", "Plan", "PlannedTrial", "plan_followup"]
 
 BATCH_LAW = "batch_law"
 OPTIMA = "optima"
@@ -65,6 +65,13 @@ STEP_SHARE = 0.5
 trials: a smaller saving is not worth another round."""
 RESOLUTION = 8
 """The search for n stops when the gap between a failing and a settling n is at most 1/RESOLUTION of it."""
+
+
+class Checked(NamedTuple):
+    """A plan of some size checked on fantasy studies: its trials and, per quantity, what the fantasies showed."""
+
+    trials: list[PlannedTrial]
+    outcome: dict[str, Outcome]
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,8 @@ def plan_followup(
     if not budgeted and (step := _step(question, smaller)) is not None and step <= settling * STEP_SHARE:
         why = f"{settling} trials would settle every quantity within {target_ci:g} decades in one follow-up"
         return _stepped(checked[step], widths_now, why)
-    trials, after = checked[settling]
-    widths_after = _medians(after)
+    trials = checked[settling].trials
+    widths_after = _medians(checked[settling].outcome)
     seconds = sum(trial.seconds for trial in trials)
     message = (
         f"{len(trials)} trials ({seconds:,.0f} s) are predicted to settle every quantity within {target_ci:g} decades "
@@ -134,7 +141,7 @@ def plan_followup(
 
 def _beyond_reach(
     question: Question,
-    checked: dict[int, tuple[list[PlannedTrial], dict]],
+    checked: dict[int, Checked],
     widths_now: dict[str, float],
     target_ci: float,
     budgeted: bool,
@@ -154,7 +161,7 @@ def _beyond_reach(
         )
         return _stepped(checked[FIRST], widths_now, why, what="a probe inside the CIs")
     largest = max(checked)
-    widths_after = _medians(checked[largest][1])
+    widths_after = _medians(checked[largest].outcome)
     who = "the budget" if budgeted else "a follow-up"
     message = (
         f"{who} cannot reach the target of {target_ci:g} decades: it would need more than {MAX_PLANNED} trials "
@@ -167,18 +174,15 @@ def _beyond_reach(
 def _within_sampling_reach(question: Question, trials_now: int) -> bool:
     """Whether every unsettled quantity's width now, shrunk as 1/sqrt(trials) from the study's `trials_now` to
     MAX_PLANNED more, is within the width that settles it. Fantasies are drawn from the study's posterior; where it is
-    wide they foresee wide CIs at every size, while a few trials narrow the posterior itself (truth 48 of
-    benchmarks/design.py: the designer stopped after 11 trials that refining the grid settles with 25)."""
+    wide they foresee wide CIs at every size, while a few trials narrow the posterior itself."""
     shrink = np.sqrt(trials_now / (trials_now + MAX_PLANNED))
     return all(question.now[name].width * shrink <= question.limits[name] for name in question.unsettled())
 
 
-def _stepped(
-    step: tuple[list[PlannedTrial], dict], widths_now: dict[str, float], why: str, what: str = "a step toward it"
-) -> Plan:
+def _stepped(step: Checked, widths_now: dict[str, float], why: str, what: str = "a step toward it") -> Plan:
     """A step toward the target (`_step`) or a probe, and `why` it is not the whole way."""
-    trials, after = step
-    widths_after = _medians(after)
+    trials = step.trials
+    widths_after = _medians(step.outcome)
     seconds = sum(trial.seconds for trial in trials)
     message = (
         f"{why}: these {len(trials)} trials ({seconds:,.0f} s) are {what} (widest now: "
@@ -187,38 +191,36 @@ def _stepped(
     return Plan(tuple(trials), widths_now, widths_after, message)
 
 
-def _question(table: pd.DataFrame, focus: str | None, target: float) -> Question:
+def _question(table: pd.DataFrame, focus: str | None, target_width: float) -> Question:
     categories = sorted(table.loc[table["status"] != BASELINE_STATUS, "category"].unique())
     if focus is None:
-        return RatioQuestion(table, categories, contrasts=True, target=target, seed=0)
+        return RatioQuestion(table, categories, contrasts=True, target_width=target_width, seed=0)
     if focus == OPTIMA:
-        return RatioQuestion(table, categories, contrasts=False, target=target, seed=0)
+        return RatioQuestion(table, categories, contrasts=False, target_width=target_width, seed=0)
     if focus == BATCH_LAW:
-        return BatchLawQuestion(table, categories, target=target, seed=0)
+        return BatchLawQuestion(table, categories, target_width=target_width, seed=0)
     if focus in categories:
-        return RatioQuestion(table, [focus], contrasts=False, target=target, seed=0)
+        return RatioQuestion(table, [focus], contrasts=False, target_width=target_width, seed=0)
     raise AnalysisInputError(
         f"focus: expected a category ({', '.join(categories)}), {OPTIMA!r} or {BATCH_LAW!r}, got {focus!r}."
     )
 
 
-def _smallest(
-    question: Question, study: Study, wanted: list[Wanted]
-) -> tuple[dict[int, tuple[list[PlannedTrial], dict]], int | None]:
+def _smallest(question: Question, study: Study, wanted: list[Wanted]) -> tuple[dict[int, Checked], int | None]:
     """Every allocation of trials over `wanted` checked on fantasy studies (by size: its trials and, per quantity,
     widths and settled flags), doubling the size and then halving the gap; and the smallest that settles the
     question, None when none does."""
-    checked: dict[int, tuple[list[PlannedTrial], dict]] = {}
+    checked: dict[int, Checked] = {}
 
     def settles(n: int) -> bool:
         trials = _allocated(study, wanted, n)
-        checked[n] = (trials, question.check(trials, CHECK_FANTASIES))
-        return all(np.mean(flags) >= SETTLED_SHARE for _, flags in checked[n][1].values())
+        checked[n] = Checked(trials, question.check(trials, CHECK_FANTASIES))
+        return all(np.mean(outcome.settled) >= SETTLED_SHARE for outcome in checked[n].outcome.values())
 
     failed, n = 0, FIRST
     while not settles(n):
         failed = n
-        if n >= MAX_PLANNED or _hopeless(checked[n][1], n, question):
+        if n >= MAX_PLANNED or _hopeless(checked[n].outcome, n, question):
             return checked, None
         n = min(2 * n, MAX_PLANNED)
     while n - failed > max(1, n // RESOLUTION):
@@ -230,14 +232,14 @@ def _smallest(
     return checked, n
 
 
-def _step(question: Question, checked: dict[int, tuple[list[PlannedTrial], dict]]) -> int | None:
+def _step(question: Question, checked: dict[int, Checked]) -> int | None:
     """A step toward the target: the smallest size checked predicted to narrow the question at least half as much
     as the largest narrowing checked, in decades of the worst shortfall (an unsettled quantity's median width over
     the width that settles it); None when no size is predicted to narrow it by STEP_GAIN, or by half of what is
     left when less is left. Smaller steps zoom in sooner: the next plan puts its trials inside the narrower CIs
     they leave."""
     now = max(question.now[name].width / question.limits[name] for name in question.unsettled())
-    shortfalls = {n: _shortfall(question, after) for n, (_, after) in sorted(checked.items())}
+    shortfalls = {n: _shortfall(question, one.outcome) for n, one in sorted(checked.items())}
     gains = {n: np.log10(now / left) if np.isfinite(left) else -np.inf for n, left in shortfalls.items()}
     best = max(gains.values())
     if not best >= min(np.log10(1 + STEP_GAIN), np.log10(now) / 2):
@@ -245,30 +247,30 @@ def _step(question: Question, checked: dict[int, tuple[list[PlannedTrial], dict]
     return next(n for n, gain in gains.items() if gain >= best / 2)
 
 
-def _shortfall(question: Question, after: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+def _shortfall(question: Question, after: dict[str, Outcome]) -> float:
     """The largest median width over the width that settles it among the quantities a plan leaves unsettled in
     most of its fantasy studies; 1 when it settles them all."""
     return max(
         [
-            np.median(widths) / question.limits[name]
-            for name, (widths, flags) in after.items()
-            if np.mean(flags) < SETTLED_SHARE
+            np.median(outcome.widths) / question.limits[name]
+            for name, outcome in after.items()
+            if np.mean(outcome.settled) < SETTLED_SHARE
         ],
         default=1.0,
     )
 
 
-def _medians(after: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    return {name: float(np.median(widths)) for name, (widths, _) in after.items()}
+def _medians(after: dict[str, Outcome]) -> dict[str, float]:
+    return {name: float(np.median(outcome.widths)) for name, outcome in after.items()}
 
 
-def _hopeless(after: dict[str, tuple[np.ndarray, np.ndarray]], n: int, question: Question) -> bool:
+def _hopeless(after: dict[str, Outcome], n: int, question: Question) -> bool:
     """Whether an unsettled quantity's median width (a closed one: an open CI says nothing of its width yet), shrunk
     as 1/sqrt(trials) from n to MAX_PLANNED, still misses the target: an interval shrinks no faster."""
     shrink = np.sqrt(n / MAX_PLANNED)
-    for name, (widths, flags) in after.items():
-        width = np.median(widths)
-        if np.mean(flags) < SETTLED_SHARE and np.isfinite(width) and width * shrink > question.limits[name]:
+    for name, outcome in after.items():
+        width = np.median(outcome.widths)
+        if np.mean(outcome.settled) < SETTLED_SHARE and np.isfinite(width) and width * shrink > question.limits[name]:
             return True
     return False
 

@@ -1,0 +1,166 @@
+"""What a follow-up sweep is planned to settle, and what every question shares.
+
+A question is a few named quantities, each with the width of its 95% CI in decades and whether it is settled: each
+category's optimal lr/bs and each pair's difference (ratio_question.py), or each category's optimal learning rate at
+each batch size the study tried (batch_law_question.py). An open CI's width is inf: it reaches the range measured, so
+it bounds nothing there. A question knows where its answer is uncertain (`wanted`: the points a follow-up may train
+inside the unsettled CIs) and what a planned follow-up would leave of it (`check`: the analysis of fantasy studies,
+fantasy.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from analysis.design.fantasy import fantasy_table
+from analysis.design.study import Candidate, PlannedTrial, Study
+from analysis.estimates.intervals import Interval
+from analysis.estimates.series import Series
+from analysis.estimates.task_gp import TaskGP, joint_draw, with_noise_variance
+
+MAX_SPACING = 0.2
+"""New ratios (learning rates, for the batch-size laws) split the gaps between those tried into parts at most this
+many decades wide, or half the target width if less: the optimum's CI spans at least a tried point's two
+neighbours (estimates/optimum.py)."""
+EXTENSION = (0.25, 0.5)
+"""Decades of lr/bs past an open edge at which a follow-up extends the grid (no curve says what lies there)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    width: float
+    """Width of the 95% CI in decades; inf when it is open."""
+    settled: bool
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A point a follow-up may train, how many unsettled CIs it lies in, and why."""
+
+    candidate: Candidate
+    weight: float
+    """How many unsettled CIs it lies in."""
+    reason: str
+
+
+def width_of(interval: Interval) -> float:
+    return np.inf if interval.is_open else float(interval.high - interval.low)
+
+
+def spacing(target_width: float) -> float:
+    return min(MAX_SPACING, target_width / 2)
+
+
+class Outcome(NamedTuple):
+    """One quantity over the fantasy studies of a plan: its CI widths and whether each settled it."""
+
+    widths: np.ndarray
+    settled: np.ndarray
+
+
+class Question:
+    """What every question shares: its tasks' GPs over `coords` and the check of a plan on fantasy studies. A
+    question also has `names`, `limits`, `now` (the analysis' answer), `answer`, `unfitted`, `wanted`, `extension`
+    and `truth_at` (a fantasy truth on `coords` at each trial). `categories` are the categories it asks about,
+    `target_width` the width in decades within which an optimum is settled."""
+
+    names: list[str]
+    limits: dict[str, float]
+    """The width within which each quantity is settled."""
+    now: dict[str, Answer]
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        series: dict[str, Series],
+        models: dict[str, TaskGP],
+        coords: np.ndarray,
+        *,
+        categories: list[str],
+        target_width: float,
+        seed: int,
+    ) -> None:
+        self.table, self.series, self.models, self.coords = table, series, models, coords
+        self.categories, self.target_width, self.seed, self.tasks = categories, target_width, seed, list(models)
+        self.signs = {task: float(series[task].scales.loc[task, "sign"]) for task in self.tasks}
+        self.noise = trial_noise(series, models)
+        self._truths: dict[int, dict[str, np.ndarray]] = {}
+        """`fantasy_truths` by how many were drawn."""
+
+    def check(self, trials: Sequence[PlannedTrial], n_fantasies: int) -> dict[str, Outcome]:
+        """The analysis of `n_fantasies` fantasy studies: the study and `trials` scored on `fantasy_truths` with
+        the tasks' noise (the same truths and noise for every plan checked). Per quantity: widths and settled flags."""
+        truths = self.fantasy_truths(n_fantasies)
+        rng = np.random.default_rng(self.seed + 1)
+        answers = []
+        for index in range(n_fantasies):
+            quality = {task: self.truth_at(truths[task][index], trials) for task in self.tasks}
+            answers.append(self.answer(fantasy_table(self.table, trials, quality, self.signs, self.noise, rng)))
+        return {
+            name: Outcome(
+                np.array([one[name].width for one in answers]), np.array([one[name].settled for one in answers])
+            )
+            for name in self.names
+        }
+
+    def fantasy_truths(self, n_fantasies: int) -> dict[str, np.ndarray]:
+        """Per task, `n_fantasies` curves on `coords` drawn jointly from the posterior under each task's most likely
+        setting (fantasy.py says why that one alone), drawn once per question."""
+        if n_fantasies not in self._truths:
+            models = [model.at_top_setting() for model in self.models.values()]
+            draws = joint_draw(models, self.coords, n_fantasies, np.random.default_rng(self.seed))
+            self._truths[n_fantasies] = {task: one[:n_fantasies] for task, one in draws.items()}
+        return self._truths[n_fantasies]
+
+    def unsettled(self) -> list[str]:
+        return [name for name in self.names if not self.now[name].settled]
+
+    def answer(self, table: pd.DataFrame) -> dict[str, Answer]:
+        raise NotImplementedError
+
+    def truth_at(self, curve: np.ndarray, trials: Sequence[PlannedTrial]) -> np.ndarray:
+        raise NotImplementedError
+
+    def unfitted(self) -> list[str]:
+        raise NotImplementedError
+
+    def wanted(self, study: Study) -> list[Wanted]:
+        raise NotImplementedError
+
+    def extension(self, study: Study) -> list[tuple[Candidate, str, str]]:
+        raise NotImplementedError
+
+
+def between(tried: Sequence[float], step: float) -> list[float]:
+    """New points splitting each gap between neighbouring `tried` ones (decades) wider than `step` into equal parts
+    of at most `step`: each as far from those tried as the gap allows. Points on a fixed lattice every `step` miss a
+    gap a little wider than `step` (both of its points there fall too near a tried one), and a CI whose end lies
+    across such a gap could then narrow only by seeds."""
+    edges = np.unique(tried)
+    found: list[float] = []
+    for low, high in itertools.pairwise(edges):
+        parts = int(np.ceil((high - low) / step - 1e-9))
+        found += [float(low + (high - low) * part / parts) for part in range(1, parts)]
+    return found
+
+
+def trial_noise(series: dict[str, Series], models: dict[str, TaskGP]) -> np.ndarray:
+    """(T, T) covariance of one trial's scores over the tasks of `models`: each task's run variance (the median
+    over its points of the seed mean's variance times its seeds; the GP's nugget where none is known), and between
+    tasks the trial effect they share."""
+    variance = np.array(
+        [
+            np.median(rows["variance"] * rows["n_seeds"])
+            for rows in (with_noise_variance(series[task], models) for task in models)
+        ]
+    )
+    correlation = next(iter(series.values())).shared_correlation if series else 0.0
+    covariance = correlation * np.sqrt(np.outer(variance, variance))
+    np.fill_diagonal(covariance, variance)
+    return covariance

@@ -1,0 +1,78 @@
+"""Where trials diverged: the divergence frontier, read from the results in one place and asked everywhere.
+
+A run that diverged has no score, so it bounds what the fits can see: an optimum whose range of ratios ends where
+the next trials diverged is pressed against the frontier (a grid can be extended past its edge, not past the
+frontier), a batch size's learning rates may end where higher ones diverged, and a follow-up never trains a ratio at
+or above the lowest one that diverged. `DivergenceFrontier` keeps the study's trials once and answers each of these;
+its `table` is divergence_frontier.csv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.schema import BASELINE_STATUS
+
+GRID_EDGE, FRONTIER = "the grid's edge", "the divergence frontier"
+"""What ends a range of ratios (or of learning rates at one batch size) at its high end."""
+TABLE_COLUMNS = [
+    "batch_size", "n_trials", "n_diverged", "frontier_lr_bs_ratio", "frontier_learning_rate",
+    "largest_stable_lr_bs_ratio",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DivergenceFrontier:
+    """The study's trials (each (lr, bs, seed) once, the baseline left out) and where they diverged."""
+
+    trials: pd.DataFrame
+    """learning_rate, batch_size, seed, status, lr_bs_ratio, log10_ratio, ... of every trained trial."""
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> DivergenceFrontier:
+        trained = frame[frame["status"] != BASELINE_STATUS]
+        return cls(trained.drop_duplicates(["learning_rate", "batch_size", "seed"]).reset_index(drop=True))
+
+    @property
+    def diverged(self) -> pd.DataFrame:
+        return self.trials[self.trials["status"] == "diverged"]
+
+    def lowest_log10_ratio(self) -> float:
+        """log10(lr/bs) of the lowest ratio that diverged; inf when none did."""
+        diverged = self.diverged
+        return float(diverged["log10_ratio"].min()) if len(diverged) else np.inf
+
+    def ratio_edge(self, log10_ratio_high: float) -> str:
+        """What ends a range of ratios at `log10_ratio_high`: FRONTIER when a trial above it diverged."""
+        return FRONTIER if bool((self.diverged["log10_ratio"] > log10_ratio_high + 1e-9).any()) else GRID_EDGE
+
+    def learning_rate_edge(self, log10_bs: float, log10_lr_high: float) -> str:
+        """What ends the learning rates scored at batch size 10**log10_bs at 10**log10_lr_high: FRONTIER when a
+        trial at that batch size and a higher learning rate diverged."""
+        diverged = self.diverged
+        at_batch = np.isclose(np.log10(diverged["batch_size"].astype(float)), log10_bs)
+        beyond = at_batch & (np.log10(diverged["learning_rate"].astype(float)) > log10_lr_high)
+        return FRONTIER if beyond.any() else GRID_EDGE
+
+    def table(self) -> pd.DataFrame:
+        """divergence_frontier.csv: per batch size, its trials, those that diverged, the smallest lr/bs at which one
+        diverged, and the largest lr/bs below it at which one trained ok (the frontier lies between the two)."""
+        rows = []
+        for batch_size, group in self.trials.groupby("batch_size", sort=True):
+            diverged = group[group["status"] == "diverged"]
+            frontier = diverged["lr_bs_ratio"].min()
+            stable = group[(group["status"] == "ok") & ~(group["lr_bs_ratio"] >= frontier)]
+            rows.append(
+                {
+                    "batch_size": int(batch_size),
+                    "n_trials": len(group),
+                    "n_diverged": len(diverged),
+                    "frontier_lr_bs_ratio": frontier,
+                    "frontier_learning_rate": diverged["learning_rate"].min(),
+                    "largest_stable_lr_bs_ratio": stable["lr_bs_ratio"].max(),
+                }
+            )
+        return pd.DataFrame(rows, columns=TABLE_COLUMNS)
