@@ -95,3 +95,29 @@ def test_no_two_modules_import_each_other() -> None:
     }
     cycles = sorted(f"{a} <-> {b}" for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, ()))
     assert cycles == []
+
+
+ANALYSIS_ROOMS = {
+    "results": {"results"},
+    "estimates": {"results", "estimates"},
+    "design": {"results", "estimates", "design"},
+    "figures": {"results", "estimates", "figures"},
+    "report": {"results", "estimates", "figures", "report"},
+}
+"""The analysis' rooms and what each may import: the results format and its sources (the modules directly in
+analysis/) ← estimates/ ← design/ and figures/ ← report/. The package's front door (analysis/__init__.py) may reach
+any room."""
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ANALYSIS_ROOMS else "results"
+
+
+@pytest.mark.parametrize("module", sorted(name for name in MODULES if name.startswith("analysis.")))
+def test_every_analysis_import_points_the_allowed_way_between_rooms(module: str) -> None:
+    for name, _ in _imports(MODULES[module]):
+        target = _project(name)
+        if target is not None and target.startswith("analysis.") and target != module:
+            room, other = _room(module), _room(target)
+            assert other in ANALYSIS_ROOMS[room], f"{module} ({room}) imports {target} ({other})"

@@ -25,6 +25,8 @@ from analysis.estimates.task_gp import fit_task_gp
 class BatchLawQuestion(Question):
     """Each category's optimal learning rate at each batch size tried."""
 
+    estimate = staticmethod(fit_surfaces)
+
     def __init__(self, table: pd.DataFrame, categories: list[str], *, target_width: float, seed: int) -> None:
         series = {one.name: one for one in build_series(table)}
         surfaces = fit_surfaces(list(series.values()), np.random.default_rng(seed))
@@ -57,9 +59,6 @@ class BatchLawQuestion(Question):
     def unfitted(self) -> list[str]:
         """Categories without a surface (fewer than two batch sizes or three learning rates scored)."""
         return [name for name in self.categories if name not in self.fitted]
-
-    def answer(self, table: pd.DataFrame) -> dict[str, Answer]:
-        return self._answers(fit_surfaces(build_series(table), np.random.default_rng(self.seed)))
 
     def _answers(self, surfaces: list[SurfaceFit]) -> dict[str, Answer]:
         by_name = {fit.name: fit for fit in surfaces}

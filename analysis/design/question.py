@@ -11,7 +11,7 @@ fantasy.py).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,7 +21,7 @@ import pandas as pd
 from analysis.design.fantasy import fantasy_table
 from analysis.design.study import Candidate, PlannedTrial, Study
 from analysis.estimates.intervals import Interval
-from analysis.estimates.series import Series
+from analysis.estimates.series import Series, build_series
 from analysis.estimates.task_gp import TaskGP, joint_draw, with_noise_variance
 
 MAX_SPACING = 0.2
@@ -70,6 +70,8 @@ class Question:
     and `truth_at` (a fantasy truth on `coords` at each trial). `categories` are the categories it asks about,
     `target_width` the width in decades within which an optimum is settled."""
 
+    estimate: Callable[[list[Series], np.random.Generator], list]
+    """What the analysis fits to answer the question: `fit_curves` or `fit_surfaces`."""
     names: list[str]
     limits: dict[str, float]
     """The width within which each quantity is settled."""
@@ -122,6 +124,10 @@ class Question:
         return [name for name in self.names if not self.now[name].settled]
 
     def answer(self, table: pd.DataFrame) -> dict[str, Answer]:
+        """The analysis' answer on `table` (a fantasy study): each quantity's width and whether it is settled."""
+        return self._answers(self.estimate(build_series(table), np.random.default_rng(self.seed)))
+
+    def _answers(self, fits: list) -> dict[str, Answer]:
         raise NotImplementedError
 
     def truth_at(self, curve: np.ndarray, trials: Sequence[PlannedTrial]) -> np.ndarray:

@@ -36,6 +36,8 @@ rates have 3 significant digits)."""
 class RatioQuestion(Question):
     """Each category's optimal lr/bs and, with `contrasts`, the difference of each pair."""
 
+    estimate = staticmethod(fit_curves)
+
     def __init__(
         self, table: pd.DataFrame, categories: list[str], *, contrasts: bool, target_width: float, seed: int
     ) -> None:
@@ -57,9 +59,6 @@ class RatioQuestion(Question):
     def unfitted(self) -> list[str]:
         """Categories without a curve (fewer than three ratios scored): nothing to plan on."""
         return [name for name in self.categories if self.fits[name].kind != "gp"]
-
-    def answer(self, table: pd.DataFrame) -> dict[str, Answer]:
-        return self._answers(fit_curves(build_series(table), np.random.default_rng(self.seed)))
 
     def _answers(self, fits: list[CurveFit]) -> dict[str, Answer]:
         by_name = {fit.name: fit for fit in fits}

@@ -71,20 +71,31 @@ class Interval:
     ) -> str:
         """In words after a name ("best lr/bs …"), each value through `show`; an open end says which bound it
         reached: "= 2.1e-6 [95% CI 1.2e-6, 3.4e-6]", "≥ 1.2e-6 (95% CI reaches the grid's edge, 3.4e-6)"."""
-        if self.low_open and self.high_open:
-            return f"not located (95% CI spans the whole range, {show(self.low)} to {show(self.high)})"
-        if self.high_open:
-            return f"≥ {show(self.low)} (95% CI reaches {high_edge}, {show(self.high)})"
-        if self.low_open:
-            return f"≤ {show(self.high)} (95% CI reaches {low_edge}, {show(self.low)})"
-        return f"= {show(self.estimate)} [95% CI {show(self.low)}, {show(self.high)}]"
+        return self._worded(
+            show,
+            both_open="not located (95% CI spans the whole range, {low} to {high})",
+            high_open=f"≥ {{low}} (95% CI reaches {high_edge}, {{high}})",
+            low_open=f"≤ {{high}} (95% CI reaches {low_edge}, {{low}})",
+            closed="= {estimate} [95% CI {low}, {high}]",
+        )
 
     def compact(self, show: Callable[[float], str]) -> str:
         """Short form: "-5.68 [-5.92, -5.47]", "≥ -5.92", "≤ -5.47" or "anywhere in [-6.80, -2.60]"."""
+        return self._worded(
+            show,
+            both_open="anywhere in [{low}, {high}]",
+            high_open="≥ {low}",
+            low_open="≤ {high}",
+            closed="{estimate} [{low}, {high}]",
+        )
+
+    def _worded(self, show: Callable[[float], str], **forms: str) -> str:
+        """The form (`both_open`, `high_open`, `low_open` or `closed`) that fits this interval's open ends, with its
+        values through `show`."""
         if self.low_open and self.high_open:
-            return f"anywhere in [{show(self.low)}, {show(self.high)}]"
-        if self.high_open:
-            return f"≥ {show(self.low)}"
-        if self.low_open:
-            return f"≤ {show(self.high)}"
-        return f"{show(self.estimate)} [{show(self.low)}, {show(self.high)}]"
+            form = forms["both_open"]
+        elif self.high_open or self.low_open:
+            form = forms["high_open" if self.high_open else "low_open"]
+        else:
+            form = forms["closed"]
+        return form.format(estimate=show(self.estimate), low=show(self.low), high=show(self.high))

@@ -60,9 +60,10 @@ def regret_table(fits: list[CurveFit], series: list[Series], reference_ratio: fl
             losses = {task: _loss(by_name["task", task], own.best_log10_ratio, ratio) for task in tasks}
             note = OPEN_OPTIMUM if own.optimum.is_open else ""
             metrics = category.scales["metric"]
-            rows.append(_row("category", category.name, category.name, against, ratio, losses, metrics, note))
+            where = {"category": category.name, "against": against, "log10_ratio": ratio}
+            rows.append(_row({"level": "category", "name": category.name, **where}, losses, metrics, note))
             rows += [
-                _row("task", task, category.name, against, ratio, {task: loss}, metrics.loc[[task]], note)
+                _row({"level": "task", "name": task, **where}, {task: loss}, metrics.loc[[task]], note)
                 for task, loss in losses.items()
             ]
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -73,26 +74,15 @@ def _loss(fit: CurveFit, best_log10_ratio: float, ratio: float) -> np.ndarray:
     return fit.samples_at(best_log10_ratio) - fit.samples_at(ratio)
 
 
-def _row(
-    level: str,
-    name: str,
-    category: str,
-    against: str,
-    ratio: float,
-    losses: dict[str, np.ndarray],
-    metrics: pd.Series,
-    note: str,
-) -> dict:
+def _row(where: dict, losses: dict[str, np.ndarray], metrics: pd.Series, note: str) -> dict:
+    """One regret.csv row: `where` (level, name, category, against, log10_ratio) and the mean loss over `losses`'
+    tasks with its 95% CI."""
     mean = np.mean(list(losses.values()), axis=0)
     interval = Interval.from_samples(mean, (-np.inf, np.inf))
     outside = not np.isfinite(mean).all()
     return {
-        "level": level,
-        "name": name,
-        "category": category,
-        "against": against,
-        "log10_ratio": ratio,
-        "lr_bs_ratio": 10**ratio,
+        **where,
+        "lr_bs_ratio": 10 ** where["log10_ratio"],
         "regret": np.nan if outside else interval.estimate,
         "ci_low": np.nan if outside else interval.low,
         "ci_high": np.nan if outside else interval.high,

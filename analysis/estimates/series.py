@@ -96,22 +96,16 @@ def build_series(frame: pd.DataFrame) -> list[Series]:
     grid["metric"] = grid["task"].map(frame.groupby("task")["metric"].first())
     rows = ok[["task", "learning_rate", "batch_size", "log10_ratio", "score"]].assign(trial=trial_codes.to_numpy())
     rows = rows.merge(grid[["task", "learning_rate", "batch_size", "run_variance"]], how="left")
-    common = {
-        "rows": rows,
-        "n_trials": n_trials,
-        "signs": signs,
-        "frontier": DivergenceFrontier.of(frame),
-        "shared_correlation": shared_correlation(ok, signs),
-    }
+    sweep = _Sweep(rows, n_trials, signs, DivergenceFrontier.of(frame), shared_correlation(ok, signs))
     series = [
-        _series("task", task, grid[grid["task"] == task], normalize=False, **common)
+        _series("task", task, grid[grid["task"] == task], sweep, normalize=False)
         for task in sorted(frame["task"].unique())
     ]
     categories = frame[frame["status"] != BASELINE_STATUS].groupby("category")["task"].unique()
     for category, tasks in sorted(categories.items()):
-        series.append(_series("category", category, grid[grid["task"].isin(tasks)], normalize=True, **common))
+        series.append(_series("category", category, grid[grid["task"].isin(tasks)], sweep, normalize=True))
     if len(categories) > 1:
-        series.append(_series("all", ALL_TASKS, grid, normalize=True, **common))
+        series.append(_series("all", ALL_TASKS, grid, sweep, normalize=True))
     return series
 
 
@@ -140,23 +134,25 @@ def shared_correlation(ok: pd.DataFrame, signs: pd.Series) -> float:
     return float(np.clip(np.mean(correlations), 0.0, 0.95)) if correlations else 0.0
 
 
-def _series(
-    level: str,
-    name: str,
-    grid: pd.DataFrame,
-    rows: pd.DataFrame,
-    n_trials: int,
-    signs: pd.Series,
-    frontier: DivergenceFrontier,
-    shared_correlation: float,
-    normalize: bool,
-) -> Series:
+@dataclass(frozen=True)
+class _Sweep:
+    """What every series of a sweep shares: its ok trials' rows, their count, each task's sign, the frontier, and
+    the trial effect shared by the tasks."""
+
+    rows: pd.DataFrame
+    n_trials: int
+    signs: pd.Series
+    frontier: DivergenceFrontier
+    shared_correlation: float
+
+
+def _series(level: str, name: str, grid: pd.DataFrame, sweep: _Sweep, *, normalize: bool) -> Series:
     tasks = tuple(sorted(grid["task"].unique()))
     codes = {task: code for code, task in enumerate(tasks)}
     by_task = grid.groupby("task")["score"]
     scales = pd.DataFrame(
         {
-            "sign": signs.reindex(list(tasks)).fillna(1.0),
+            "sign": sweep.signs.reindex(list(tasks)).fillna(1.0),
             "location": by_task.mean() if normalize else 0.0,
             "spread": by_task.std().fillna(0.0).where(lambda spread: spread > 0, 1.0) if normalize else 1.0,
             "metric": grid.groupby("task")["metric"].first(),
@@ -184,6 +180,7 @@ def _series(
     points = on_scale(grid).assign(point=grid["point"].to_numpy(), n_seeds=grid["n_seeds"].to_numpy())
     points["noise_variance"] = points.pop("run_variance") / points["n_seeds"]
     points["weight"] = (1.0 / points["noise_variance"]).fillna(points["n_seeds"])
+    rows = sweep.rows
     series_rows = on_scale(rows[rows["task"].isin(tasks)])
     series_rows = series_rows.assign(
         trial=rows.loc[rows["task"].isin(tasks), "trial"], weight=1.0 / series_rows.pop("run_variance")
@@ -196,7 +193,7 @@ def _series(
         scales=scales,
         points=points.reset_index(drop=True),
         rows=series_rows.reset_index(drop=True),
-        n_trials=n_trials,
-        frontier=frontier,
-        shared_correlation=shared_correlation,
+        n_trials=sweep.n_trials,
+        frontier=sweep.frontier,
+        shared_correlation=sweep.shared_correlation,
     )

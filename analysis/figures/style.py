@@ -1,16 +1,46 @@
-"""Pieces every figure shares: print sizes, a grid of panels, one legend under them, and the mark of an interval
-(an estimate with its CI; an open end is an arrow, so no plot shows a bound the data never gave)."""
+"""How every figure looks: print sizes, type sizes, one colour per category, outlines, a grid of panels with one
+legend under them, and panel titles.
+
+Figures are sized for print (3.4 in single column, 7 in for several panels, 8 pt text) and use constrained layout
+so no text overlaps. Each category keeps one Okabe–Ito colour (colour-blind safe) in every figure.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.estimates.intervals import Interval
-
 SINGLE_COLUMN, DOUBLE_COLUMN = 3.4, 7.0
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+TASK_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+STYLE = {
+    "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7, "xtick.labelsize": 7,
+    "ytick.labelsize": 7, "axes.spines.top": False, "axes.spines.right": False, "lines.linewidth": 1.2,
+}  # fmt: skip
+"""matplotlib rc settings every figure is drawn under."""
+RASTERIZE_ABOVE = 500
+"""Scatter layers with more points than this are drawn small, faint and rasterized in the PDF."""
+CURVE_OUTLINE = [patheffects.withStroke(linewidth=2.6, foreground="white")]
+"""A white edge that keeps a fitted curve visible on top of points of its own colour."""
+MARK_OUTLINE = [patheffects.withStroke(linewidth=2.2, foreground="white")]
+"""A white edge that keeps a diverged trial's x visible on any colour of a map."""
+
+
+def category_colours(categories: Sequence[str]) -> dict[str, str]:
+    """One Okabe–Ito colour per category, by sorted name, so every figure of a sweep agrees."""
+    return {name: OKABE_ITO[index % len(OKABE_ITO)] for index, name in enumerate(sorted(pd.unique(categories)))}
+
+
+def point_style(count: int) -> dict:
+    """Scatter style by point count: many points are drawn smaller, fainter and rasterized, so the fit stays visible
+    and the PDF small."""
+    dense = count > RASTERIZE_ABOVE
+    return {"s": 3 if dense else 9, "alpha": 0.25 if dense else 0.6, "linewidths": 0, "rasterized": dense}
 
 
 def panel_grid(count: int, panel_height: float = 2.0, columns: int = 3) -> tuple[Figure, list[Axes]]:
@@ -31,17 +61,6 @@ def figure_legend(figure: Figure, handles: list[Line2D]) -> None:
     figure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), columns), frameon=False)
 
 
-def draw_interval(axes: Axes, interval: Interval, at: float, horizontal: bool) -> None:
-    """An estimate with its CI as an error bar along x (`horizontal`) or y; an open end becomes an arrow."""
-    if not np.isfinite(interval.estimate):
-        return
-    style = {"color": "black", "linewidth": 1, "zorder": 5}
-    ends = (interval.low, interval.high)
-    line = (ends, (at, at)) if horizontal else ((at, at), ends)
-    axes.plot(*line, **style)
-    for end, is_open, arrow in ((interval.low, interval.low_open, "<v"), (interval.high, interval.high_open, ">^")):
-        marker = arrow[0 if horizontal else 1] if is_open else ("|" if horizontal else "_")
-        point = (end, at) if horizontal else (at, end)
-        axes.plot(*point, marker=marker, markersize=5 if is_open else 4, linestyle="none", **style)
-    point = (interval.estimate, at) if horizontal else (at, interval.estimate)
-    axes.plot(*point, marker="D", markerfacecolor="white", markersize=4, linestyle="none", **style)
+def panel_title(level: str, name: str) -> str:
+    """A task's panel is titled by its name; a category's or the all-tasks pool's says which it is."""
+    return name if level == "task" else f"{name} ({level})"

@@ -1,5 +1,5 @@
-"""The figures drawn from the fitted surfaces: SmolTulu's contour plot of score over learning rate × batch size,
-and the optimal learning rate against batch size with the three batch-size laws.
+"""surfaces.png, SmolTulu's figure: the fitted score over learning rate × batch size as contours, one panel per
+task, category and the all-tasks pool.
 
 Contours are the GP's posterior mean (a task's in its metric's units, a category's in z units), left blank past
 the largest learning rate that trained at each batch size (the model has nothing to say where runs diverged).
@@ -14,18 +14,15 @@ import numpy as np
 import pandas as pd
 from matplotlib import patheffects
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
-from analysis.estimates.batch_laws import law_curve
 from analysis.estimates.surfaces import SurfaceFit
-from analysis.figures.heatmaps import OUTLINE, iso_ratios, log_ticks, ratio_line
-from analysis.figures.style import draw_interval, figure_legend, panel_grid
+from analysis.figures.parts import iso_ratio_lines, lr_bs_axes
+from analysis.figures.style import MARK_OUTLINE, panel_grid, panel_title
 from analysis.schema import BASELINE_STATUS, FIT_STATUS
 
 CONTOUR_MAP = mpl.colormaps["viridis"]
 DARK_OUTLINE = [patheffects.withStroke(linewidth=2.6, foreground="0.15")]
 """Keeps the white ridge visible over the light end of the colour map."""
-LAW_STYLES = {"linear": "#0072B2", "sqrt": "#E69F00", "surge": "#009E73"}
 
 
 def surface_figure(frame: pd.DataFrame, surfaces: list[SurfaceFit]) -> Figure:
@@ -42,21 +39,19 @@ def surface_figure(frame: pd.DataFrame, surfaces: list[SurfaceFit]) -> Figure:
         axes.figure.colorbar(filled, ax=axes, label=label, fraction=0.08, pad=0.02)
         axes.scatter(ok["learning_rate"], ok["batch_size"], s=7, color="white", edgecolors="0.2", linewidths=0.4)
         lost = trials[trials["status"] == "diverged"]
-        axes.scatter(lost["learning_rate"], lost["batch_size"], marker="x", s=14, color="black", path_effects=OUTLINE)
+        axes.scatter(
+            lost["learning_rate"], lost["batch_size"], marker="x", s=14, color="black", path_effects=MARK_OUTLINE
+        )
         x_limits, y_limits = learning_rate[[0, -1]], batch_size[[0, -1]]
         ratios = learning_rate[[0, -1]] / batch_size[[-1, 0]]
-        for value in iso_ratios(*ratios):
-            ratio_line(axes, value, x_limits, y_limits, f"{value:.0e}".replace("e-0", "e-"), "--", 0.7)
+        iso_ratio_lines(axes, x_limits, y_limits, (ratios[0], ratios[1]), 0.7)
         _ridge(axes, surface)
-        axes.set_xscale("log")
-        axes.set_yscale("log", base=2)
-        axes.set_xlim(*x_limits)
-        axes.set_ylim(*y_limits)
-        log_ticks(axes.xaxis, np.sort(ok["learning_rate"].unique()), 10, "{:.0e}")
-        log_ticks(axes.yaxis, np.sort(ok["batch_size"].astype(float).unique()), 2, "{:g}")
-        axes.set_xlabel("learning rate")
-        axes.set_ylabel("batch size")
-        axes.set_title(f"{surface.name}" if surface.level == "task" else f"{surface.name} ({surface.level})")
+        learning_rates, batch_sizes = (
+            np.sort(ok["learning_rate"].unique()),
+            np.sort(ok["batch_size"].astype(float).unique()),
+        )
+        lr_bs_axes(axes, x_limits, y_limits, learning_rates, batch_sizes)
+        axes.set_title(panel_title(surface.level, surface.name))
     return figure
 
 
@@ -82,30 +77,3 @@ def _ridge(axes: mpl.axes.Axes, surface: SurfaceFit) -> None:
         for end, is_open, marker in ((interval.low, interval.low_open, "<"), (interval.high, interval.high_open, ">")):
             if is_open:
                 axes.plot(10**end, bs, marker=marker, color="white", markersize=5, path_effects=DARK_OUTLINE, zorder=5)
-
-
-def batch_law_figure(surfaces: list[SurfaceFit], laws: pd.DataFrame) -> Figure:
-    """Per series: the optimal learning rate at each batch size (95% CI) and the three fitted laws (the chosen one
-    solid)."""
-    figure, axes_list = panel_grid(len(surfaces), panel_height=2.0, columns=3)
-    for axes, surface in zip(axes_list, surfaces, strict=False):
-        rows = laws[(laws["level"] == surface.level) & (laws["name"] == surface.name)]
-        dense = np.linspace(surface.log10_bs.min() - 0.15, surface.log10_bs.max() + 0.15, 100)
-        for row in rows.itertuples():
-            if np.isfinite(row.coefficient):
-                style = {"linewidth": 1.6, "linestyle": "-"} if row.chosen else {"linewidth": 0.9, "linestyle": "--"}
-                series_row = pd.Series(row._asdict())
-                axes.plot(10**dense, 10 ** law_curve(series_row, dense), color=LAW_STYLES[row.law], **style)
-        for batch, interval in zip(surface.log10_bs, surface.optimal_lr, strict=True):
-            draw_interval(axes, interval.mapped(lambda value: 10**value), 10**batch, horizontal=False)
-        axes.set_xscale("log", base=2)
-        axes.set_yscale("log")
-        log_ticks(axes.xaxis, 10**surface.log10_bs, 2, "{:g}")
-        axes.set_xlabel("batch size")
-        axes.set_ylabel("optimal learning rate")
-        axes.set_title(surface.name if surface.level == "task" else f"{surface.name} ({surface.level})")
-    handles = [Line2D([], [], color=colour, label=law) for law, colour in LAW_STYLES.items()]
-    handles.append(Line2D([], [], marker="D", markerfacecolor="white", color="black", label="optimal lr, 95% CI"))
-    handles.append(Line2D([], [], color="0.3", linewidth=1.6, label="chosen law (solid)"))
-    figure_legend(figure, handles)
-    return figure

@@ -6,7 +6,6 @@ Every file is written atomically, so a reader (or a crash) never sees half a tab
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from analysis.errors import AnalysisInputError
 from analysis.estimates import wls
 from analysis.estimates.batch_laws import batch_law_table
 from analysis.estimates.contrasts import category_contrasts
-from analysis.estimates.curves import CurveFit, fit_curves
+from analysis.estimates.curves import fit_curves
 from analysis.estimates.frontier import DivergenceFrontier
 from analysis.estimates.invariants import COLUMNS as INVARIANT_COLUMNS
 from analysis.estimates.invariants import compare_invariants
@@ -31,9 +30,8 @@ from analysis.figures.write import write_plots
 from analysis.files import write_atomically, write_text_atomically
 from analysis.load import Source, load_results
 from analysis.report.findings import collect_warnings
+from analysis.report.tables import fits_table, optima_table
 from analysis.report.text import answer_text, render_report
-
-MIN_BOOTSTRAP = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,10 @@ class AnalysisResult:
     files: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage (load, fit, surfaces, invariants, plots, report)."""
+
+
+MIN_BOOTSTRAP = 1000
+"""Fewest resamples `analyze` accepts: the 2.5% and 97.5% percentiles of fewer are noise."""
 
 
 def analyze(
@@ -131,44 +133,3 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     start = time.perf_counter()
     yield
     timings[stage] = time.perf_counter() - start
-
-
-def fits_table(fits: list[CurveFit]) -> pd.DataFrame:
-    """Each fitted series' model: a task's GP (its most likely hyperparameters, leave-one-out R² and RMSE), or a
-    category's average of its tasks' curves."""
-    rows = [
-        {
-            "level": fit.level,
-            "name": fit.name,
-            "model": "gp" if fit.model is not None else "mean of task curves",
-            "coefficients": json.dumps(fit.hyperparameters or {"tasks": sorted(set(fit.points["task"]))}),
-            "r2": fit.r2,
-            "cv_rmse": fit.cv_rmse,
-            "n_points": fit.n_points,
-        }
-        for fit in fits
-        if fit.kind == "gp"
-    ]
-    columns = ["level", "name", "model", "coefficients", "r2", "cv_rmse", "n_points"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def optima_table(fits: list[CurveFit]) -> pd.DataFrame:
-    """Best log10(lr/bs) per series with its 95% CI (log10 units) and its open ends: `ci_low_open` /
-    `ci_high_open` mean the CI reaches the range scored, `high_edge` says what ends that range above."""
-    rows = [
-        {
-            "level": fit.level,
-            "name": fit.name,
-            "kind": fit.kind,
-            **fit.optimum.as_columns("best_log10_ratio"),
-            "best_lr_bs_ratio": 10**fit.best_log10_ratio,
-            "at_edge": fit.at_edge,
-            "high_edge": fit.high_edge,
-            "n_points": fit.n_points,
-            "worse_log10_ratio": fit.worse_log10_ratio,
-            "score_gain": fit.score_gain,
-        }
-        for fit in fits
-    ]
-    return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ from analysis.design.planner import (
     MAX_PLANNED,
     OPTIMA,
     STEP_SHARE,
+    Checked,
     Plan,
     _allocated,
     _beyond_reach,
@@ -26,7 +27,8 @@ from analysis.design.planner import (
     _within_budget,
     plan_followup,
 )
-from analysis.design.ratio_question import Answer, RatioQuestion
+from analysis.design.question import Answer, Outcome
+from analysis.design.ratio_question import RatioQuestion
 from analysis.design.study import PlannedTrial, Study
 from analysis.errors import AnalysisInputError
 from analysis.estimates import gp
@@ -144,15 +146,15 @@ def test_a_shortfall_under_the_step_gain_still_gets_a_step() -> None:
         now={"a optimum": Answer(1.05, False)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
     )
     fantasies = {
-        4: ([], {"a optimum": (np.full(7, 1.04), np.zeros(7, bool))}),
-        8: ([], {"a optimum": (np.full(7, 0.98), np.ones(7, bool))}),
+        4: Checked([], {"a optimum": Outcome(np.full(7, 1.04), np.zeros(7, bool))}),
+        8: Checked([], {"a optimum": Outcome(np.full(7, 0.98), np.ones(7, bool))}),
     }
     assert _step(question, fantasies) == 8
 
 
 def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_trials_could_narrow_it() -> None:
     """Fantasies from a wide posterior foresee 1.7 decades at every size where the study has 1.37 after 11 trials
-    (benchmarks/design.py's truth 48, which refining the grid settles with 25): 1.37 shrunk as 1/sqrt(trials) over
+    (a study that refining the grid settles with 25 trials): 1.37 shrunk as 1/sqrt(trials) over
     MAX_PLANNED more would be 0.35, so a few trials go and look. From 5 decades (1.27 shrunk) nothing would reach
     the target."""
 
@@ -161,9 +163,9 @@ def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_tria
             now={"a optimum": Answer(width, False)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
         )
         checked = {
-            n: (
+            n: Checked(
                 [PlannedTrial(1e-3, 8, seed, "a optimum: inside its CI", 1.0) for seed in range(n)],
-                {"a optimum": (np.full(7, width + 0.33), np.zeros(7, bool))},
+                {"a optimum": Outcome(np.full(7, width + 0.33), np.zeros(7, bool))},
             )
             for n in (FIRST, 2 * FIRST, 4 * FIRST)
         }
@@ -181,7 +183,7 @@ def test_fantasy_truths_come_from_the_most_likely_setting(study: pd.DataFrame) -
     """A setting the data barely allow (the shortest lengthscale, given 49% of the weight here) would make truths
     rougher than the data show, whose fantasy studies keep wide CIs: the designer then predicted wider CIs than
     studies measured, and gave up on studies a few more trials settle."""
-    question = RatioQuestion(study, ["reasoning"], contrasts=False, target=1.0, seed=0)
+    question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=1.0, seed=0)
     ((task, model),) = question.models.items()
     grid = model.grid
     shortest, least_smooth = (grid[:, column] == grid[:, column].min() for column in (0, gp.SMOOTHNESS))
@@ -200,7 +202,7 @@ def test_fantasy_truths_come_from_the_most_likely_setting(study: pd.DataFrame) -
 
 
 def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
-    question = RatioQuestion(study, ["reasoning"], contrasts=False, target=1.5, seed=0)
+    question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=1.5, seed=0)
     equal_cost = Study(study, [8, 16, 32], lambda size: 1.0)
     wanted = question.wanted(equal_cost)
     new = [one for one in wanted if "another seed" not in one.reason]
@@ -217,7 +219,7 @@ def test_a_gap_between_tried_ratios_a_little_wider_than_the_spacing_gets_a_new_r
     ratios = [-4.903, -4.66, -4.42, -4.103, -3.803]
     truth = {"arc": PlantedTask("reasoning", best_z=-4.5, n_items=1000)}
     table = load_results(planted_table(truth, [10 ** (x + np.log10(8)) for x in ratios], [8], (0,), np.inf, 0))
-    question = RatioQuestion(table, ["reasoning"], contrasts=False, target=0.5, seed=0)
+    question = RatioQuestion(table, ["reasoning"], contrasts=False, target_width=0.5, seed=0)
     optimum = question.fits["reasoning"].optimum
     assert optimum.low < ratios[1] and ratios[2] < optimum.high and not question.now["reasoning optimum"].settled
     new = [
