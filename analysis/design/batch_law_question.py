@@ -95,9 +95,9 @@ class BatchLawQuestion(Question):
                 size = round(10**log10_bs)
                 points = [point for point in trained if point.batch_size == size]
                 tried = np.log10([point.learning_rate for point in points])
-                for rate in between([*tried, self.log10_lr[0], self.log10_lr[-1]], step):
-                    inside = self.x_range[0] <= rate - log10_bs <= self.x_range[1]
-                    candidate = study.candidate(10**rate, size, (10 ** self.log10_lr[0], 10 ** self.log10_lr[-1]))
+                for log10_lr in between([*tried, self.log10_lr[0], self.log10_lr[-1]], step):
+                    inside = self.x_range[0] <= log10_lr - log10_bs <= self.x_range[1]
+                    candidate = study.candidate(10**log10_lr, size, (10 ** self.log10_lr[0], 10 ** self.log10_lr[-1]))
                     if inside and candidate is not None:
                         points.append(candidate)
                 interval = fit.optimal_lr[index]

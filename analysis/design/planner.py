@@ -19,7 +19,7 @@ and why when n exceeds the budget or no n settles the question. Without one, it 
 round: the smallest size checked that narrows the question at least half as much as any size checked (`_step`),
 among sizes up to n when it is at most STEP_SHARE of n, or up to MAX_PLANNED when no n settles it. The next
 round zooms in where the step left the CIs; fantasies drawn from a pilot's wide posterior ask for more trials than
-rounds that adapt spend (benchmarks/design.py; its figures in benchmarks/RESULTS.md). Where no size is predicted to
+rounds that adapt spend. Where no size is predicted to
 narrow the question at all, yet the widths now, shrunk as 1/sqrt(trials) over MAX_PLANNED more, would reach the
 target, a wide posterior is all the fantasies show: the plan is a probe of FIRST trials inside the CIs, which
 narrows the posterior they are drawn from.

@@ -80,14 +80,14 @@ class Study:
             return None
         return Candidate(rate, batch_size, float(self.seconds_per_trial(batch_size)))
 
-    def cheapest(self, x: float, learning_rates: tuple[float, float]) -> Candidate | None:
-        """Ratio 10**x at the batch size where one trial costs least (ties: the learning rate nearest the middle of
-        `learning_rates`, in decades); None where no batch size reaches it."""
+    def cheapest(self, log10_ratio: float, learning_rates: tuple[float, float]) -> Candidate | None:
+        """Ratio 10**log10_ratio at the batch size where one trial costs least (ties: the learning rate nearest the
+        middle of `learning_rates`, in decades); None where no batch size reaches it."""
         middle = np.mean(np.log10(learning_rates))
         options = [
             candidate
             for size in self.batch_sizes
-            if (candidate := self.candidate(10**x * size, size, learning_rates)) is not None
+            if (candidate := self.candidate(10**log10_ratio * size, size, learning_rates)) is not None
         ]
         return min(options, key=lambda one: (one.seconds, abs(np.log10(one.learning_rate) - middle)), default=None)
 

@@ -4,7 +4,7 @@ For each category and each alternative ratio r (every other category's optimum, 
 tasks, and a named reference such as Tulu 3's 5e-6/128), the regret is the mean over the category's tasks of
 f_t(x*) - f_t(r), where x* is the category's estimated optimum and f_t a task's curve, in the task's own metric
 units and direction (positive: worse, e.g. accuracy lost or perplexity gained). Its CI comes from the joint
-posterior curves (fit.py), so tasks and the two ratios stay paired; it may include 0 (r is as good, within noise)
+posterior curves (curves.py), so tasks and the two ratios stay paired; it may include 0 (r is as good, within noise)
 or go below it (r beats the estimate). The task rows show where a category's loss lies.
 
 This answers in points what the optima answer in decades: whether choosing the ratio per category matters.

@@ -1,4 +1,4 @@
-"""Score over (log10 lr, log10 bs): a GP per task over x = log10(lr/bs) and log10 bs (task_gp), all tasks drawn
+"""Score over (log10 lr, log10 bs): a GP per task over x = log10(lr/bs) and log10 bs (task_gp.py), all tasks drawn
 jointly, a category pooling its tasks' surfaces (`Series.pooled`), as for the ratio curves.
 
 From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at

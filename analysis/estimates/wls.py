@@ -1,8 +1,8 @@
-"""Batched weighted least squares from moment sums: the one numerical engine behind every fit.
+"""Batched weighted least squares from moment sums: the engine of the invariants' fits (invariants.py).
 
-Every curve of the analysis (a quadratic in log10(lr/bs), a category's pooled quadratic with per-task offsets, an
-invariant's surface) is a linear least-squares problem whose normal equations see the data only through sums of
-w·d·dᵀ, w·d·y and w·y² over rows. Summing those once per bootstrap unit (one trial: a grid point × seed) turns a
+Each invariant's model (a quadratic in log10(lr) - α·log10(bs) with per-task offsets, or the full quadratic surface)
+is a linear least-squares problem whose normal equations see the data only through sums of w·d·dᵀ, w·d·y and w·y²
+over rows. Summing those once per bootstrap unit (one trial: a grid point × seed) turns a
 bootstrap resample into `counts @ unit_moments`: all resamples are one matrix product and one batched solve,
 with no Python loop over resamples.
 """

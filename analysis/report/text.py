@@ -4,8 +4,8 @@ The Answer gives each category's optimal ratio with its CI, whether the categori
 (and the reference ratio, when given) costs in each metric's units, and how far to trust it all: confidence is
 high when every category's CI is closed and at most a decade wide, moderate when one is open or up to 1.5 decades
 wide, low when an optimum is not located or a CI spans more than a decade and a half (the grid is then too
-coarse for the noise, and the Answer says so). The CIs do not assume a smooth peak (fit.py), so a decade is
-typical of a 7 × 5 grid with one seed at lm-eval's noise.
+coarse for the noise, and the Answer says so). The CIs do not assume a smooth peak (estimates/optimum.py), so a
+decade is typical of a 7 × 5 grid with one seed at lm-eval's noise.
 """
 
 from __future__ import annotations

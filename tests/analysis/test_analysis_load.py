@@ -9,7 +9,7 @@ import pytest
 from analysis import load_results
 from analysis.errors import AnalysisInputError
 from analysis.load import aggregate_seeds
-from analysis.schema import COLUMNS
+from analysis.schema import COLUMNS, DERIVED_COLUMNS
 from analysis.synthetic import PlantedTask, planted_table
 
 
@@ -28,17 +28,18 @@ def test_every_file_source_gives_the_same_frame(table: pd.DataFrame, tmp_path) -
     table.to_csv(csv_only / "results.csv", index=False)
 
     expected = load_results(table)
-    assert list(expected.columns) == list(COLUMNS)
+    assert list(expected.columns) == [*COLUMNS, *DERIVED_COLUMNS]
     for source in (sweep_dir, csv_only, str(csv_only / "results.csv"), sweep_dir / "results.parquet"):
         pd.testing.assert_frame_equal(load_results(source), expected, check_dtype=False)
 
 
-def test_lr_bs_ratio_is_derived_and_the_baseline_kept(table: pd.DataFrame) -> None:
-    frame = load_results(table.assign(lr_bs_ratio=999.0))
+def test_lr_bs_ratio_and_its_log_are_derived_and_the_baseline_kept(table: pd.DataFrame) -> None:
+    frame = load_results(table.assign(lr_bs_ratio=999.0, log10_ratio=999.0))
     trained = frame[frame["status"] != "baseline"]
     np.testing.assert_allclose(trained["lr_bs_ratio"], trained["learning_rate"] / trained["batch_size"].astype(float))
+    np.testing.assert_allclose(trained["log10_ratio"], np.log10(trained["lr_bs_ratio"]))
     baseline = frame[frame["status"] == "baseline"]
-    assert len(baseline) == 2 and baseline["lr_bs_ratio"].isna().all()
+    assert len(baseline) == 2 and baseline["lr_bs_ratio"].isna().all() and baseline["log10_ratio"].isna().all()
 
 
 def test_missing_columns_are_named_with_the_fix(table: pd.DataFrame) -> None:
