@@ -1,4 +1,5 @@
-"""Helpers for the analysis tests: a standard grid and one call from a planted table to fitted series."""
+"""Helpers for the analysis tests: a standard grid, planted categories, and one call from a planted table to fitted
+series."""
 
 from __future__ import annotations
 
@@ -9,10 +10,19 @@ from analysis.estimates import wls
 from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.series import Series, build_series
 from analysis.load import load_results
+from analysis.synthetic import PlantedTask
 
 LEARNING_RATES = np.geomspace(1e-5, 1e-2, 7)
 BATCH_SIZES = [4, 8, 16, 32, 64]
 """log10(lr/bs) spans -6.8 .. -2.6 on this grid."""
+
+PLANTED_CATEGORIES = {
+    "arc": PlantedTask("reasoning", best_z=-4.1, noise=0.02),
+    "gsm8k": PlantedTask("reasoning", best_z=-4.1, noise=0.02, curvature=0.05),
+    "hellaswag": PlantedTask("pattern", best_z=-5.1, noise=0.02, peak=0.6),
+    "ifeval": PlantedTask("pattern", best_z=-5.1, noise=0.02, curvature=0.2),
+}
+"""Two categories a decade apart in their optimal lr/bs (-4.1 and -5.1), two tasks of different shapes in each."""
 
 
 def series_of(table: pd.DataFrame) -> tuple[dict[str, Series], np.ndarray]:

@@ -1,5 +1,6 @@
-"""Ray Tune experiment folders -> tidy frame: the column mapping on a recorded results table, and (slow) on a
-real local Tune run of a dummy trainable, with one trial that errors."""
+"""load_results: every source gives the same validated frame (a sweep dir, a results file, a Ray Tune experiment
+folder: the column mapping on a recorded results table, and (slow) on a real local Tune run of a dummy trainable,
+with one trial that errors); an unreadable source says what is accepted; seeds average into grid points."""
 
 from __future__ import annotations
 
@@ -8,8 +9,54 @@ import pandas as pd
 import pytest
 
 from analysis import load_results
-from analysis.load import ray_results_to_frame
-from analysis.schema import validate_results
+from analysis.errors import AnalysisInputError
+from analysis.load import aggregate_seeds, ray_results_to_frame
+from analysis.schema import COLUMNS, DERIVED_COLUMNS, validate_results
+
+
+def test_every_file_source_gives_the_same_frame(results_table: pd.DataFrame, tmp_path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    results_table.to_parquet(sweep_dir / "results.parquet")
+    csv_only = tmp_path / "csv_only"
+    csv_only.mkdir()
+    results_table.to_csv(csv_only / "results.csv", index=False)
+
+    expected = load_results(results_table)
+    assert list(expected.columns) == [*COLUMNS, *DERIVED_COLUMNS]
+    for source in (sweep_dir, csv_only, str(csv_only / "results.csv"), sweep_dir / "results.parquet"):
+        pd.testing.assert_frame_equal(load_results(source), expected, check_dtype=False)
+
+
+def test_unreadable_sources_say_what_is_accepted(tmp_path) -> None:
+    with pytest.raises(AnalysisInputError, match="no such results file"):
+        load_results(tmp_path / "missing.csv")
+    with pytest.raises(AnalysisInputError, match="not a Ray Tune experiment folder"):
+        load_results(tmp_path)
+    with pytest.raises(AnalysisInputError, match="no rows"):
+        load_results(pd.DataFrame(columns=list(COLUMNS)))
+
+
+def test_aggregate_seeds_averages_ok_seeds_only() -> None:
+    rows = pd.DataFrame(
+        {
+            "learning_rate": [1e-3, 1e-3, 1e-3, 1e-4],
+            "batch_size": [8, 8, 8, 8],
+            "seed": [0, 1, 2, 0],
+            "task": "arc",
+            "category": "reasoning",
+            "score": [0.5, 0.7, np.nan, 0.4],
+            "stderr": [0.03, 0.04, np.nan, np.nan],
+            "status": ["ok", "ok", "diverged", "ok"],
+        }
+    )
+    grid = aggregate_seeds(load_results(rows)).set_index("learning_rate")
+    assert grid.loc[1e-3, "score"] == pytest.approx(0.6)
+    assert grid.loc[1e-3, "score_sd"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
+    assert grid.loc[1e-3, "n_seeds"] == 2
+    assert grid.loc[1e-3, "stderr"] == pytest.approx(np.sqrt((0.03**2 + 0.04**2) / 2))
+    assert grid.loc[1e-4, "n_seeds"] == 1 and np.isnan(grid.loc[1e-4, "score_sd"])
+    assert grid.loc[1e-3, "log10_ratio"] == pytest.approx(np.log10(1e-3 / 8))
 
 
 def test_ray_results_table_becomes_one_row_per_trial_and_task() -> None:

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from analysis.estimates import gp
-from analysis.estimates.intervals import Interval
 
 SETTING = np.array([[0.6, 1.0, 0.5, 2.5, 1.3, 0.05]])
 """lengthscale, warp a, warp b, smoothness, signal, nugget."""
@@ -51,15 +50,3 @@ def test_noise_shared_between_components_correlates_their_draws() -> None:
         draws = gp.draw(data, [SETTING.repeat(4, 0)] * 2, 3000, [coords[:1], coords[:1]], np.random.default_rng(2))
         correlations.append(np.corrcoef(draws[0][:, 0], draws[1][:, 0])[0, 1])
     assert abs(correlations[0]) < 0.05 and correlations[1] > 0.3, "a lucky trial lifts both: their curves move together"
-
-
-def test_an_interval_that_reaches_its_bound_is_open_and_reads_so() -> None:
-    inside = Interval.from_samples(np.linspace(0.2, 0.8, 101), (0.0, 1.0))
-    assert not inside.is_open and inside.describe(str).startswith("= 0.5 [95% CI")
-    piled = Interval.from_samples(np.r_[np.linspace(0.3, 0.9, 90), np.ones(10)], (0.0, 1.0))
-    assert piled.high_open and not piled.low_open and piled.high == 1.0
-    assert piled.describe(lambda v: f"{v:.2f}", high_edge="the divergence frontier").startswith(
-        f"≥ {piled.low:.2f} (95% CI reaches the divergence frontier, 1.00)"
-    )
-    assert piled.contains(5.0) and not piled.contains(0.0)
-    assert piled.as_columns("best")["ci_high_open"]

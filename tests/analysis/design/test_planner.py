@@ -7,7 +7,6 @@ divergence frontier, when the optimum may lie there."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -31,22 +30,11 @@ from analysis.design.question import Answer, Outcome
 from analysis.design.ratio_question import RatioQuestion
 from analysis.design.study import PlannedTrial, Study
 from analysis.errors import AnalysisInputError
-from analysis.estimates import gp
 from analysis.estimates.curves import fit_curves
 from analysis.estimates.series import build_series
-from analysis.estimates.task_gp import joint_draw
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
-
-LEARNING_RATES = np.geomspace(1e-4, 1e-2, 5)
-BATCH_SIZES = [8, 32]
-"""log10(lr/bs) spans -5.5 .. -2.9."""
-BEST = -4.3
-
-
-def _study(best_z: float = BEST, diverge_above: float = np.inf) -> pd.DataFrame:
-    truth = {"arc": PlantedTask("reasoning", best_z=best_z, n_items=1000)}
-    return load_results(planted_table(truth, LEARNING_RATES, BATCH_SIZES, (0,), diverge_above, random_state=0))
+from tests.analysis.design.helpers import BATCH_SIZES, BEST, LEARNING_RATES, planted_study
 
 
 def _plan(table: pd.DataFrame, target: float, **budget) -> Plan:
@@ -57,11 +45,6 @@ def _plan(table: pd.DataFrame, target: float, **budget) -> Plan:
 
 def _ratios(plan: Plan) -> np.ndarray:
     return np.log10([trial.learning_rate / trial.batch_size for trial in plan.trials])
-
-
-@pytest.fixture(scope="module")
-def study() -> pd.DataFrame:
-    return _study()
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +112,7 @@ def test_a_target_beyond_one_follow_up_gets_a_step_toward_it_unless_a_budget_was
 
 def test_without_a_budget_a_plan_a_step_could_halve_is_that_step() -> None:
     """Fantasies drawn from a pilot's wide posterior ask for more trials than rounds that zoom in spend."""
-    step = _plan(_study(best_z=-4.0), 0.8)
+    step = _plan(planted_study(best_z=-4.0), 0.8)
     settling = re.fullmatch(
         r"(\d+) trials would settle every quantity within 0.8 decades in one follow-up: .*", step.message
     )
@@ -179,28 +162,6 @@ def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_tria
     assert hopeless.trials == () and hopeless.message.startswith("a follow-up cannot reach")
 
 
-def test_fantasy_truths_come_from_the_most_likely_setting(study: pd.DataFrame) -> None:
-    """A setting the data barely allow (the shortest lengthscale, given 49% of the weight here) would make truths
-    rougher than the data show, whose fantasy studies keep wide CIs: the designer then predicted wider CIs than
-    studies measured, and gave up on studies a few more trials settle."""
-    question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=1.0, seed=0)
-    ((task, model),) = question.models.items()
-    grid = model.grid
-    shortest, least_smooth = (grid[:, column] == grid[:, column].min() for column in (0, gp.SMOOTHNESS))
-    rough = np.flatnonzero(shortest & least_smooth & (grid[:, gp.SIGNAL] == grid[:, gp.SIGNAL].max()))[0]
-    weights = np.zeros(len(grid))
-    weights[[np.argmax(model.weights), rough]] = [0.51, 0.49]
-    question.models[task] = replace(model, weights=weights)
-
-    def roughness(curves: np.ndarray) -> np.ndarray:
-        return np.mean(np.diff(curves, 2, axis=1) ** 2, axis=1)
-
-    fantasies = roughness(question.fantasy_truths(7)[task])
-    only_rough = model.at_setting(rough)
-    rough_truths = roughness(joint_draw([only_rough], question.coords, 24, np.random.default_rng(0))[task])
-    assert fantasies.max() < np.median(rough_truths) / 10
-
-
 def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
     question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=1.5, seed=0)
     equal_cost = Study(study, [8, 16, 32], lambda size: 1.0)
@@ -213,25 +174,8 @@ def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
     }
 
 
-def test_a_gap_between_tried_ratios_a_little_wider_than_the_spacing_gets_a_new_ratio() -> None:
-    """Tried ratios 0.24 decades apart inside the CI, new ones wanted at most 0.2 apart: one new ratio fits half way
-    (a lattice every 0.2 decades from the lowest ratio puts its points there too near a tried one)."""
-    ratios = [-4.903, -4.66, -4.42, -4.103, -3.803]
-    truth = {"arc": PlantedTask("reasoning", best_z=-4.5, n_items=1000)}
-    table = load_results(planted_table(truth, [10 ** (x + np.log10(8)) for x in ratios], [8], (0,), np.inf, 0))
-    question = RatioQuestion(table, ["reasoning"], contrasts=False, target_width=0.5, seed=0)
-    optimum = question.fits["reasoning"].optimum
-    assert optimum.low < ratios[1] and ratios[2] < optimum.high and not question.now["reasoning optimum"].settled
-    new = [
-        np.log10(one.candidate.learning_rate / one.candidate.batch_size)
-        for one in question.wanted(Study(table, [8, 16, 32], lambda size: 1.0))
-        if "another seed" not in one.reason
-    ]
-    assert [x for x in new if ratios[1] < x < ratios[2]] == pytest.approx([-4.54], abs=0.005)
-
-
 def test_an_optimum_past_the_grids_edge_extends_the_grid_past_it() -> None:
-    table = _study(best_z=-2.4)
+    table = planted_study(best_z=-2.4)
     plan = _plan(table, 0.5)
     ratios = _ratios(plan)
     assert plan.trials and (ratios > table["lr_bs_ratio"].pipe(np.log10).max()).all()
@@ -241,7 +185,7 @@ def test_an_optimum_past_the_grids_edge_extends_the_grid_past_it() -> None:
 
 
 def test_no_trial_reaches_a_ratio_the_study_saw_diverge() -> None:
-    table = _study(best_z=-4.0, diverge_above=10**-3.45)
+    table = planted_study(best_z=-4.0, diverge_above=10**-3.45)
     frontier = np.log10(table.loc[table["status"] == "diverged", "lr_bs_ratio"].min())
     plan = _plan(table, 1.0)
     assert plan.trials and (_ratios(plan) < frontier).all()
@@ -264,7 +208,7 @@ def test_an_optimum_open_at_the_divergence_frontier_is_looked_for_below_it() -> 
 
 def test_a_focus_is_a_category_the_optima_or_the_batch_law() -> None:
     with pytest.raises(AnalysisInputError, match="reasoning"):
-        _plan(_study(), 1.0, focus="reasonning")
+        _plan(planted_study(), 1.0, focus="reasonning")
 
 
 def test_the_optima_alone_leave_out_the_categories_difference() -> None:

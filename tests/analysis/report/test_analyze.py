@@ -11,8 +11,7 @@ from matplotlib.image import imread
 
 from analysis import analyze
 from analysis.errors import AnalysisInputError
-from analysis.estimates.contrasts import category_contrasts
-from analysis.report.findings import contrast_sentence, ratio
+from analysis.report.findings import ratio
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, fits_of
 
@@ -64,9 +63,9 @@ def test_analyze_writes_every_output_and_reports_the_numbers(tmp_path) -> None:
         written = pd.read_csv(tmp_path / f"{name}.csv")
         assert set(columns) <= set(written.columns), name
         assert len(written) == len(getattr(result, name))
-    for figure in FIGURES:
-        for suffix in ("png", "pdf"):
-            assert (tmp_path / "plots" / f"{figure}.{suffix}").stat().st_size > 1000
+    assert {path.name for path in (tmp_path / "plots").iterdir()} == {
+        f"{figure}.{suffix}" for figure in FIGURES for suffix in ("png", "pdf")
+    }
     assert imread(tmp_path / "plots" / "score_vs_ratio.png").shape[1] == 1400
     assert not [path for path in tmp_path.rglob(".*")], "temp files left behind"
     assert (tmp_path / "report.md").stat().st_mode & 0o777 == 0o644
@@ -130,22 +129,6 @@ def test_awkward_sweeps_do_not_crash(tmp_path) -> None:
     assert line.startswith(f"best lr/bs ≥ {ratio(fine['ci_low'])} (95% CI reaches the grid's edge")
     assert "[95% CI" not in line, "an open interval is never printed as an ordinary one"
     assert (tmp_path / "lost" / "plots" / "heatmaps.png").exists()
-
-
-def test_a_contrast_whose_ci_includes_zero_says_the_data_cannot_separate() -> None:
-    same = {
-        name: PlantedTask(category, best_z=-4.5, noise=0.04)
-        for name, category in (
-            ("arc", "reasoning"),
-            ("gsm8k", "reasoning"),
-            ("hellaswag", "pattern"),
-            ("ifeval", "pattern"),
-        )
-    }
-    row = category_contrasts(list(fits_of(planted_table(same, LEARNING_RATES, BATCH_SIZES)).values())).iloc[0]
-    sentence = contrast_sentence(row)
-    assert "the data cannot separate the two optima" in sentence
-    assert f"[95% CI {row['ci_low']:.2f}, {row['ci_high']:.2f}]" in sentence
 
 
 def test_same_seed_same_answer_and_bad_arguments_refused(tmp_path) -> None:

@@ -52,18 +52,3 @@ def test_a_power_law_is_chosen_over_the_surge(alpha: float, best_z: float, law: 
     assert rows.loc[law, "coefficient_ci_high"] > slope_coefficient / 1.5
     curve = law_curve(laws[(laws["name"] == "t") & (laws["law"] == law)].iloc[0], np.log10([16.0]))
     assert curve[0] == pytest.approx(best_z + alpha * np.log10(16), abs=0.15)
-
-
-def test_a_batch_size_with_one_learning_rate_is_left_out_of_the_ridge() -> None:
-    """A follow-up can train one learning rate at a batch size the grid lacked: the analysis still ends, and that
-    batch size locates no optimal learning rate (it crashed on an empty argmax before)."""
-    tasks = {"t0": PlantedTask("a", best_z=-4.0, n_items=1000), "t1": PlantedTask("a", best_z=-4.0, n_items=500)}
-    grid = planted_table(tasks, LEARNING_RATES[3:8], [4, 16, 64], random_state=1)
-    lone = planted_table(tasks, [1.1e-3], [8], random_state=2).query("status != 'baseline'")
-    series = build_series(load_results(pd.concat([grid, lone], ignore_index=True)))
-    surfaces = fit_surfaces(series, np.random.default_rng(0))
-    assert {fit.name for fit in surfaces} == {"t0", "t1", "a"}
-    for fit in surfaces:
-        assert np.allclose(10**fit.log10_bs, [4, 16, 64]) and fit.ridge_samples.shape[1] == 3
-    laws = batch_law_table(surfaces)
-    assert set(laws["n_batch_sizes"]) == {3}

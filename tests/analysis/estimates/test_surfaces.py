@@ -1,0 +1,45 @@
+"""Score over (lr, bs): each batch size's optimal learning rate is located among the learning rates scored there,
+ends at the divergence frontier where higher ones diverged, and a batch size with one learning rate is left out of
+the ridge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.estimates.batch_laws import batch_law_table
+from analysis.estimates.frontier import FRONTIER, GRID_EDGE
+from analysis.estimates.series import build_series
+from analysis.estimates.surfaces import fit_surfaces, optimal_lr_table
+from analysis.load import load_results
+from analysis.synthetic import PlantedTask, planted_table
+
+LEARNING_RATES = np.geomspace(1e-5, 1e-2, 10)
+
+
+def test_a_batch_size_with_one_learning_rate_is_left_out_of_the_ridge() -> None:
+    """A follow-up can train one learning rate at a batch size the grid lacked: the analysis still ends, and that
+    batch size locates no optimal learning rate (it crashed on an empty argmax before)."""
+    tasks = {"t0": PlantedTask("a", best_z=-4.0, n_items=1000), "t1": PlantedTask("a", best_z=-4.0, n_items=500)}
+    grid = planted_table(tasks, LEARNING_RATES[3:8], [4, 16, 64], random_state=1)
+    lone = planted_table(tasks, [1.1e-3], [8], random_state=2).query("status != 'baseline'")
+    series = build_series(load_results(pd.concat([grid, lone], ignore_index=True)))
+    surfaces = fit_surfaces(series, np.random.default_rng(0))
+    assert {fit.name for fit in surfaces} == {"t0", "t1", "a"}
+    for fit in surfaces:
+        assert np.allclose(10**fit.log10_bs, [4, 16, 64]) and fit.ridge_samples.shape[1] == 3
+    laws = batch_law_table(surfaces)
+    assert set(laws["n_batch_sizes"]) == {3}
+
+
+def test_each_batch_sizes_learning_rates_end_at_the_grid_or_where_higher_ones_diverged() -> None:
+    tasks = {"t": PlantedTask("a", best_z=-4.5, n_items=1000)}
+    table = planted_table(tasks, LEARNING_RATES[2:8], [4, 16, 64], diverge_above=1e-4, random_state=1)
+    surfaces = fit_surfaces(build_series(load_results(table)), np.random.default_rng(0))
+    rows = optimal_lr_table(surfaces).set_index(["name", "batch_size"])
+    assert list(rows.loc["t"].index) == pytest.approx([4.0, 16.0, 64.0])
+    assert list(rows.loc["t", "high_edge"]) == [FRONTIER, FRONTIER, GRID_EDGE], "ratios above 1e-4 diverged at 4 and 16"
+    planted = -4.5 + np.log10([4.0, 16.0, 64.0])
+    inside = (rows.loc["t", "ci_low"] <= planted) & (planted <= rows.loc["t", "ci_high"])
+    assert inside.sum() >= 2

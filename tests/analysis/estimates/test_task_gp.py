@@ -1,0 +1,122 @@
+"""A task's GP: its posterior mean passes through a planted curve, unknown noise is learnt as its nugget, joint draws
+come in aligned rows around the posterior mean (correlated where the tasks share trials), and a grid with more
+values than bins is coarsened without losing its weighted mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.estimates.series import Series, build_series
+from analysis.estimates.task_gp import MAX_BINS, SETTINGS_DRAWN, fit_task_gp, joint_draw, with_noise_variance
+from analysis.load import load_results
+from analysis.synthetic import PlantedTask, planted_table
+from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES
+
+
+def _series(table: pd.DataFrame) -> dict[str, Series]:
+    return {one.name: one for one in build_series(load_results(table))}
+
+
+def test_the_posterior_mean_passes_near_the_planted_curve() -> None:
+    truth = PlantedTask("r", best_z=-4.5, noise=0.005)
+    series = _series(planted_table({"t": truth}, LEARNING_RATES, BATCH_SIZES))["t"]
+    model = fit_task_gp(series, ("x",))
+    x = np.linspace(*series.x_range, 25)
+    np.testing.assert_allclose(model.mean(x[:, None]), truth.expected_score(10**x, np.ones_like(x)), atol=0.01)
+    assert model.weights.sum() == pytest.approx(1.0)
+    top = model.top_setting()
+    assert top["top_weight"] == model.weights.max()
+    assert top["lengthscale_decades"] == pytest.approx(model.grid[np.argmax(model.weights), 0] * model.half[0])
+
+
+def test_unknown_noise_is_learnt_as_the_nugget() -> None:
+    table = planted_table({"t": PlantedTask("r", best_z=-4.5, noise=0.03)}, LEARNING_RATES, BATCH_SIZES)
+    series = _series(table.assign(stderr=np.nan))["t"]
+    assert series.points["noise_variance"].isna().all()
+    model = fit_task_gp(series, ("x",))
+    assert 0.03**2 / 3 < model.nugget_variance() < 3 * 0.03**2
+    smooth = fit_task_gp(_series(table)["t"], ("x",))
+    assert smooth.nugget_variance() < model.nugget_variance() / 3, "known noise leaves the nugget little to explain"
+
+
+def test_with_noise_variance_fills_unknown_noise_with_the_nugget() -> None:
+    tasks = {"known": PlantedTask("r", best_z=-4.5, noise=0.02), "unknown": PlantedTask("r", best_z=-4.0, noise=0.02)}
+    table = planted_table(tasks, LEARNING_RATES, BATCH_SIZES)
+    table.loc[table["task"] == "unknown", "stderr"] = np.nan
+    series = _series(table)
+    models = {task: fit_task_gp(series[task], ("x",)) for task in tasks}
+    known = with_noise_variance(series["known"], models)
+    np.testing.assert_allclose(known["variance"], 0.02**2)
+    unknown = with_noise_variance(series["unknown"], models)
+    np.testing.assert_allclose(unknown["variance"], models["unknown"].nugget_variance())
+    category = with_noise_variance(series["r"], models)
+    spread = series["r"].scales["spread"]
+    by_task = category.groupby("task")["variance"]
+    np.testing.assert_allclose(by_task.get_group("known"), 0.02**2 / spread["known"] ** 2)
+    np.testing.assert_allclose(
+        by_task.get_group("unknown"), models["unknown"].nugget_variance() / spread["unknown"] ** 2
+    )
+
+
+def _shared_trial_effect(table: pd.DataFrame, sd: float) -> pd.DataFrame:
+    """Every task of a trial lifted by the same draw: a lucky seed."""
+    effect = np.random.default_rng(3).normal(0, sd, table["trial_id"].nunique())
+    codes = table["trial_id"].astype("category").cat.codes.to_numpy()
+    trained = (table["status"] == "ok").to_numpy()
+    table.loc[trained, "score"] += effect[codes[trained]]
+    return table
+
+
+def test_joint_draws_are_aligned_rows_of_the_requested_count_around_the_posterior_mean() -> None:
+    """Around each task's own posterior mean when the tasks share no noise; with a shared trial effect each task's
+    draws also lean on the other's data, and sample i of the two moves together."""
+    tasks = {"a": PlantedTask("r", best_z=-4.5, noise=0.002), "b": PlantedTask("p", best_z=-4.0, noise=0.002)}
+    correlations = []
+    for effect in (0.0, 0.03):
+        table = _shared_trial_effect(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, (0, 1, 2)), effect)
+        series = _series(table)
+        models = [fit_task_gp(series[task], ("x",)).at_top_setting() for task in tasks]
+        coords = np.linspace(-6.0, -3.0, 7)[:, None]
+        draws = joint_draw(models, coords, 2400, np.random.default_rng(0))
+        assert set(draws) == {"a", "b"} and all(one.shape == (2400, 7) for one in draws.values())
+        if not effect:
+            for model in models:
+                np.testing.assert_allclose(draws[model.series.name].mean(axis=0), model.mean(coords), atol=0.001)
+        deviations = {task: one - one.mean(axis=0) for task, one in draws.items()}
+        correlations.append(np.corrcoef(deviations["a"][:, 3], deviations["b"][:, 3])[0, 1])
+    assert abs(correlations[0]) < 0.15 and correlations[1] > 0.5, correlations
+    few = joint_draw(models, coords, 50, np.random.default_rng(0))
+    assert {one.shape for one in few.values()} == {(3 * SETTINGS_DRAWN, 7)}, "rounded up to whole settings"
+
+
+@pytest.mark.parametrize(
+    ("columns", "learning_rates", "batch_sizes", "bins"),
+    [
+        (("x",), np.geomspace(1e-5, 1e-2, MAX_BINS[1] + 20), [8], MAX_BINS[1]),
+        (
+            ("x", "log10_bs"),
+            np.geomspace(1e-5, 1e-2, MAX_BINS[2] + 2),
+            2 ** np.arange(MAX_BINS[2] + 2),
+            MAX_BINS[2] ** 2,
+        ),
+    ],
+)
+def test_a_grid_with_more_values_than_bins_is_coarsened_keeping_its_weighted_mean(
+    columns: tuple[str, ...], learning_rates: np.ndarray, batch_sizes: list[int], bins: int
+) -> None:
+    truth = PlantedTask("r", best_z=-4.5, n_items=500)
+    series = _series(planted_table({"t": truth}, learning_rates, batch_sizes))["t"]
+    model = fit_task_gp(series, columns)
+    coarse, fine = model.points, series.points
+    assert len(fine) > bins >= len(coarse) and (coarse["point"] == -1).all()
+    weight, coarse_weight = 1 / fine["noise_variance"], 1 / coarse["noise_variance"]
+    assert coarse_weight.sum() == pytest.approx(weight.sum())
+    for column in ("y", "x", "log10_bs"):
+        assert (coarse[column] * coarse_weight).sum() / coarse_weight.sum() == pytest.approx(
+            (fine[column] * weight).sum() / weight.sum()
+        )
+    x = np.linspace(-5.5, -3.2, 7)
+    query = np.column_stack([x, np.full(7, np.log10(8))])[:, : len(columns)]
+    np.testing.assert_allclose(model.mean(query), truth.expected_score(10**x, np.ones(7)), atol=0.03)
