@@ -100,9 +100,8 @@ def log_ticks(axis: mpl.axis.Axis, values: np.ndarray, base: int, template: str)
     """Tick the grid's own values when few enough to label, else the powers of `base` inside the grid; no
     minor ticks (a fixed, short tick list also keeps constrained layout fast on big grids)."""
     if len(values) > MAX_LABELLED_TICKS:
-        exponents = np.arange(
-            np.ceil(np.log(values.min()) / np.log(base)), np.floor(np.log(values.max()) / np.log(base)) + 1
-        )
+        low, high = (np.log(value) / np.log(base) for value in (values.min(), values.max()))
+        exponents = np.arange(np.ceil(low - 1e-9), np.floor(high + 1e-9) + 1)
         values = base**exponents if exponents.size >= 2 else values[[0, -1]]
     axis.set_major_locator(FixedLocator(values))
     axis.set_major_formatter(lambda value, _: template.format(value).replace("e-0", "e-"))

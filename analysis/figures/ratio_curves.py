@@ -92,9 +92,10 @@ def category_curves_figure(fits: list[CurveFit], colours: dict[str, str]) -> Fig
     for axes, fit in zip(panels, fits, strict=False):
         colour = colours.get(fit.name, "0.3")
         for task, points in fit.points.groupby("task", sort=True) if not fit.points.empty else ():
-            marker = markers.setdefault(task, TASK_MARKERS[len(markers) % len(TASK_MARKERS)])
-            axes.scatter(points["x"], points["y"], marker=marker, color=colour, **point_style(len(fit.points)))
-            handles.append(Line2D([], [], marker=marker, linestyle="none", color=colour, label=task))
+            if task not in markers:
+                markers[task] = TASK_MARKERS[len(markers) % len(TASK_MARKERS)]
+                handles.append(Line2D([], [], marker=markers[task], linestyle="none", color=colour, label=task))
+            axes.scatter(points["x"], points["y"], marker=markers[task], color=colour, **point_style(len(fit.points)))
         _draw_fit(axes, fit, colour)
         axes.set_title(fit.name)
         axes.set_xlabel(RATIO_LABEL)

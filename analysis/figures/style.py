@@ -7,9 +7,8 @@ so no text overlaps. Each category keeps one Okabe–Ito colour (colour-blind sa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
-import pandas as pd
 from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -31,9 +30,9 @@ MARK_OUTLINE = [patheffects.withStroke(linewidth=2.2, foreground="white")]
 """A white edge that keeps a diverged trial's x visible on any colour of a map."""
 
 
-def category_colours(categories: Sequence[str]) -> dict[str, str]:
+def category_colours(categories: Iterable[str]) -> dict[str, str]:
     """One Okabe–Ito colour per category, by sorted name, so every figure of a sweep agrees."""
-    return {name: OKABE_ITO[index % len(OKABE_ITO)] for index, name in enumerate(sorted(pd.unique(categories)))}
+    return {name: OKABE_ITO[index % len(OKABE_ITO)] for index, name in enumerate(sorted(set(categories)))}
 
 
 def point_style(count: int) -> dict:

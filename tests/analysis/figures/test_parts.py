@@ -72,6 +72,8 @@ def test_many_grid_values_are_ticked_at_powers_of_the_base() -> None:
     np.testing.assert_allclose(axes.get_yticks(), 2.0 ** np.arange(2, 11))
     log_ticks(axes.xaxis, np.geomspace(2e-6, 1e-2, 13), 10, "{:.0e}")
     np.testing.assert_allclose(axes.get_xticks(), 10.0 ** np.arange(-5, -1))
+    log_ticks(axes.xaxis, np.geomspace(1e-6, 1e-3, 7), 10, "{:.0e}")
+    np.testing.assert_allclose(axes.get_xticks(), 10.0 ** np.arange(-6, -2), err_msg="a grid starting at a power")
     assert len(axes.xaxis.get_minorticklocs()) == 0
 
 
