@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import yaml
 
-from sweeper.errors import SweeperError
-from sweeper.spec import SweepSpec, load_sweep_spec, spec_from_dict, split_batch
+from contract.errors import SweeperError
+from contract.spec import SweepSpec, load_sweep_spec, spec_from_dict, split_batch
 
 if TYPE_CHECKING:
     import pandas as pd

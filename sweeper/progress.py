@@ -17,7 +17,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sweeper.store import TrialResult
+    from contract.store import TrialResult
 
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "failed": "red", "baseline": "dim"}
 HEADERS = {"trial_id": "trial", "learning_rate": "lr", "batch_size": "bs", "lr_bs_ratio": "lr/bs", "train_loss": "loss"}
@@ -32,7 +32,7 @@ def sweep_view(
 ) -> Group:
     """Progress bar + counts + ETA over the trials of `table` (the tidy results), the trials running now (id →
     start time, known only to the process driving the sweep), and the finished trials' pivot table."""
-    from sweeper.store import pivot_by_trial
+    from contract.store import pivot_by_trial
 
     wide = pivot_by_trial(table)
     trials = wide[wide["status"] != "baseline"]

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from analysis.report import AnalysisResult
-    from sweeper.spec import SweepSpec, TrialParams
-    from sweeper.store import TrialResult
+    from contract.spec import SweepSpec, TrialParams
+    from contract.store import TrialResult
 
 SWEEP_FILE = "sweep.json"
 
@@ -42,7 +42,7 @@ def sweep_id(output_dir: Path) -> str:
 
 def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
     """The run's config: the grid point with the ratio as a first-class value, and what was trained on what."""
-    from sweeper.store import trial_identity
+    from contract.store import trial_identity
 
     return {
         **trial_identity(spec, params),

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
-from sweeper.errors import BatchSizeMismatch, SweeperError
+from contract.errors import BatchSizeMismatch, SweeperError
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
 
-    from sweeper.spec import TrainingSpec, TrialParams
+    from contract.spec import TrainingSpec, TrialParams
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.errors import BatchSizeMismatch
-from sweeper.store import BASELINE_TRIAL_ID, TrialResult, TrialStatus, trial_identity, unscored
+from contract.errors import BatchSizeMismatch
+from contract.store import BASELINE_TRIAL_ID, TrialResult, TrialStatus, trial_identity, unscored
 
 if TYPE_CHECKING:
-    from sweeper.spec import SweepSpec, TrialParams
+    from contract.spec import SweepSpec, TrialParams
     from trials.prepare import PreparedSweep
 
 OOM_HINT = "out of memory (oom): lower training.max_per_device_batch or give the trial more GPU (resources.gpus)"

@@ -14,9 +14,9 @@ import yaml
 
 from analysis import load_results
 from analysis.synthetic import PlantedTask, planted_table
+from contract.spec import load_spec, spec_from_dict
+from contract.store import ResultsStore, TaskScore, TrialResult, TrialStatus
 from sweeper.plan import _follow_up_spec, candidate_batch_sizes, plan_study, predicted_cost, trial_seconds
-from sweeper.spec import load_spec, spec_from_dict
-from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus
 from tests.conftest import micro_spec_dict
 
 

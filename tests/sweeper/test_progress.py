@@ -8,9 +8,9 @@ import pandas as pd
 from rich.console import Console
 
 from analysis.schema import COLUMNS, STORE_DTYPES
+from contract.spec import TrialParams
+from contract.store import TaskScore, TrialResult, TrialStatus
 from sweeper.progress import sweep_view
-from sweeper.spec import TrialParams
-from sweeper.store import TaskScore, TrialResult, TrialStatus
 
 
 def _table(result: TrialResult) -> pd.DataFrame:

@@ -15,8 +15,8 @@ import pytest
 import ray
 import yaml
 
+from contract.spec import TrialParams, spec_from_dict
 from sweeper.ray_train import _fit
-from sweeper.spec import TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
 from trials.prepare import prepare_sweep
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from datasets import load_from_disk
 
-from sweeper.spec import DataSpec, TrainingSpec, TrialParams
+from contract.spec import DataSpec, TrainingSpec, TrialParams
 from trials import train as train_module
 from trials.data import IGNORE_INDEX, prepare_data
 from trials.demo.data import pretraining_corpus

@@ -22,7 +22,7 @@ from analysis.files import write_atomically
 from analysis.schema import COLUMNS, DEFAULTS, STORE_DTYPES
 
 if TYPE_CHECKING:
-    from sweeper.spec import SweepSpec, TrialParams
+    from contract.spec import SweepSpec, TrialParams
 
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sweeper.errors import OutputDirError, SpecError
+from contract.errors import OutputDirError, SpecError
 
 PACKAGED_SPECS = Path(__file__).resolve().parent.parent / "search_spaces"
 SPEC_FILE = "spec.yaml"

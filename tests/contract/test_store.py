@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis.schema import COLUMNS
-from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial
+from contract.store import ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial
 
 
 def _result(trial_id: str = "lr1e-03_bs4_s0", status: TrialStatus = TrialStatus.OK, score: float = 0.5):
