@@ -480,14 +480,23 @@ def learning_rate_at(lr_bs_ratio: float, batch_size: int) -> float:
 
 
 def split_batch(batch_size: int, max_per_device_batch: int, world_size: int = 1) -> tuple[int, int]:
-    """Effective batch → (micro-batch, accumulation steps) per worker: each of the `world_size` workers takes an equal
-    share, split as min(share, limit) × accumulation; both must divide exactly."""
+    """Effective batch → (micro-batch, accumulation steps) per worker: each of the `world_size` workers
+    (`resources.workers`) takes an equal share, split as min(share, limit) × accumulation; both must divide exactly.
+    The one rule of the split: a spec's batch sizes are checked against it, and its ValueError says which part fails
+    and the fix."""
     if batch_size % world_size:
-        raise ValueError(f"batch size {batch_size} does not split over {world_size} workers")
+        raise ValueError(
+            f"{batch_size} does not split over resources.workers={world_size}: each worker must take the same whole "
+            f"number of sequences; use a multiple of {world_size}, or other workers"
+        )
     share = batch_size // world_size
     per_device = min(share, max_per_device_batch)
     if share % per_device:
-        raise ValueError(f"batch size {batch_size} is not a multiple of max_per_device_batch={max_per_device_batch}")
+        each = f" ({share} per worker)" if world_size > 1 else ""
+        raise ValueError(
+            f"{batch_size}{each} is not a multiple of training.max_per_device_batch={max_per_device_batch}; use a "
+            f"multiple of {max_per_device_batch * world_size} or a max_per_device_batch that divides {share}"
+        )
     return per_device, share // per_device
 
 
@@ -513,23 +522,12 @@ def _grid_problems(grid: GridSpec, training: TrainingSpec, workers: int) -> list
     for index, point in enumerate(grid.points or []):
         if point.seeds is not None and len(set(point.seeds)) != len(point.seeds):
             problems.append(f"grid.points[{index}].seeds: has duplicates {point.seeds}; list each seed once")
-    limit = training.max_per_device_batch
-    batch_sizes = {where: value for where, value in values.items() if "batch_size" in where}
+    batch_sizes = {where: value for where, value in values.items() if "batch_size" in where and value > 0}
     for where, batch_size in batch_sizes.items():
-        if batch_size <= 0:
-            continue
-        if batch_size % workers:
-            problems.append(
-                f"grid.{where}: {batch_size} does not split over resources.workers={workers}: each worker must take "
-                f"the same whole number of sequences; use a multiple of {workers}, or other workers"
-            )
-        elif (batch_size // workers) % min(batch_size // workers, limit):
-            share = batch_size // workers
-            each = f" ({share} per worker)" if workers > 1 else ""
-            problems.append(
-                f"grid.{where}: {batch_size}{each} is not a multiple of training.max_per_device_batch={limit}; use a "
-                f"multiple of {limit * workers} or a max_per_device_batch that divides {share}"
-            )
+        try:
+            split_batch(batch_size, training.max_per_device_batch, workers)
+        except ValueError as unsplittable:
+            problems.append(f"grid.{where}: {unsplittable}")
     if grid.lr_bs_ratio is not None and not problems:
         problems += _ratio_collisions(grid.lr_bs_ratio, grid.batch_size or [])
     if len(set(training.seeds)) != len(training.seeds):
