@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -434,7 +434,8 @@ class SweepSpec(StrictModel):
 
 @dataclass(frozen=True)
 class TrialParams:
-    """One trial's grid point, with the effective batch split into micro-batch × accumulation × workers."""
+    """One trial's grid point, with the effective batch split into micro-batch × accumulation × workers. The
+    untrained baseline is a trial too, with `BASELINE_PARAMS`: no learning rate and no batch."""
 
     learning_rate: float
     batch_size: int
@@ -451,20 +452,38 @@ class TrialParams:
         return cls(learning_rate, batch_size, seed, per_device, accumulation, world_size)
 
     @property
+    def is_baseline(self) -> bool:
+        return self.batch_size == 0
+
+    @property
     def lr_bs_ratio(self) -> float:
-        return self.learning_rate / self.batch_size
+        """learning_rate / batch_size, the quantity the sweep studies (computed here only); NaN for the baseline."""
+        return math.nan if self.is_baseline else self.learning_rate / self.batch_size
 
     @property
     def trial_id(self) -> str:
         """Stable, readable id of the grid point + seed: the same cell gets the same id on every resume, and distinct
         points get distinct ids (the learning rate keeps every digit of its shortest round-trip form: 3e-04,
-        1.0004e-03), since the id keys the results store and the W&B run."""
-        return f"{self.point_id}_s{self.seed}"
+        1.0004e-03), since the id keys the results store and the W&B run. The baseline's is `baseline`."""
+        return BASELINE_TRIAL_ID if self.is_baseline else f"{self.point_id}_s{self.seed}"
 
     @property
     def point_id(self) -> str:
         """The id of the grid point alone, shared by its seeds."""
         return f"lr{scientific(self.learning_rate)}_bs{self.batch_size}"
+
+    def flat(self) -> dict[str, Any]:
+        """Each field by its name, and `lr_bs_ratio`: the params as the results table's columns and the flat keys
+        of Ray's metrics and W&B's config hold them."""
+        return {**asdict(self), "lr_bs_ratio": self.lr_bs_ratio}
+
+
+BASELINE_TRIAL_ID = "baseline"
+BASELINE_PARAMS = TrialParams(
+    learning_rate=math.nan, batch_size=0, seed=-1, per_device_batch_size=0, gradient_accumulation_steps=0
+)
+"""The untrained model's params, as its rows have always recorded them: no learning rate (NaN), no batch (0), no
+seed (-1)."""
 
 
 def scientific(value: float) -> str:

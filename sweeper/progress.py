@@ -74,7 +74,7 @@ def results_table(wide: pd.DataFrame) -> Table:
 def trial_line(result: TrialResult, done: int, total: int) -> str:
     """The plain line printed per finished trial when there is no terminal to redraw."""
     scores = " ".join(f"{score.task}={score.score:.3f}" for score in result.scores)
-    ratio = f"lr/bs={result.lr_bs_ratio:.3g}"
+    ratio = f"lr/bs={result.params.lr_bs_ratio:.3g}"
     return f"[{done}/{total}] {result.trial_id} {ratio} {result.status.value} {scores}".rstrip()
 
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ray import tune
 
-from contract.spec import SweepSpec, TrialParams, learning_rate_at
-from contract.store import BASELINE_TRIAL_ID, ResultsStore, TrialResult, TrialStatus, trial_identity, unscored
+from contract.spec import BASELINE_TRIAL_ID, SweepSpec, TrialParams, learning_rate_at
+from contract.store import ResultsStore, TrialResult, TrialStatus, trial_identity, unscored
 
 if TYPE_CHECKING:
     from ray.tune import ResultGrid

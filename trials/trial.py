@@ -8,14 +8,14 @@ propagates so Ray's `FailureConfig` can retry it and the driver records it as `f
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contract.errors import BatchSizeMismatch
-from contract.store import BASELINE_TRIAL_ID, TrialResult, TrialStatus, trial_identity, unscored
+from contract.spec import BASELINE_PARAMS
+from contract.store import TrialResult, TrialStatus, trial_identity, unscored
 
 if TYPE_CHECKING:
     from contract.spec import SweepSpec, TrialParams
@@ -131,8 +131,6 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
     torch.set_num_threads(max(1, int(spec.resources.cpus)))
     scores = evaluate_base(prepared.model_path, load_tokenizer(prepared.tokenizer_path, spec), spec)
     return TrialResult(
-        sweep=spec.name, trial_id=BASELINE_TRIAL_ID, method=spec.method, learning_rate=math.nan,
-        batch_size=0, per_device_batch_size=0, gradient_accumulation_steps=0, seed=-1,
-        status=TrialStatus.BASELINE, scores=scores, eval_seconds=time.time() - started_at,
-        started_at=started_at, finished_at=time.time(),
+        **trial_identity(spec, BASELINE_PARAMS), status=TrialStatus.BASELINE, scores=scores,
+        eval_seconds=time.time() - started_at, started_at=started_at, finished_at=time.time(),
     )  # fmt: skip

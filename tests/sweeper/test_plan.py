@@ -14,7 +14,7 @@ import yaml
 
 from analysis import load_results
 from analysis.synthetic import PlantedTask, planted_table
-from contract.spec import load_spec, spec_from_dict
+from contract.spec import TrialParams, load_spec, spec_from_dict
 from contract.store import ResultsStore, TaskScore, TrialResult, TrialStatus
 from sweeper.plan import _follow_up_spec, candidate_batch_sizes, plan_study, predicted_cost, trial_seconds
 from tests.conftest import micro_spec_dict
@@ -37,8 +37,7 @@ class FakePlan:
 
 def _trial(lr: float, bs: int, seed: int, seconds: float, steps: int) -> TrialResult:
     return TrialResult(
-        sweep="micro", trial_id=f"lr{lr}_bs{bs}_s{seed}", method="sft", learning_rate=lr, batch_size=bs,
-        per_device_batch_size=min(bs, 8), gradient_accumulation_steps=max(1, bs // 8), seed=seed,
+        sweep="micro", trial_id=f"lr{lr}_bs{bs}_s{seed}", method="sft", params=TrialParams.make(lr, bs, seed, 8),
         status=TrialStatus.OK, scores=(TaskScore("demo_addition", "reasoning", "exact_match", 0.5, 0.05),),
         train_steps=steps, train_seconds=seconds, eval_seconds=2.0,
     )  # fmt: skip
