@@ -278,9 +278,10 @@ def _print_plan(planned: Any) -> None:
     if plan.trials:
         table = Table("lr", "bs", "lr/bs", "seed", "why", "predicted s")
         for trial in plan.trials:
+            params = planned.follow_up.trial_params(trial.learning_rate, trial.batch_size, trial.seed)
             table.add_row(
-                f"{trial.learning_rate:.3g}", str(trial.batch_size), f"{trial.learning_rate / trial.batch_size:.3g}",
-                str(trial.seed), trial.reason, f"{trial.seconds:.0f}",
+                f"{params.learning_rate:.3g}", str(params.batch_size), f"{params.lr_bs_ratio:.3g}", str(params.seed),
+                trial.reason, f"{trial.seconds:.0f}",
             )  # fmt: skip
         _out().print(table)
     widths = Table("95% CI width (decades)", "now", "after the follow-up (predicted)")

@@ -65,8 +65,9 @@ def test_the_follow_up_is_a_valid_spec_of_points_inside_the_study_and_joins_its_
     study, _ = _study(tmp_path)
     spec = load_spec(study / "spec.yaml")
     plan = FakePlan((Planned(2e-3, 8, 0), Planned(2e-3, 8, 1), Planned(1e-3, 4, 1)))
-    text = _follow_up_spec(spec, plan, study, study / "plan-1")
+    written, text = _follow_up_spec(spec, plan, study, study / "plan-1")
     follow_up = spec_from_dict(yaml.safe_load(text))
+    assert written == follow_up, "the spec returned is the one written"
     assert follow_up.study_dir == str(study) and follow_up.output_dir == str(study / "plan-1")
     assert [t.trial_id for t in follow_up.trials()] == ["lr1e-03_bs4_s1", "lr2e-03_bs8_s0", "lr2e-03_bs8_s1"]
     assert not follow_up.evaluation.baseline, "the study scored the untrained model already"
