@@ -70,16 +70,13 @@ def _train_and_evaluate(
     model = load_model(prepared.model_path, spec.model)
     tokenizer = load_tokenizer(prepared.tokenizer_path, spec)
     dataset = load_from_disk(prepared.data_path)
-    steps = spec.train_steps(params.batch_size, prepared.num_examples)
     record = {**trial_identity(spec, params), "started_at": started_at}
     # A checkpointing trial trains in a folder keyed by its own id, so a retry or a resumed sweep finds it.
     checkpoints = (
         checkpoint_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.checkpoint_steps else None
     )
     try:
-        trainer = build_trainer(
-            model, tokenizer, dataset, spec.method, params, spec.training, steps, checkpoints or trial_dir, report_to
-        )
+        trainer = build_trainer(spec, params, model, tokenizer, dataset, checkpoints or trial_dir, report_to=report_to)
         outcome = train(*trainer)
     except torch.cuda.OutOfMemoryError:
         return _failed(spec, record, OOM_HINT)
