@@ -482,8 +482,8 @@ BASELINE_TRIAL_ID = "baseline"
 BASELINE_PARAMS = TrialParams(
     learning_rate=math.nan, batch_size=0, seed=-1, per_device_batch_size=0, gradient_accumulation_steps=0
 )
-"""The untrained model's params, as its rows have always recorded them: no learning rate (NaN), no batch (0), no
-seed (-1)."""
+"""The untrained model's params, as its rows in the results table hold them: no learning rate (NaN), no batch (0),
+no seed (-1)."""
 
 
 def scientific(value: float) -> str:

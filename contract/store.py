@@ -175,7 +175,8 @@ _FLAT_FIELDS = ("sweep", "trial_id", "method", *_PARAM_FIELDS, "status", *_RUN_F
 _METRIC_KEYS = ("sweep", "method", "learning_rate", "batch_size", "per_device_batch_size",
                 "gradient_accumulation_steps", "seed", "status", "world_size", *_RUN_FIELDS, "lr_bs_ratio",
                 SWEEP_TRIAL_ID)  # fmt: skip
-"""The scalars of `to_metrics`, in the order sweeps have always reported them (tests/contract/test_store.py)."""
+"""The scalars of `to_metrics`, in the order Ray keeps them in (result.json, progress.csv) for every sweep, an older
+one resumed included (tests/contract/test_store.py pins it)."""
 STORE_DEFAULTS = {**dict.fromkeys(COLUMNS, pd.NA), "train_tokens": 0, **DEFAULTS}
 
 
