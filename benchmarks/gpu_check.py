@@ -171,7 +171,7 @@ def prepare(scale: Scale, workdir: Path, gpu: bool) -> Setup:
     from datasets import load_from_disk
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from sweeper.spec import spec_from_dict
+    from contract.spec import spec_from_dict
     from trials.prepare import prepare_sweep
 
     os.environ["RATIO_SWEEPER_CACHE"] = str(workdir / "cache")
@@ -252,7 +252,7 @@ def write_conversations(tokenizer: Any, count: int, lengths: tuple[int, int], pa
 
 def run_group(setup: Setup, count: int, padding_free: bool, gpu: int | None, workdir: Path, name: str) -> list[dict]:
     """`count` trials started together, each in its own spawned process (a fresh CUDA context, its own peak)."""
-    from sweeper.spec import spec_from_dict
+    from contract.spec import spec_from_dict
 
     raw = {**setup.raw_spec, "training": {**setup.raw_spec["training"], "padding_free": padding_free}}
     spec = spec_from_dict(raw)

@@ -39,8 +39,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sweep-overhead-") as root:
         os.environ.setdefault("RATIO_SWEEPER_CACHE", str(Path(root) / "cache"))  # yours: no pretraining again
+        from contract.spec import load_spec, spec_from_dict
         from sweeper.driver import run_sweep
-        from sweeper.spec import load_spec, spec_from_dict
         from tests.conftest import micro_spec_dict
         from trials.prepare import prepare_sweep
 

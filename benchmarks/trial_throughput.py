@@ -165,30 +165,39 @@ def _plain_trl(args, model_dir: str, accumulation: int, gpu: bool, matched: bool
 def _sweeper_trial(args, model_dir: str, accumulation: int, gpu: bool, padding_free: bool) -> tuple[float, int]:
     from datasets import load_from_disk
 
-    from sweeper.spec import DataSpec, ModelSpec, TrainingSpec, TrialParams
+    from contract.spec import spec_from_dict
     from trials.data import prepare_data
     from trials.model import load_model
     from trials.train import build_trainer
 
     # flash-attention's varlen kernels where installed (a GPU): what padding-free needs for its full gain.
     attention = "flash_attention_2" if gpu and importlib.util.find_spec("flash_attn") else "sdpa"
-    model_spec = ModelSpec(name_or_path=model_dir, torch_dtype="float32", attn_implementation=attention)
-    training = TrainingSpec(
-        max_steps=args.steps, max_length=1024, bf16=gpu, logging_steps=10, padding_free=padding_free
-    )
+    spec = spec_from_dict(
+        {
+            "name": "throughput",
+            "model": {"name_or_path": model_dir, "torch_dtype": "float32", "attn_implementation": attention},
+            "data": {"source": str(args.workdir / "examples.jsonl")},
+            "grid": {"learning_rate": [LEARNING_RATE], "batch_size": [args.batch]},
+            "training": {
+                "max_steps": args.steps, "max_length": 1024, "bf16": gpu, "logging_steps": 10,
+                "padding_free": padding_free, "max_per_device_batch": args.micro_batch,
+            },
+            "categories": ["throughput"],
+            "evaluation": {"tasks": [{"task": "none", "category": "throughput", "metric": "acc"}]},
+        }
+    )  # fmt: skip
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    data = DataSpec(source=str(args.workdir / "examples.jsonl"))
-    prepared = prepare_data(data, "sft", tokenizer, training.max_length, args.workdir / f"cache-{time.time_ns()}")
+    cache = args.workdir / f"cache-{time.time_ns()}"
+    prepared = prepare_data(spec.data, "sft", tokenizer, spec.training.max_length, cache)
     dataset = load_from_disk(str(prepared.path))
-    params = TrialParams(LEARNING_RATE, args.batch, 0, args.micro_batch, accumulation)
-    model = load_model(model_dir, model_spec)
-    trainer, *_ = build_trainer(
-        model, tokenizer, dataset, "sft", params, training, args.steps, args.workdir / "out-sweeper"
-    )
+    params = spec.trial_params(LEARNING_RATE, args.batch, 0)
+    assert params.gradient_accumulation_steps == accumulation
+    model = load_model(model_dir, spec.model)
+    trainer, *_ = build_trainer(spec, params, model, tokenizer, dataset, args.workdir / "out-sweeper")
     return _timed_train(trainer)
 
 

@@ -1,6 +1,6 @@
 """Checks of a spec against this machine, before any compute is spent: paths, task names, metrics, resources.
 
-`spec.py` checks what the YAML can say about itself; this module checks what it refers to. Hub ids cannot be
+`contract/spec.py` checks what the YAML can say about itself; this module checks what it refers to. Hub ids cannot be
 checked offline and are reported as such, never guessed at. lm-eval's index of its built-in tasks (~5 s) is
 built only when a spec names a task that no local task folder defines.
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
-from sweeper.errors import SpecError
-from sweeper.spec import SweepSpec, did_you_mean
+from contract.errors import SpecError
+from contract.spec import SweepSpec, did_you_mean
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 

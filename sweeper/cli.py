@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sweeper.errors import SweeperError
+from contract.errors import SweeperError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sweeper.spec import SweepSpec
+    from contract.spec import SweepSpec
 
 # Plain help (rich_markup_mode=None): typer's rich help formatter alone costs more start-up than the rest of the CLI.
 app = typer.Typer(
@@ -94,8 +94,8 @@ def resume(
 
     Example: sweeper resume runs/demo
     """
+    from contract.spec import load_sweep_spec
     from sweeper.driver import resume_sweep
-    from sweeper.spec import load_sweep_spec
 
     sweep = load_sweep_spec(directory)
     _execute(sweep, quiet, lambda **hooks: resume_sweep(
@@ -107,9 +107,9 @@ def _execute(sweep: SweepSpec, quiet: bool, start: Any) -> None:
     """Run or resume with a live view (a terminal) or a line per finished trial, then the results table."""
     from rich.live import Live
 
+    from contract.store import ResultsStore, pivot_by_trial
     from sweeper.driver import interrupt_on_sigterm
     from sweeper.progress import sweep_view, trial_line
-    from sweeper.store import ResultsStore, pivot_by_trial
 
     output = sweep.resolved_output_dir()
     store = ResultsStore(output)
@@ -193,9 +193,9 @@ def status(directory: Annotated[Path, typer.Argument(help="A sweep's output dir 
 
     Example: sweeper status runs/demo
     """
+    from contract.spec import load_sweep_spec
+    from contract.store import ResultsStore
     from sweeper.progress import sweep_view
-    from sweeper.spec import load_sweep_spec
-    from sweeper.store import ResultsStore
 
     sweep = load_sweep_spec(directory)
     total = sweep.num_trials()
@@ -212,7 +212,7 @@ def results(
 
     Example: sweeper results runs/demo --csv demo.csv
     """
-    from sweeper.store import ResultsStore, pivot_by_trial
+    from contract.store import ResultsStore, pivot_by_trial
 
     store = ResultsStore(directory)
     if not store.parquet_path.exists():
@@ -278,9 +278,10 @@ def _print_plan(planned: Any) -> None:
     if plan.trials:
         table = Table("lr", "bs", "lr/bs", "seed", "why", "predicted s")
         for trial in plan.trials:
+            params = planned.follow_up.trial_params(trial.learning_rate, trial.batch_size, trial.seed)
             table.add_row(
-                f"{trial.learning_rate:.3g}", str(trial.batch_size), f"{trial.learning_rate / trial.batch_size:.3g}",
-                str(trial.seed), trial.reason, f"{trial.seconds:.0f}",
+                f"{params.learning_rate:.3g}", str(params.batch_size), f"{params.lr_bs_ratio:.3g}", str(params.seed),
+                trial.reason, f"{trial.seconds:.0f}",
             )  # fmt: skip
         _out().print(table)
     widths = Table("95% CI width (decades)", "now", "after the follow-up (predicted)")
@@ -349,7 +350,7 @@ def validate(spec: SpecArg, set_: SetOption = None) -> None:
 
 
 def _load(spec: str, overrides: list[str] | None, output_dir: Path | None) -> SweepSpec:
-    from sweeper.spec import load_spec
+    from contract.spec import load_spec
 
     values = dict(_parse_override(item) for item in overrides or [])
     if output_dir is not None:

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import ray
 from ray import tune
 
+from contract.errors import OutputDirError, SweeperError, SweepInterrupted
+from contract.spec import BASELINE_TRIAL_ID, SPEC_FILE, SweepSpec, dump_spec, load_sweep_spec
+from contract.store import ResultsStore, TrialResult, TrialStatus, best_trial
 from sweeper.checks import check_spec
-from sweeper.errors import OutputDirError, SweeperError, SweepInterrupted
 from sweeper.ray_train import tune_trial_resources
-from sweeper.spec import SPEC_FILE, SweepSpec, dump_spec, load_sweep_spec
-from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TrialResult, TrialStatus, best_trial
 from sweeper.tune_trials import (
     OnResult,
     OnStart,

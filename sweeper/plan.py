@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import yaml
 
-from sweeper.errors import SweeperError
-from sweeper.spec import SweepSpec, load_sweep_spec, spec_from_dict, split_batch
+from contract.errors import SweeperError
+from contract.spec import SweepSpec, load_sweep_spec, spec_from_dict, split_batch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +40,8 @@ class StudyPlan:
     spec_path: Path | None
     output_dir: Path | None
     device_hours: float
+    follow_up: SweepSpec | None = None
+    """The follow-up spec written to `spec_path`: how each planned trial will run (its batch split, its lr/bs)."""
 
 
 def plan_study(
@@ -75,10 +77,10 @@ def plan_study(
     if not plan.trials:
         return StudyPlan(plan, None, None, 0.0)
     output_dir = _next_part(study_dir)
-    follow_up = _follow_up_spec(spec, plan, study_dir, output_dir)
+    follow_up, text = _follow_up_spec(spec, plan, study_dir, output_dir)
     path = study_dir / PLAN_FILE
-    path.write_text(f"# sweeper run {path}\n# Planned by `sweeper plan` from {study_dir}: {plan.message}\n{follow_up}")
-    return StudyPlan(plan, path, output_dir, sum(t.seconds for t in plan.trials) * devices / 3600)
+    path.write_text(f"# sweeper run {path}\n# Planned by `sweeper plan` from {study_dir}: {plan.message}\n{text}")
+    return StudyPlan(plan, path, output_dir, sum(t.seconds for t in plan.trials) * devices / 3600, follow_up)
 
 
 def predicted_cost(follow_up: SweepSpec) -> tuple[float, float]:
@@ -141,8 +143,8 @@ def _next_part(study_dir: Path) -> Path:
     return study_dir / f"{PART_PREFIX}{max((int(n) for n in numbers if n.isdigit()), default=0) + 1}"
 
 
-def _follow_up_spec(spec: SweepSpec, plan: Plan, study_dir: Path, output_dir: Path) -> str:
-    """The study's spec with the planned trials as `grid.points` (their seeds per point), validated."""
+def _follow_up_spec(spec: SweepSpec, plan: Plan, study_dir: Path, output_dir: Path) -> tuple[SweepSpec, str]:
+    """The study's spec with the planned trials as `grid.points` (their seeds per point), validated, and as YAML."""
     seeds: dict[tuple[float, int], list[int]] = {}
     for trial in plan.trials:
         seeds.setdefault((trial.learning_rate, trial.batch_size), []).append(trial.seed)
@@ -156,5 +158,4 @@ def _follow_up_spec(spec: SweepSpec, plan: Plan, study_dir: Path, output_dir: Pa
     raw["search"] = {**raw["search"], "algorithm": "grid"}
     raw["evaluation"]["baseline"] = False  # the study scored the untrained model already
     raw |= {"output_dir": str(output_dir), "study_dir": str(study_dir)}
-    spec_from_dict(raw, PLAN_FILE)
-    return yaml.safe_dump(raw, sort_keys=False)
+    return spec_from_dict(raw, PLAN_FILE), yaml.safe_dump(raw, sort_keys=False)

@@ -17,7 +17,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     import pandas as pd
 
-    from sweeper.store import TrialResult
+    from contract.store import TrialResult
 
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "failed": "red", "baseline": "dim"}
 HEADERS = {"trial_id": "trial", "learning_rate": "lr", "batch_size": "bs", "lr_bs_ratio": "lr/bs", "train_loss": "loss"}
@@ -32,7 +32,7 @@ def sweep_view(
 ) -> Group:
     """Progress bar + counts + ETA over the trials of `table` (the tidy results), the trials running now (id →
     start time, known only to the process driving the sweep), and the finished trials' pivot table."""
-    from sweeper.store import pivot_by_trial
+    from contract.store import pivot_by_trial
 
     wide = pivot_by_trial(table)
     trials = wide[wide["status"] != "baseline"]
@@ -74,7 +74,7 @@ def results_table(wide: pd.DataFrame) -> Table:
 def trial_line(result: TrialResult, done: int, total: int) -> str:
     """The plain line printed per finished trial when there is no terminal to redraw."""
     scores = " ".join(f"{score.task}={score.score:.3f}" for score in result.scores)
-    ratio = f"lr/bs={result.lr_bs_ratio:.3g}"
+    ratio = f"lr/bs={result.params.lr_bs_ratio:.3g}"
     return f"[{done}/{total}] {result.trial_id} {ratio} {result.status.value} {scores}".rstrip()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sweeper.spec import SweepSpec, TrialParams
+    from contract.spec import SweepSpec, TrialParams
     from trials.prepare import PreparedSweep
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
-from sweeper.spec import SweepSpec
+from contract.spec import SweepSpec
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "slurm.sbatch"
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ray import tune
 
-from sweeper.spec import SweepSpec, TrialParams, learning_rate_at
-from sweeper.store import BASELINE_TRIAL_ID, ResultsStore, TrialResult, TrialStatus, trial_identity, unscored
+from contract.spec import BASELINE_TRIAL_ID, SweepSpec, TrialParams, learning_rate_at
+from contract.store import ResultsStore, TrialResult, TrialStatus, trial_identity, unscored
 
 if TYPE_CHECKING:
     from ray.tune import ResultGrid
@@ -100,18 +100,18 @@ def trainable(
     `SEARCH_OBJECTIVE` so far). A trial already in the results store reports its stored result instead of training
     again: Ray's restore re-runs what it had not checkpointed when the driver died."""
     if is_baseline(config):
-        tune.report(finished.get(BASELINE_TRIAL_ID) or _baseline(spec, prepared))
+        tune.report(finished.get(BASELINE_TRIAL_ID) or _baseline_metrics(spec, prepared))
         return
     trial_dir = Path(tune.get_context().get_trial_dir())
     objective: list[float] = []
     for params in params_of(config, spec):
-        metrics = finished.get(params.trial_id) or _train(spec, prepared, params, trial_dir)
+        metrics = finished.get(params.trial_id) or _trial_metrics(spec, prepared, params, trial_dir)
         objective.append(metrics.get(spec.search.metric, math.nan))
         finite = [value for value in objective if math.isfinite(value)]
         tune.report({**metrics, SEARCH_OBJECTIVE: sum(finite) / len(finite) if finite else math.nan})
 
 
-def _train(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path) -> dict[str, Any]:
+def _trial_metrics(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_dir: Path) -> dict[str, Any]:
     """One trial's result metrics: trained in this process, or by its Ray Train workers (`resources.workers`)."""
     from trials.trial import run_trial
 
@@ -122,7 +122,7 @@ def _train(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams, trial_
     return run_trial(spec, prepared, params, trial_dir).to_metrics()
 
 
-def _baseline(spec: SweepSpec, prepared: PreparedSweep) -> dict[str, Any]:
+def _baseline_metrics(spec: SweepSpec, prepared: PreparedSweep) -> dict[str, Any]:
     from trials.trial import evaluate_baseline
 
     if spec.resources.workers > 1:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sweeper.spec import load_spec
+from contract.spec import load_spec
 from trials.demo import data as demo_data
 from trials.demo.tasks import DEMO_DATA_DIR
 

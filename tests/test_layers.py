@@ -1,21 +1,22 @@
 """The layers, read off the source: every import (lazy ones inside functions included) points the allowed way.
 
-contract (sweeper.spec, .store, .errors) ← trials ← driver side (sweeper.checks, .tune_trials, .driver, .cli, ...);
-analysis stands alone: it reads the results format and never imports torch, the training stack, trials or sweeper
-(Ray and wandb only lazily, in the loaders that read a Ray experiment or a W&B project). The contract may use
-analysis' schema. No two project modules import each other, however lazily.
+contract/ (spec, store, errors) ← trials/ ← driver side (sweeper/: checks, tune_trials, driver, cli, ...);
+analysis stands alone: it reads the results format and never imports torch, the training stack, the contract, trials
+or sweeper (Ray and wandb only lazily, in the loaders that read a Ray experiment or a W&B project). The contract may
+use analysis' results format (`analysis.schema`) and its atomic writes (`analysis.files`), nothing else of it. No two
+project modules import each other, however lazily, and no package imports a package that imports it back.
 """
 
 from __future__ import annotations
 
 import ast
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("sweeper", "trials", "analysis")
-CONTRACT = {"sweeper.spec", "sweeper.store", "sweeper.errors"}
+PACKAGES = ("contract", "sweeper", "trials", "analysis")
 HEAVY = {"torch", "transformers", "trl", "lm_eval", "datasets", "ray", "wandb", "accelerate", "peft"}
 LAZY_LOADERS = {"analysis.load": {"ray"}, "analysis.wandb_source": {"wandb"}}
 
@@ -30,6 +31,10 @@ def _modules() -> dict[str, Path]:
 
 
 MODULES = _modules()
+CONTRACT = {module for module in MODULES if module.split(".")[0] == "contract"}
+CONTRACT_USES_OF_ANALYSIS = {"analysis.schema", "analysis.files"}
+PACKAGE_IMPORTS = {"contract": {"analysis"}, "trials": {"contract"}, "sweeper": {"contract", "trials", "analysis"}}
+"""Which top-level packages each may import: contract ← trials ← sweeper, and analysis imports none of them."""
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:
@@ -82,6 +87,8 @@ def test_every_import_points_the_allowed_way(module: str) -> None:
         target = _project(name)
         if target is not None:
             assert _layer(target) in ALLOWED[layer], f"{module} ({layer}) imports {target} ({_layer(target)})"
+            if layer == "contract" and _layer(target) == "analysis":
+                assert target in CONTRACT_USES_OF_ANALYSIS, f"the contract module {module} imports {target}"
         elif layer == "analysis" and name.split(".")[0] in HEAVY:
             allowed = LAZY_LOADERS.get(module, set())
             assert name.split(".")[0] in allowed and not at_top, f"{module} imports {name}"
@@ -95,6 +102,20 @@ def test_no_two_modules_import_each_other() -> None:
     }
     cycles = sorted(f"{a} <-> {b}" for a, targets in edges.items() for b in targets if a < b and a in edges.get(b, ()))
     assert cycles == []
+
+
+def test_the_packages_import_one_way() -> None:
+    imported: dict[str, set[str]] = {package: set() for package in PACKAGES}
+    for module, path in MODULES.items():
+        package = module.split(".")[0]
+        targets = {_project(name) for name, _ in _imports(path)} - {None}
+        imported[package] |= {target.split(".")[0] for target in targets} - {package}
+    allowed = {(package, target) for package, targets in PACKAGE_IMPORTS.items() for target in targets}
+    assert {(package, target) for package, targets in imported.items() for target in targets} - allowed == set()
+    try:
+        tuple(TopologicalSorter(imported).static_order())
+    except CycleError as cycle:
+        pytest.fail(f"packages import each other: {' -> '.join(cycle.args[1])}")
 
 
 ANALYSIS_ROOMS = {

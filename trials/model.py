@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from transformers import LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
-    from sweeper.spec import ModelSpec, SweepSpec
+    from contract.spec import ModelSpec, SweepSpec
 
 log = logging.getLogger("ratio_sweeper.model")
 

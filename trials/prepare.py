@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sweeper.spec import SweepSpec
+    from contract.spec import SweepSpec
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sweeper.spec import EvaluationSpec
+    from contract.spec import EvaluationSpec
 
 
 @dataclass(frozen=True)

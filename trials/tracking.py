@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from analysis.report import AnalysisResult
-    from sweeper.spec import SweepSpec, TrialParams
-    from sweeper.store import TrialResult
+    from contract.spec import SweepSpec, TrialParams
+    from contract.store import TrialResult
 
 SWEEP_FILE = "sweep.json"
 
@@ -42,11 +42,11 @@ def sweep_id(output_dir: Path) -> str:
 
 def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
     """The run's config: the grid point with the ratio as a first-class value, and what was trained on what."""
-    from sweeper.store import trial_identity
-
     return {
-        **trial_identity(spec, params),
-        "lr_bs_ratio": params.lr_bs_ratio,
+        "sweep": spec.name,
+        "trial_id": params.trial_id,
+        "method": spec.method,
+        **params.flat(),
         "log10_lr_bs_ratio": math.log10(params.lr_bs_ratio),
         "model": spec.model.name_or_path or "tiny",
         "data": spec.data.source,

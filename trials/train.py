@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
-from sweeper.errors import BatchSizeMismatch, SweeperError
+from contract.errors import BatchSizeMismatch, SweeperError
 
 if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
 
-    from sweeper.spec import TrainingSpec, TrialParams
+    from contract.spec import SweepSpec, TrainingSpec, TrialParams
 
 
 @dataclass(frozen=True)
@@ -147,20 +147,22 @@ def _last_checkpoint(args: TrainingArguments) -> str | None:
 
 
 def build_trainer(
+    spec: SweepSpec,
+    params: TrialParams,
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     dataset: Dataset,
-    method: str,
-    params: TrialParams,
-    training: TrainingSpec,
-    max_steps: int,
     output_dir: Path,
+    *,
     report_to: str = "none",
 ) -> tuple[Trainer, DivergenceGuard, TrainingClock]:
-    """The trial's TRL trainer, not yet trained, the guard that stops it on divergence and its clock (`train` runs them;
-    benchmarks time them). With `training.checkpoint_steps` the trainer checkpoints into `output_dir`."""
+    """The trial's TRL trainer (the spec's `method`, with its `training` arguments) at the trial's grid point, for the
+    steps the spec's budget gives its batch size over `dataset`; not yet trained, with the guard that stops it on
+    divergence and its clock (`train` runs them). With `training.checkpoint_steps` it checkpoints into `output_dir`."""
     import torch
     from transformers import TrainingArguments
+
+    training = spec.training
 
     # transformers renamed `gradient_checkpointing` to `activation_checkpointing` within 5.x (5.17 knows only the old
     # name, 5.24 warns on it): the name this install declares.
@@ -171,7 +173,7 @@ def build_trainer(
         "learning_rate": params.learning_rate,
         "per_device_train_batch_size": params.per_device_batch_size,
         "gradient_accumulation_steps": params.gradient_accumulation_steps,
-        "max_steps": max_steps,
+        "max_steps": spec.train_steps(params.batch_size, len(dataset)),
         "lr_scheduler_type": training.lr_scheduler_type,
         "warmup_steps": training.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
         "weight_decay": training.weight_decay,
@@ -199,11 +201,11 @@ def build_trainer(
     }
     if training.fsdp:
         shared |= {"fsdp": "full_shard auto_wrap", "fsdp_config": {"use_orig_params": True}}
-    config = _dpo_config(shared, training) if method == "dpo" else _sft_config(shared, training)
+    config = _dpo_config(shared, training) if spec.method == "dpo" else _sft_config(shared, training)
     _check_batch(config, params)
     guard = DivergenceGuard(training.divergence_factor)
     clock = TrainingClock(lambda: int(trainer._total_train_tokens))  # TRL's running count, every worker's tokens
-    build = _dpo_trainer if method == "dpo" else _sft_trainer
+    build = _dpo_trainer if spec.method == "dpo" else _sft_trainer
     trainer = build(model, tokenizer, dataset, config, [guard, clock])
     if training.fsdp and trainer.accelerator.distributed_type.name != "FSDP":
         # accelerate falls back to DDP without a word where FSDP cannot run (CPUs): a model that needs sharding

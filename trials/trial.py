@@ -8,17 +8,17 @@ propagates so Ray's `FailureConfig` can retry it and the driver records it as `f
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeper.errors import BatchSizeMismatch
-from sweeper.store import BASELINE_TRIAL_ID, TrialResult, TrialStatus, trial_identity, unscored
+from contract.errors import BatchSizeMismatch
+from contract.spec import BASELINE_PARAMS
+from contract.store import TrialResult, TrialStatus, trial_identity, unscored
 
 if TYPE_CHECKING:
-    from sweeper.spec import SweepSpec, TrialParams
+    from contract.spec import SweepSpec, TrialParams
     from trials.prepare import PreparedSweep
 
 OOM_HINT = "out of memory (oom): lower training.max_per_device_batch or give the trial more GPU (resources.gpus)"
@@ -70,16 +70,13 @@ def _train_and_evaluate(
     model = load_model(prepared.model_path, spec.model)
     tokenizer = load_tokenizer(prepared.tokenizer_path, spec)
     dataset = load_from_disk(prepared.data_path)
-    steps = spec.train_steps(params.batch_size, prepared.num_examples)
     record = {**trial_identity(spec, params), "started_at": started_at}
     # A checkpointing trial trains in a folder keyed by its own id, so a retry or a resumed sweep finds it.
     checkpoints = (
         checkpoint_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.checkpoint_steps else None
     )
     try:
-        trainer = build_trainer(
-            model, tokenizer, dataset, spec.method, params, spec.training, steps, checkpoints or trial_dir, report_to
-        )
+        trainer = build_trainer(spec, params, model, tokenizer, dataset, checkpoints or trial_dir, report_to=report_to)
         outcome = train(*trainer)
     except torch.cuda.OutOfMemoryError:
         return _failed(spec, record, OOM_HINT)
@@ -131,8 +128,6 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
     torch.set_num_threads(max(1, int(spec.resources.cpus)))
     scores = evaluate_base(prepared.model_path, load_tokenizer(prepared.tokenizer_path, spec), spec)
     return TrialResult(
-        sweep=spec.name, trial_id=BASELINE_TRIAL_ID, method=spec.method, learning_rate=math.nan,
-        batch_size=0, per_device_batch_size=0, gradient_accumulation_steps=0, seed=-1,
-        status=TrialStatus.BASELINE, scores=scores, eval_seconds=time.time() - started_at,
-        started_at=started_at, finished_at=time.time(),
+        **trial_identity(spec, BASELINE_PARAMS), status=TrialStatus.BASELINE, scores=scores,
+        eval_seconds=time.time() - started_at, started_at=started_at, finished_at=time.time(),
     )  # fmt: skip

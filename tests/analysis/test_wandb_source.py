@@ -104,8 +104,8 @@ def test_load_results_dispatches_wandb_uris(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_runs_written_by_tracking_are_read_back_summary_run_included(tmp_path, monkeypatch) -> None:
     """`sweeper analyze wandb://...` failed on the project's own output: the summary run has no `tasks`."""
-    from sweeper.spec import load_spec
-    from sweeper.store import TaskScore, TrialResult, TrialStatus
+    from contract.spec import load_spec
+    from contract.store import TaskScore, TrialResult, TrialStatus
     from trials.tracking import finish_trial_run, log_sweep_summary, start_trial_run
 
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -124,10 +124,7 @@ def test_runs_written_by_tracking_are_read_back_summary_run_included(tmp_path, m
                       t.higher_is_better is not False)
             for t in tasks
         )  # fmt: skip
-        result = TrialResult(
-            spec.name, params.trial_id, spec.method, params.learning_rate, params.batch_size,
-            params.per_device_batch_size, params.gradient_accumulation_steps, params.seed, status, scores=scores,
-        )  # fmt: skip
+        result = TrialResult(spec.name, params.trial_id, spec.method, params, status, scores=scores)
         finish_trial_run(start_trial_run(spec, params), result)
     planted = {t.task: PlantedTask(t.category, best_z=-4.0, noise=0.01) for t in tasks}
     result = analyze(planted_table(planted, [1e-4, 1e-3, 1e-2], [4, 16, 64]), tmp_path / "analysis")

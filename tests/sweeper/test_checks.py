@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.errors import SpecError
+from contract.spec import spec_from_dict
 from sweeper.checks import check_spec
-from sweeper.errors import SpecError
-from sweeper.spec import spec_from_dict
 from tests.conftest import demo_dict
 
 

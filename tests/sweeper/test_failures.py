@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.errors import OutputDirError
+from contract.spec import spec_from_dict
 from sweeper.driver import run_sweep
-from sweeper.errors import OutputDirError
-from sweeper.spec import spec_from_dict
 from tests.conftest import micro_spec_dict
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.spec import spec_from_dict
+from contract.spec import spec_from_dict
 from sweeper.tune_trials import is_baseline, param_space, params_of
 from tests.conftest import micro_spec_dict
 

@@ -14,9 +14,9 @@ import yaml
 
 from analysis import load_results
 from analysis.synthetic import PlantedTask, planted_table
+from contract.spec import TrialParams, load_spec, spec_from_dict
+from contract.store import ResultsStore, TaskScore, TrialResult, TrialStatus
 from sweeper.plan import _follow_up_spec, candidate_batch_sizes, plan_study, predicted_cost, trial_seconds
-from sweeper.spec import load_spec, spec_from_dict
-from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus
 from tests.conftest import micro_spec_dict
 
 
@@ -37,8 +37,7 @@ class FakePlan:
 
 def _trial(lr: float, bs: int, seed: int, seconds: float, steps: int) -> TrialResult:
     return TrialResult(
-        sweep="micro", trial_id=f"lr{lr}_bs{bs}_s{seed}", method="sft", learning_rate=lr, batch_size=bs,
-        per_device_batch_size=min(bs, 8), gradient_accumulation_steps=max(1, bs // 8), seed=seed,
+        sweep="micro", trial_id=f"lr{lr}_bs{bs}_s{seed}", method="sft", params=TrialParams.make(lr, bs, seed, 8),
         status=TrialStatus.OK, scores=(TaskScore("demo_addition", "reasoning", "exact_match", 0.5, 0.05),),
         train_steps=steps, train_seconds=seconds, eval_seconds=2.0,
     )  # fmt: skip
@@ -66,8 +65,9 @@ def test_the_follow_up_is_a_valid_spec_of_points_inside_the_study_and_joins_its_
     study, _ = _study(tmp_path)
     spec = load_spec(study / "spec.yaml")
     plan = FakePlan((Planned(2e-3, 8, 0), Planned(2e-3, 8, 1), Planned(1e-3, 4, 1)))
-    text = _follow_up_spec(spec, plan, study, study / "plan-1")
+    written, text = _follow_up_spec(spec, plan, study, study / "plan-1")
     follow_up = spec_from_dict(yaml.safe_load(text))
+    assert written == follow_up, "the spec returned is the one written"
     assert follow_up.study_dir == str(study) and follow_up.output_dir == str(study / "plan-1")
     assert [t.trial_id for t in follow_up.trials()] == ["lr1e-03_bs4_s1", "lr2e-03_bs8_s0", "lr2e-03_bs8_s1"]
     assert not follow_up.evaluation.baseline, "the study scored the untrained model already"

@@ -8,9 +8,9 @@ import pandas as pd
 from rich.console import Console
 
 from analysis.schema import COLUMNS, STORE_DTYPES
+from contract.spec import TrialParams
+from contract.store import TaskScore, TrialResult, TrialStatus
 from sweeper.progress import sweep_view
-from sweeper.spec import TrialParams
-from sweeper.store import TaskScore, TrialResult, TrialStatus
 
 
 def _table(result: TrialResult) -> pd.DataFrame:
@@ -26,8 +26,7 @@ def _rendered(**view) -> str:
 def test_view_shows_progress_running_trials_and_scores() -> None:
     params = TrialParams.make(1e-3, 4, 0, 8)
     finished = TrialResult(
-        sweep="s", trial_id=params.trial_id, method="sft", learning_rate=1e-3, batch_size=4,
-        per_device_batch_size=4, gradient_accumulation_steps=1, seed=0, status=TrialStatus.OK,
+        sweep="s", trial_id=params.trial_id, method="sft", params=params, status=TrialStatus.OK,
         scores=(TaskScore("demo_addition", "reasoning", "exact_match", 0.5),), started_at=time.time() - 60,
         finished_at=time.time(),
     )  # fmt: skip

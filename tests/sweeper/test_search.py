@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from contract.spec import spec_from_dict
 from sweeper.driver import run_sweep
-from sweeper.spec import spec_from_dict
 from tests.conftest import micro_spec_dict
 
 

@@ -15,8 +15,8 @@ import pytest
 import ray
 import yaml
 
+from contract.spec import TrialParams, spec_from_dict
 from sweeper.ray_train import _fit
-from sweeper.spec import TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
 from trials.prepare import prepare_sweep
 
@@ -37,7 +37,7 @@ def _train_and_return_weights(config: dict[str, Any]) -> dict[str, np.ndarray] |
     model = load_model(prepared.model_path, spec.model)
     tokenizer = load_tokenizer(prepared.tokenizer_path, spec)
     dataset = load_from_disk(prepared.data_path)
-    trainer = build_trainer(model, tokenizer, dataset, "sft", params, spec.training, 3, Path(config["out"]))
+    trainer = build_trainer(spec, params, model, tokenizer, dataset, Path(config["out"]))
     outcome = train(*trainer)
     if dist.is_initialized() and dist.get_rank() != 0:
         return None
@@ -56,7 +56,8 @@ def local_ray():
 def test_two_workers_take_the_same_step_as_one_at_the_same_effective_batch(
     tmp_path: Path, local_ray, optim: str, learning_rate: float
 ) -> None:
-    training = {"training.optim": optim, "training.max_per_device_batch": 4, "training.warmup_ratio": 0.0}
+    training = {"training.optim": optim, "training.max_per_device_batch": 4, "training.warmup_ratio": 0.0,
+                "training.train_examples": 24}  # fmt: skip
     raw = micro_spec_dict(tmp_path / "run", **training)
     one = spec_from_dict(raw)
     two = spec_from_dict({**raw, "resources": {"cpus": 1, "workers": 2}})

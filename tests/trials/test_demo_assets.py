@@ -244,7 +244,7 @@ def test_an_oracle_scores_one_on_every_demo_task() -> None:
 
 
 def _demo_base_model_config() -> tuple[dict, dict, int, int]:
-    from sweeper.spec import load_spec
+    from contract.spec import load_spec
 
     tiny = load_spec("demo").model.tiny
     pretrain = tiny.pretrain.model_dump(exclude={"corpus_size", "seed"})

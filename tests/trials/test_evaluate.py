@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sweeper.spec import spec_from_dict
+from contract.spec import spec_from_dict
 from tests.conftest import micro_spec_dict
 from tests.standins import TINY_LLAMA
 from trials.demo.data import pretraining_corpus

@@ -13,10 +13,10 @@ import pytest
 import torch
 from lm_eval.models.huggingface import HFLM
 
+from contract.errors import SpecError
+from contract.spec import SweepSpec, spec_from_dict
+from contract.store import TaskScore
 from sweeper.checks import check_spec
-from sweeper.errors import SpecError
-from sweeper.spec import SweepSpec, spec_from_dict
-from sweeper.store import TaskScore
 from tests.conftest import micro_spec_dict
 from trials.demo.data import pretraining_corpus
 from trials.demo.tokenizer import train_demo_tokenizer

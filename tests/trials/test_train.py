@@ -10,7 +10,8 @@ import pytest
 import torch
 from datasets import load_from_disk
 
-from sweeper.spec import DataSpec, TrainingSpec, TrialParams
+from contract.spec import DataSpec, SweepSpec, TrialParams, spec_from_dict
+from tests.conftest import micro_spec_dict
 from trials import train as train_module
 from trials.data import IGNORE_INDEX, prepare_data
 from trials.demo.data import pretraining_corpus
@@ -35,12 +36,17 @@ def dataset(tokenizer, tmp_path_factory):
     return load_from_disk(str(prepared.path))
 
 
+def _spec(tmp_path: Path, method: str = "sft", **training) -> SweepSpec:
+    """The micro spec with this `training` section: the trainer reads the spec's `method` and `training` only."""
+    return spec_from_dict(micro_spec_dict(tmp_path, method=method, training=training))
+
+
 def _train(tokenizer, dataset, tmp_path: Path, params: TrialParams, steps: int, **training):
     torch.manual_seed(0)
     model = build_tiny_llama(TINY, len(tokenizer))
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
-    spec = TrainingSpec(**{"max_steps": steps, "max_length": 64, "logging_steps": 1, **training})
-    outcome = train(*build_trainer(model, tokenizer, dataset, "sft", params, spec, steps, tmp_path))
+    spec = _spec(tmp_path, **{"max_steps": steps, "max_length": 64, "logging_steps": 1, **training})
+    outcome = train(*build_trainer(spec, params, model, tokenizer, dataset, tmp_path))
     return model, before, outcome
 
 
@@ -159,9 +165,9 @@ def test_dpo_trains_on_pairs_tokenized_once(tokenizer, tmp_path: Path) -> None:
     assert first["chosen_ids"] != first["rejected_ids"]
     torch.manual_seed(0)
     model = build_tiny_llama(TINY, len(tokenizer))
-    spec = TrainingSpec(max_steps=4, max_length=64, logging_steps=1, beta=0.1)
+    spec = _spec(tmp_path, "dpo", max_steps=4, max_length=64, logging_steps=1, beta=0.1)
     params = TrialParams(1e-3, 4, 0, 2, 2)
-    outcome = train(*build_trainer(model, tokenizer, pairs, "dpo", params, spec, 4, tmp_path / "out"))
+    outcome = train(*build_trainer(spec, params, model, tokenizer, pairs, tmp_path / "out"))
     assert outcome.steps == 4 and outcome.divergence == ""
     assert all(math.isfinite(loss) for loss in outcome.loss_history)
     # sigmoid DPO starts at log(2): policy == reference

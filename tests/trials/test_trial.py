@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from sweeper.spec import TrialParams, spec_from_dict
-from sweeper.store import TrialStatus
+from contract.spec import TrialParams, spec_from_dict
+from contract.store import TrialStatus
 from tests.conftest import micro_spec_dict
 from trials import trial as trial_module
 from trials.prepare import prepare_sweep

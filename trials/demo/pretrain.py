@@ -166,7 +166,7 @@ def file_checksums(folder: Path) -> dict[str, str]:
 
 def ship_demo_base_model() -> Path:
     """Build the demo spec's base model into `SHIPPED_BASE_MODEL` (run when the demo's model or pretraining changes)."""
-    from sweeper.spec import load_spec
+    from contract.spec import load_spec
 
     tiny = load_spec("demo").model.tiny
     pretrain = tiny.pretrain.model_dump(exclude={"corpus_size", "seed"})

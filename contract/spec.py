@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sweeper.errors import OutputDirError, SpecError
+from contract.errors import OutputDirError, SpecError
 
 PACKAGED_SPECS = Path(__file__).resolve().parent.parent / "search_spaces"
 SPEC_FILE = "spec.yaml"
@@ -434,7 +434,8 @@ class SweepSpec(StrictModel):
 
 @dataclass(frozen=True)
 class TrialParams:
-    """One trial's grid point, with the effective batch split into micro-batch × accumulation × workers."""
+    """One trial's grid point, with the effective batch split into micro-batch × accumulation × workers. The
+    untrained baseline is a trial too, with `BASELINE_PARAMS`: no learning rate and no batch."""
 
     learning_rate: float
     batch_size: int
@@ -451,20 +452,38 @@ class TrialParams:
         return cls(learning_rate, batch_size, seed, per_device, accumulation, world_size)
 
     @property
+    def is_baseline(self) -> bool:
+        return self.batch_size == 0
+
+    @property
     def lr_bs_ratio(self) -> float:
-        return self.learning_rate / self.batch_size
+        """learning_rate / batch_size, the quantity the sweep studies (computed here only); NaN for the baseline."""
+        return math.nan if self.is_baseline else self.learning_rate / self.batch_size
 
     @property
     def trial_id(self) -> str:
         """Stable, readable id of the grid point + seed: the same cell gets the same id on every resume, and distinct
         points get distinct ids (the learning rate keeps every digit of its shortest round-trip form: 3e-04,
-        1.0004e-03), since the id keys the results store and the W&B run."""
-        return f"{self.point_id}_s{self.seed}"
+        1.0004e-03), since the id keys the results store and the W&B run. The baseline's is `baseline`."""
+        return BASELINE_TRIAL_ID if self.is_baseline else f"{self.point_id}_s{self.seed}"
 
     @property
     def point_id(self) -> str:
         """The id of the grid point alone, shared by its seeds."""
         return f"lr{scientific(self.learning_rate)}_bs{self.batch_size}"
+
+    def flat(self) -> dict[str, Any]:
+        """Each field by its name, and `lr_bs_ratio`: the params as the results table's columns and the flat keys
+        of Ray's metrics and W&B's config hold them."""
+        return {**asdict(self), "lr_bs_ratio": self.lr_bs_ratio}
+
+
+BASELINE_TRIAL_ID = "baseline"
+BASELINE_PARAMS = TrialParams(
+    learning_rate=math.nan, batch_size=0, seed=-1, per_device_batch_size=0, gradient_accumulation_steps=0
+)
+"""The untrained model's params, as its rows in the results table hold them: no learning rate (NaN), no batch (0),
+no seed (-1)."""
 
 
 def scientific(value: float) -> str:
@@ -480,14 +499,23 @@ def learning_rate_at(lr_bs_ratio: float, batch_size: int) -> float:
 
 
 def split_batch(batch_size: int, max_per_device_batch: int, world_size: int = 1) -> tuple[int, int]:
-    """Effective batch → (micro-batch, accumulation steps) per worker: each of the `world_size` workers takes an equal
-    share, split as min(share, limit) × accumulation; both must divide exactly."""
+    """Effective batch → (micro-batch, accumulation steps) per worker: each of the `world_size` workers
+    (`resources.workers`) takes an equal share, split as min(share, limit) × accumulation; both must divide exactly.
+    The one rule of the split: a spec's batch sizes are checked against it, and its ValueError says which part fails
+    and the fix."""
     if batch_size % world_size:
-        raise ValueError(f"batch size {batch_size} does not split over {world_size} workers")
+        raise ValueError(
+            f"{batch_size} does not split over resources.workers={world_size}: each worker must take the same whole "
+            f"number of sequences; use a multiple of {world_size}, or other workers"
+        )
     share = batch_size // world_size
     per_device = min(share, max_per_device_batch)
     if share % per_device:
-        raise ValueError(f"batch size {batch_size} is not a multiple of max_per_device_batch={max_per_device_batch}")
+        each = f" ({share} per worker)" if world_size > 1 else ""
+        raise ValueError(
+            f"{batch_size}{each} is not a multiple of training.max_per_device_batch={max_per_device_batch}; use a "
+            f"multiple of {max_per_device_batch * world_size} or a max_per_device_batch that divides {share}"
+        )
     return per_device, share // per_device
 
 
@@ -513,23 +541,12 @@ def _grid_problems(grid: GridSpec, training: TrainingSpec, workers: int) -> list
     for index, point in enumerate(grid.points or []):
         if point.seeds is not None and len(set(point.seeds)) != len(point.seeds):
             problems.append(f"grid.points[{index}].seeds: has duplicates {point.seeds}; list each seed once")
-    limit = training.max_per_device_batch
-    batch_sizes = {where: value for where, value in values.items() if "batch_size" in where}
+    batch_sizes = {where: value for where, value in values.items() if "batch_size" in where and value > 0}
     for where, batch_size in batch_sizes.items():
-        if batch_size <= 0:
-            continue
-        if batch_size % workers:
-            problems.append(
-                f"grid.{where}: {batch_size} does not split over resources.workers={workers}: each worker must take "
-                f"the same whole number of sequences; use a multiple of {workers}, or other workers"
-            )
-        elif (batch_size // workers) % min(batch_size // workers, limit):
-            share = batch_size // workers
-            each = f" ({share} per worker)" if workers > 1 else ""
-            problems.append(
-                f"grid.{where}: {batch_size}{each} is not a multiple of training.max_per_device_batch={limit}; use a "
-                f"multiple of {limit * workers} or a max_per_device_batch that divides {share}"
-            )
+        try:
+            split_batch(batch_size, training.max_per_device_batch, workers)
+        except ValueError as unsplittable:
+            problems.append(f"grid.{where}: {unsplittable}")
     if grid.lr_bs_ratio is not None and not problems:
         problems += _ratio_collisions(grid.lr_bs_ratio, grid.batch_size or [])
     if len(set(training.seeds)) != len(training.seeds):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from sweeper.errors import SpecError
-from sweeper.spec import TrialParams, load_spec, spec_from_dict, split_batch
+from contract.errors import SpecError
+from contract.spec import TrialParams, load_spec, spec_from_dict, split_batch
 from tests.conftest import REPO, demo_dict
 
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from analysis.schema import COLUMNS
-from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial
+from contract.spec import BASELINE_PARAMS, TrialParams
+from contract.store import ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial
+
+PARAMS = TrialParams.make(1e-3, 4, 0, max_per_device_batch=2)
 
 
 def _result(trial_id: str = "lr1e-03_bs4_s0", status: TrialStatus = TrialStatus.OK, score: float = 0.5):
     return TrialResult(
-        sweep="s", trial_id=trial_id, method="sft", learning_rate=1e-3, batch_size=4, per_device_batch_size=2,
-        gradient_accumulation_steps=2, seed=0, status=status,
+        sweep="s", trial_id=trial_id, method="sft", params=PARAMS, status=status,
         scores=(TaskScore("add", "reasoning", "exact_match", score, 0.05),
                 TaskScore("seq", "pattern", "acc", score / 2, math.nan)),
         train_loss=1.25, train_steps=10, train_seconds=3.0, eval_seconds=1.0, train_tokens_per_second=100.0,
@@ -43,6 +47,68 @@ def test_metrics_round_trip_flat_and_nested() -> None:
     assert TrialResult.from_metrics(nested).rows() == result.rows()
 
 
+def test_the_metrics_keep_the_keys_and_order_sweeps_have_always_reported() -> None:
+    """Ray keeps each result as reported (result.json, progress.csv): a resumed sweep's new trials report alike."""
+    metrics = _result().to_metrics()
+    assert list(metrics) == [
+        "sweep", "method", "learning_rate", "batch_size", "per_device_batch_size", "gradient_accumulation_steps",
+        "seed", "status", "world_size", "train_loss", "train_steps", "train_tokens", "train_seconds", "eval_seconds",
+        "train_tokens_per_second", "started_at", "finished_at", "error", "lr_bs_ratio", "sweep_trial_id",
+        "loss_history", "tasks/add/score", "tasks/add/stderr", "tasks/add/metric", "tasks/add/category",
+        "tasks/add/higher_is_better", "tasks/seq/score", "tasks/seq/stderr", "tasks/seq/metric", "tasks/seq/category",
+        "tasks/seq/higher_is_better", "score/reasoning", "score/pattern", "score/mean",
+    ]  # fmt: skip
+    assert (metrics["learning_rate"], metrics["batch_size"], metrics["seed"]) == (1e-3, 4, 0)
+    assert (metrics["per_device_batch_size"], metrics["gradient_accumulation_steps"], metrics["world_size"]) == (
+        2,
+        2,
+        1,
+    )
+    assert metrics["lr_bs_ratio"] == 1e-3 / 4 == PARAMS.lr_bs_ratio
+
+
+def _baseline() -> TrialResult:
+    return TrialResult(
+        sweep="s", trial_id=BASELINE_PARAMS.trial_id, method="sft", params=BASELINE_PARAMS,
+        status=TrialStatus.BASELINE, scores=(TaskScore("add", "reasoning", "exact_match", 0.1, 0.01),),
+        eval_seconds=2.0, started_at=1.0, finished_at=3.0,
+    )  # fmt: skip
+
+
+def test_the_baseline_rows_hold_no_learning_rate_and_no_batch() -> None:
+    (row,) = _baseline().rows()
+    assert row["trial_id"] == "baseline" and row["status"] == "baseline"
+    assert math.isnan(row["learning_rate"]) and math.isnan(row["lr_bs_ratio"])
+    assert [row[name] for name in ("batch_size", "per_device_batch_size", "gradient_accumulation_steps")] == [0, 0, 0]
+    assert (row["seed"], row["world_size"]) == (-1, 1)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        _result(),
+        replace(_result(), params=TrialParams.make(1e-3, 8, 1, max_per_device_batch=2, world_size=2)),
+        _result(status=TrialStatus.FAILED, score=math.nan),
+        _baseline(),
+    ],
+    ids=["ok", "two_workers", "failed", "baseline"],
+)
+def test_a_trial_round_trips_unchanged_through_metrics_and_rows(result: TrialResult, tmp_path: Path) -> None:
+    """Read back as Ray gives its metrics back (through JSON) and as the store reads its table: the same metrics, the
+    same rows, the same files (JSON text compares NaN with NaN, and the key order too)."""
+    via_ray = TrialResult.from_metrics(json.loads(json.dumps(result.to_metrics())))
+    assert json.dumps(via_ray.to_metrics()) == json.dumps(result.to_metrics())
+    assert json.dumps(via_ray.rows()) == json.dumps(result.rows())
+    store = ResultsStore(tmp_path)
+    table = store.add([result])
+    written = [store.parquet_path.read_bytes(), (tmp_path / "results.csv").read_bytes()]
+    via_table = TrialResult.from_rows(table)
+    assert json.dumps(via_table.rows()) == json.dumps(result.rows())
+    assert json.dumps(via_table.params.flat()) == json.dumps(result.params.flat())
+    store.add([via_table])
+    assert [store.parquet_path.read_bytes(), (tmp_path / "results.csv").read_bytes()] == written
+
+
 def test_store_replaces_a_trial_instead_of_duplicating(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path)
     store.add([_result("a", score=0.1), _result("b", score=0.2)])
@@ -56,8 +122,7 @@ def test_store_replaces_a_trial_instead_of_duplicating(tmp_path: Path) -> None:
 
 def test_failed_trial_keeps_rows_with_nan_scores(tmp_path: Path) -> None:
     failed = TrialResult(
-        sweep="s", trial_id="x", method="sft", learning_rate=1.0, batch_size=4, per_device_batch_size=4,
-        gradient_accumulation_steps=1, seed=0, status=TrialStatus.FAILED,
+        sweep="s", trial_id="x", method="sft", params=TrialParams(1.0, 4, 0, 4, 1), status=TrialStatus.FAILED,
         scores=(TaskScore("add", "reasoning", "exact_match"),), error="boom",
     )  # fmt: skip
     table = ResultsStore(tmp_path).add([failed])
@@ -67,8 +132,7 @@ def test_failed_trial_keeps_rows_with_nan_scores(tmp_path: Path) -> None:
 
 def test_pivot_has_one_row_per_trial_and_keeps_the_baseline(tmp_path: Path) -> None:
     baseline = TrialResult(
-        sweep="s", trial_id="baseline", method="sft", learning_rate=math.nan, batch_size=0,
-        per_device_batch_size=0, gradient_accumulation_steps=0, seed=-1, status=TrialStatus.BASELINE,
+        sweep="s", trial_id="baseline", method="sft", params=BASELINE_PARAMS, status=TrialStatus.BASELINE,
         scores=(TaskScore("add", "reasoning", "exact_match", 0.0), TaskScore("seq", "pattern", "acc", 0.1)),
     )  # fmt: skip
     table = ResultsStore(tmp_path).add([_result("a"), baseline])
@@ -84,14 +148,13 @@ def test_rows_round_trip_back_to_the_trial(tmp_path: Path) -> None:
     table = ResultsStore(tmp_path).add([result])
     back = TrialResult.from_rows(table)
     pd.testing.assert_frame_equal(pd.DataFrame(back.rows()), pd.DataFrame(result.rows()))
-    assert back.status is TrialStatus.OK and isinstance(back.learning_rate, float)
+    assert back.status is TrialStatus.OK and isinstance(back.params.learning_rate, float)
 
 
 def test_a_lower_is_better_metric_picks_the_lowest_score_as_best(tmp_path: Path) -> None:
     def trial(trial_id: str, perplexity: float) -> TrialResult:
         return TrialResult(
-            sweep="s", trial_id=trial_id, method="sft", learning_rate=1e-3, batch_size=4, per_device_batch_size=4,
-            gradient_accumulation_steps=1, seed=0, status=TrialStatus.OK,
+            sweep="s", trial_id=trial_id, method="sft", params=TrialParams(1e-3, 4, 0, 4, 1), status=TrialStatus.OK,
             scores=(TaskScore("wikitext", "pattern", "word_perplexity", perplexity, higher_is_better=False),),
         )  # fmt: skip
 

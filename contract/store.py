@@ -1,8 +1,10 @@
 """Finished trials as read-only records, and the tidy results table they are written to.
 
-A `TrialResult` is what one trial produced (its grid point, status, timings, per-task scores). It travels
-from the trial to Ray Tune as a flat metrics dict (`to_metrics` / `from_metrics`), and lands in the sweep's
-`results.parquet` + `results.csv` as one row per trial × task × metric (ARCHITECTURE.md has the schema).
+A `TrialResult` is what one trial produced: which trial it was (its `TrialParams`), how it ended, its timings and
+per-task scores. It travels from the trial to Ray Tune as a flat metrics dict (`to_metrics` / `from_metrics`), and
+lands in the sweep's `results.parquet` + `results.csv` as one row per trial × task × metric (ARCHITECTURE.md has the
+schema). Both flatten the params into the keys and columns sweeps have always written, so an older sweep resumes
+and loads.
 The table is rewritten atomically (temp file + rename) after every finished trial, so a crash never loses a
 finished trial's scores and a reader never sees half a file.
 """
@@ -19,15 +21,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from analysis.files import write_atomically
-from analysis.schema import COLUMNS, DEFAULTS, STORE_DTYPES
+from analysis.schema import COLUMN_TYPES, COLUMNS, DEFAULTS, STORE_DTYPES
+from contract.spec import TrialParams
 
 if TYPE_CHECKING:
-    from sweeper.spec import SweepSpec, TrialParams
+    from contract.spec import SweepSpec
 
 RESULTS_PARQUET = "results.parquet"
 RESULTS_CSV = "results.csv"
-BASELINE_TRIAL_ID = "baseline"
 SWEEP_TRIAL_ID = "sweep_trial_id"
+"""Our trial id's key in Ray's metrics: Ray fills in its own `trial_id` in every result."""
 
 
 class TrialStatus(str, Enum):
@@ -58,15 +61,11 @@ class TrialResult:
 
     sweep: str
     trial_id: str
+    """The trial's key in the results store: `params.trial_id` when the trial ran, kept as recorded when read back."""
     method: str
-    learning_rate: float
-    batch_size: int
-    per_device_batch_size: int
-    gradient_accumulation_steps: int
-    seed: int
+    params: TrialParams
+    """The grid point and its batch split (`BASELINE_PARAMS` for the untrained baseline)."""
     status: TrialStatus
-    world_size: int = 1
-    """Data-parallel workers of the trial: batch_size = per_device_batch_size × accumulation × world_size."""
     scores: tuple[TaskScore, ...] = ()
     train_loss: float = math.nan
     train_steps: int = 0
@@ -80,18 +79,24 @@ class TrialResult:
     error: str = ""
     loss_history: tuple[float, ...] = field(default=(), repr=False)
 
-    @property
-    def lr_bs_ratio(self) -> float:
-        """NaN for the baseline, which has no learning rate and no batch (batch_size 0)."""
-        return self.learning_rate / self.batch_size if self.batch_size else math.nan
+    def _flat(self) -> dict[str, Any]:
+        """The trial's scalars by column name: sweep, trial id, method, the params flattened (lr/bs included),
+        status and how the run went."""
+        return {
+            "sweep": self.sweep,
+            "trial_id": self.trial_id,
+            "method": self.method,
+            **self.params.flat(),
+            "status": self.status.value,
+            **{name: getattr(self, name) for name in _RUN_FIELDS},
+        }
 
     def to_metrics(self) -> dict[str, Any]:
-        """Flat metrics for `tune.report`: scalars, plus `tasks/<task>/<field>` per task."""
-        metrics = {name: getattr(self, name) for name in _SCALAR_FIELDS if name not in {"scores", "loss_history"}}
-        metrics["status"] = self.status.value
-        metrics["lr_bs_ratio"] = self.lr_bs_ratio
-        # Ray fills in its own `trial_id` in every result, so ours travels under another key.
-        metrics[SWEEP_TRIAL_ID] = metrics.pop("trial_id")
+        """Flat metrics for `tune.report`: the scalars (in the order sweeps have always reported them), the loss
+        history, `tasks/<task>/<field>` per task, and the summary scores."""
+        flat = self._flat()
+        flat[SWEEP_TRIAL_ID] = flat.pop("trial_id")
+        metrics = {key: flat[key] for key in _METRIC_KEYS}
         metrics["loss_history"] = list(self.loss_history)
         for score in self.scores:
             for name in ("score", "stderr", "metric", "category", "higher_is_better"):
@@ -119,79 +124,65 @@ class TrialResult:
                 tasks.setdefault(task, {})[name] = value
         for task, fields in (metrics.get("tasks") or {}).items():
             tasks.setdefault(task, {}).update(fields)
-        scalars = {name: metrics[name] for name in _SCALAR_FIELDS if name in metrics}
-        scalars["trial_id"] = metrics[SWEEP_TRIAL_ID]
-        scalars["status"] = TrialStatus(metrics["status"])
-        scalars["loss_history"] = tuple(metrics.get("loss_history") or ())
         scores = tuple(TaskScore(task=task, **fields) for task, fields in tasks.items())
-        return cls(**scalars, scores=scores)
+        flat = {**metrics, "trial_id": metrics[SWEEP_TRIAL_ID]}
+        return cls._of_flat(flat, scores, tuple(metrics.get("loss_history") or ()))
 
     @classmethod
     def from_rows(cls, rows: pd.DataFrame) -> TrialResult:
         """Inverse of `rows` (the loss history is not kept in the table)."""
         first = rows.iloc[0]
-        scalars = {name: _plain(first[name]) for name in _SCALAR_FIELDS if name in rows.columns}
-        scalars["status"] = TrialStatus(first["status"])
-        scalars["error"] = "" if pd.isna(first["error"]) else str(first["error"])
-        for name in (
-            "batch_size", "per_device_batch_size", "gradient_accumulation_steps", "world_size", "seed", "train_steps",
-            "train_tokens",
-        ):  # fmt: skip
-            if name in rows.columns:
-                scalars[name] = int(first[name])
+        flat = {name: _plain(first[name], COLUMN_TYPES[name]) for name in _FLAT_FIELDS if name in rows.columns}
+        flat["error"] = "" if pd.isna(first["error"]) else str(first["error"])
         scores = tuple(
             TaskScore(r.task, r.category, r.metric, float(r.score), float(r.stderr), bool(r.higher_is_better))
             for r in rows.itertuples()
         )
-        return cls(**scalars, scores=scores)
+        return cls._of_flat(flat, scores)
+
+    @classmethod
+    def _of_flat(
+        cls, flat: dict[str, Any], scores: tuple[TaskScore, ...], loss_history: tuple[float, ...] = ()
+    ) -> TrialResult:
+        """A record from its flat scalars (a metrics dict or a table row); a field that an older sweep did not
+        record yet (`world_size`, `train_tokens`, ...) takes its default."""
+        params = TrialParams(**{name: flat[name] for name in _PARAM_FIELDS if name in flat})
+        run = {name: flat[name] for name in _RUN_FIELDS if name in flat}
+        return cls(
+            sweep=flat["sweep"],
+            trial_id=flat["trial_id"],
+            method=flat["method"],
+            params=params,
+            status=TrialStatus(flat["status"]),
+            scores=scores,
+            loss_history=loss_history,
+            **run,
+        )
 
     def rows(self) -> list[dict[str, Any]]:
-        """Tidy rows, one per task (a failed trial still gets one row per task, with NaN scores)."""
-        common = {
-            "sweep": self.sweep,
-            "trial_id": self.trial_id,
-            "method": self.method,
-            "learning_rate": self.learning_rate,
-            "batch_size": self.batch_size,
-            "per_device_batch_size": self.per_device_batch_size,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps,
-            "world_size": self.world_size,
-            "lr_bs_ratio": self.lr_bs_ratio,
-            "seed": self.seed,
-        }
-        run = {
-            "status": self.status.value,
-            "train_loss": self.train_loss,
-            "train_steps": self.train_steps,
-            "train_tokens": self.train_tokens,
-            "train_seconds": self.train_seconds,
-            "eval_seconds": self.eval_seconds,
-            "train_tokens_per_second": self.train_tokens_per_second,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "error": self.error,
-        }
-        return [{**common, **dataclasses.asdict(score), **run} for score in self.scores]
+        """Tidy rows, one per task, with the table's columns in order (a failed trial still gets one row per task,
+        with NaN scores)."""
+        flat = self._flat()
+        merged = [{**flat, **dataclasses.asdict(score)} for score in self.scores]
+        return [{column: row[column] for column in COLUMNS} for row in merged]
 
 
-_SCALAR_FIELDS = [f.name for f in dataclasses.fields(TrialResult)]
+_PARAM_FIELDS = tuple(f.name for f in dataclasses.fields(TrialParams))
+_RUN_FIELDS = ("train_loss", "train_steps", "train_tokens", "train_seconds", "eval_seconds",
+               "train_tokens_per_second", "started_at", "finished_at", "error")  # fmt: skip
+"""How the trial's run went: one column of the table and one key of the metrics each."""
+_FLAT_FIELDS = ("sweep", "trial_id", "method", *_PARAM_FIELDS, "status", *_RUN_FIELDS)
+_METRIC_KEYS = ("sweep", "method", "learning_rate", "batch_size", "per_device_batch_size",
+                "gradient_accumulation_steps", "seed", "status", "world_size", *_RUN_FIELDS, "lr_bs_ratio",
+                SWEEP_TRIAL_ID)  # fmt: skip
+"""The scalars of `to_metrics`, in the order Ray keeps them in (result.json, progress.csv) for every sweep, an older
+one resumed included (tests/contract/test_store.py pins it)."""
 STORE_DEFAULTS = {**dict.fromkeys(COLUMNS, pd.NA), "train_tokens": 0, **DEFAULTS}
 
 
 def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
-    """Which sweep, method and grid point a trial is: the head of its result, of its W&B config and of the record
-    of a trial that crashed."""
-    return {
-        "sweep": spec.name,
-        "trial_id": params.trial_id,
-        "method": spec.method,
-        "learning_rate": params.learning_rate,
-        "batch_size": params.batch_size,
-        "per_device_batch_size": params.per_device_batch_size,
-        "gradient_accumulation_steps": params.gradient_accumulation_steps,
-        "world_size": params.world_size,
-        "seed": params.seed,
-    }
+    """Which sweep, method and trial a record is: the head of every `TrialResult` a trial or the driver makes."""
+    return {"sweep": spec.name, "trial_id": params.trial_id, "method": spec.method, "params": params}
 
 
 def unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
@@ -237,8 +228,10 @@ class ResultsStore:
         return table
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalar → the Python scalar the dataclass declares."""
+def _plain(value: Any, kind: type) -> Any:
+    """A table cell (a numpy scalar) → the Python scalar its column declares."""
+    if kind is int:
+        return int(value)
     return value.item() if hasattr(value, "item") else value
 
 
