@@ -66,9 +66,9 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
             if column in DEFAULTS:
                 numbers = numbers.fillna(DEFAULTS[column])
             table[column] = numbers.round().astype("Int64") if kind is int else numbers
-    table = with_ratio_columns(table)
     _check_statuses(table, source)
     _check_positive(table, source)
+    table = with_ratio_columns(table)
     _split_multi_metric_tasks(table)
     extras = [column for column in table.columns if column not in COLUMNS]
     return table[[*COLUMNS, *extras]].reset_index(drop=True)
