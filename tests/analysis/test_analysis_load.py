@@ -94,6 +94,7 @@ def test_aggregate_seeds_averages_ok_seeds_only() -> None:
             "seed": [0, 1, 2, 0],
             "task": "arc",
             "category": "reasoning",
+            "metric": "acc",
             "score": [0.5, 0.7, np.nan, 0.4],
             "stderr": [0.03, 0.04, np.nan, np.nan],
             "status": ["ok", "ok", "diverged", "ok"],

@@ -67,7 +67,13 @@ def test_a_real_tune_experiment_folder_loads(tmp_path) -> None:
                 "trial_id": "ignored-by-ray",
                 "tasks": {
                     "arc": {"score": score, "stderr": 0.01, "metric": "acc", "category": "reasoning"},
-                    "ifeval": {"score": 1 - score, "stderr": 0.02, "metric": "strict", "category": "pattern"},
+                    "ifeval": {
+                        "score": 1 - score,
+                        "stderr": 0.02,
+                        "metric": "strict",
+                        "category": "pattern",
+                        "higher_is_better": True,
+                    },
                 },
             }
         )
