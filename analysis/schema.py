@@ -31,6 +31,10 @@ direction has no default: `higher_is_better` comes from the table or lm-eval's r
 DERIVED_COLUMNS = ("log10_ratio",)
 """Columns every loaded table gains: log10_ratio = log10(lr/bs), the axis of every fit, made once here."""
 
+FINITE_COLUMNS = ("learning_rate", "score", "stderr")
+"""Float columns the fits use, where an infinite value (a perplexity that overflowed) cannot be analysed; the int
+columns must be finite too."""
+
 REQUIRED_COLUMNS = ("learning_rate", "batch_size", "seed", "task", "category", "score", "status")
 """What the fits cannot do without; every other column is filled with NaN / "" when absent."""
 
@@ -83,17 +87,22 @@ def with_ratio_columns(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _numeric(table: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """The column as float; raises when a non-empty cell is not a number (a string like 'N/A', a list ...)."""
+    """The column as float; raises when a non-empty cell is not a number (a string like 'N/A', a list ...), or is
+    infinite in one of the FINITE_COLUMNS or an int column."""
     values = table[column]
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
     bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if column in FINITE_COLUMNS or COLUMN_TYPES[column] is int:
+        bad |= np.isinf(numbers)
     if bad.any():
         rows = bad[bad].index[:5].tolist()
         examples = ", ".join(f"row {row} ({_describe(table, row)}): {values[row]!r}" for row in rows)
         more = f" and {bad.sum() - len(rows)} more" if bad.sum() > len(rows) else ""
+        problem = "infinite" if np.isinf(numbers[bad]).all() else "non-numeric"
         raise AnalysisInputError(
-            f"{source}: column {column!r} has non-numeric values in {examples}{more}; write numbers, "
-            f"and leave the cell empty (NaN) when there is none."
+            f"{source}: column {column!r} has {problem} values in {examples}{more}; write finite "
+            "numbers, and leave the cell empty (NaN) when there is none (a run whose score overflowed diverged: give "
+            "it status 'diverged')."
         )
     return numbers
 

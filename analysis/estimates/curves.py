@@ -3,7 +3,7 @@ all tasks drawn jointly; a category's curves pool its tasks' curves (`Series.poo
 placed by optimum.py's rule, over the x range the series' ok trials cover; at the high end that range stops either
 at the grid's edge or at the divergence frontier (frontier.py), and the report tells them apart: a grid can be
 extended past its edge, not past the frontier. With fewer than three distinct ratios no curve is fitted; the
-report gives the direction instead.
+report gives the direction instead. A flat series (series.py's `flat_tasks`) has no optimum at all.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class CurveFit:
     level: str
     name: str
     kind: str
-    """`gp`; `two_ratios` (direction only); `one_ratio` or `no_data` (nothing to say)."""
+    """`gp`; `two_ratios` (direction only); `flat` (the score does not change: no optimum); `one_ratio` or `no_data`
+    (nothing to say)."""
     n_points: int
     """Task × grid points with an ok score (seeds averaged)."""
     x_range: tuple[float, float] = (np.nan, np.nan)
@@ -43,6 +44,8 @@ class CurveFit:
     worse_log10_ratio: float = np.nan
     """`two_ratios` only: the ratio that scored worse; `score_gain` is by how much."""
     score_gain: float = np.nan
+    flat_score: float = np.nan
+    """A `flat` task's score (the mean of its grid points')."""
     curve: pd.DataFrame = field(default_factory=pd.DataFrame)
     """x, fit, band_low, band_high (pointwise 95%): a task's in its metric's units, a category's in z units."""
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -59,10 +62,11 @@ class CurveFit:
 
     @property
     def at_edge(self) -> bool:
-        """The estimate itself sits at an end of the range: the optimum is there or beyond."""
+        """The estimate itself sits at an end of the range: the optimum is there or beyond (a direction's always does;
+        a series with no estimate has none)."""
         low, high = self.x_range
         best = self.best_log10_ratio
-        return bool(self.kind != "gp" or best <= low + 1e-9 or best >= high - 1e-9)
+        return bool(self.kind in ("one_ratio", "two_ratios") or best <= low + 1e-9 or best >= high - 1e-9)
 
     def argmax_samples(self) -> np.ndarray:
         """The optimum of each posterior curve."""
@@ -79,9 +83,13 @@ class CurveFit:
 
 
 def fit_curves(series: list[Series], rng: np.random.Generator) -> list[CurveFit]:
-    """Fit every series: a GP per task with three or more distinct ratios, all drawn jointly on one x grid, then
-    each category's and the all-tasks' curve as the average of their tasks' z-scored curves."""
-    models = {one.name: fit_task_gp(one, ("x",)) for one in series if one.level == "task" and one.n_distinct_x >= 3}
+    """Fit every series: a GP per task with three or more distinct ratios (flat ones left out), all drawn jointly on
+    one x grid, then each category's and the all-tasks' curve as the average of their tasks' z-scored curves."""
+    models = {
+        one.name: fit_task_gp(one, ("x",))
+        for one in series
+        if one.level == "task" and one.n_distinct_x >= 3 and not one.is_flat
+    }
     fitted = [one for one in series if one.level == "task" and one.name in models]
     low = min((one.x_range[0] for one in fitted), default=np.nan)
     high = max((one.x_range[1] for one in fitted), default=np.nan)
@@ -96,6 +104,9 @@ def _fit(
     points = series.points
     common = {"level": series.level, "name": series.name, "n_points": len(points)}
     members = [task for task in series.tasks if task in draws]
+    if series.is_flat:
+        score = series.metric_sign * points["y"].mean() if series.level == "task" else np.nan
+        return CurveFit(kind="flat", x_range=series.x_range, flat_score=float(score), **common)
     if points.empty:
         return CurveFit(kind="no_data", **common)
     if series.n_distinct_x < 3 or not members:
