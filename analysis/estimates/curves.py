@@ -3,7 +3,8 @@ all tasks drawn jointly; a category's curves pool its tasks' curves (`Series.poo
 placed by optimum.py's rule, over the x range the series' ok trials cover; at the high end that range stops either
 at the grid's edge or at the divergence frontier (frontier.py), and the report tells them apart: a grid can be
 extended past its edge, not past the frontier. With fewer than three distinct ratios no curve is fitted; the
-report gives the direction instead. A flat series (series.py's `flat_tasks`) has no optimum at all.
+report gives the direction instead (a tie when the two differ by floating-point noise), and no CI. A flat series
+(series.py's `flat_tasks`) has no optimum at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 from analysis.estimates.frontier import GRID_EDGE
 from analysis.estimates.intervals import TAILS, Interval
 from analysis.estimates.optimum import BestTried, locate_optimum
-from analysis.estimates.series import Series
+from analysis.estimates.series import Series, within_float_noise
 from analysis.estimates.task_gp import N_SAMPLES, TaskGP, fit_task_gp, joint_draw, with_noise_variance
 
 CURVE_POINTS = 121
@@ -42,7 +43,8 @@ class CurveFit:
     cv_rmse: float = np.nan
     hyperparameters: dict[str, float] = field(default_factory=dict)
     worse_log10_ratio: float = np.nan
-    """`two_ratios` only: the ratio that scored worse; `score_gain` is by how much."""
+    """`two_ratios` only: the ratio that scored worse; `score_gain` is by how much (0 for a tie, when neither ratio is
+    the better: both then NaN)."""
     score_gain: float = np.nan
     flat_score: float = np.nan
     """A `flat` task's score (the mean of its grid points')."""
@@ -143,18 +145,20 @@ def _fit(
 
 
 def _direction(points: pd.DataFrame, common: dict) -> CurveFit:
-    """Fewer than three distinct ratios: no curve; which ratio scored better (weighted mean), and by how much."""
+    """Fewer than three distinct ratios: no curve and no CI; which ratio scored better (weighted mean), and by how
+    much, or a tie when they differ by floating-point noise of the scores."""
     weighted = (points["y"] * points["weight"]).groupby(points["x"]).sum()
     by_ratio = weighted / points["weight"].groupby(points["x"]).sum()
     if len(by_ratio) < 2:
-        best = float(by_ratio.index[0])
-        return CurveFit(kind="one_ratio", optimum=Interval(best, best, best), **common)
-    best = float(by_ratio.idxmax())
+        return CurveFit(kind="one_ratio", optimum=Interval(float(by_ratio.index[0]), np.nan, np.nan), **common)
+    gain = float(by_ratio.max() - by_ratio.min())
+    tie = bool(within_float_noise(gain, points["y"].abs().max()))
+    best, worse = (np.nan, np.nan) if tie else (float(by_ratio.idxmax()), float(by_ratio.idxmin()))
     return CurveFit(
         kind="two_ratios",
         x_range=(float(by_ratio.index.min()), float(by_ratio.index.max())),
-        optimum=Interval(best, best, best),
-        worse_log10_ratio=float(by_ratio.idxmin()),
-        score_gain=float(by_ratio.max() - by_ratio.min()),
+        optimum=Interval(best, np.nan, np.nan),
+        worse_log10_ratio=worse,
+        score_gain=0.0 if tie else gain,
         **common,
     )

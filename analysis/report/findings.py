@@ -53,6 +53,9 @@ def optimum_sentence(fit: CurveFit) -> str:
         return f"flat: no optimum ({scored})"
     if fit.kind == "one_ratio":
         return f"a single lr/bs value ({ratio(fit.best_log10_ratio)}): nothing to compare"
+    if fit.kind == "two_ratios" and not fit.score_gain:
+        low, high = fit.x_range
+        return f"only two lr/bs values: {ratio(high)} and {ratio(low)} scored the same within noise (no curve fitted)"
     if fit.kind == "two_ratios":
         return (
             f"only two lr/bs values: {ratio(fit.best_log10_ratio)} scored {fit.score_gain:.3g}{units} better than "
@@ -190,7 +193,12 @@ def contrast_sentence(row: pd.Series) -> str:
 
 def invariant_sentence(rows: pd.DataFrame) -> str:
     chosen = rows.loc[rows["chosen"], "invariant"].iloc[0]
-    errors = ", ".join(f"{row.invariant} {row.cv_rmse:.3g}" for row in rows.itertuples())
+    errors = ", ".join(
+        f"{row.invariant} {row.cv_rmse:.3g}"
+        if np.isfinite(row.cv_rmse)
+        else f"{row.invariant} n/a (a grid point it cannot do without)"
+        for row in rows.itertuples()
+    )
     first = rows.iloc[0]
     alpha = Interval(*first[["alpha_hat", "alpha_ci_low", "alpha_ci_high", "alpha_ci_low_open", "alpha_ci_high_open"]])
     words = alpha.describe(lambda value: f"{value:.2f}", "α's search bound", "α's search bound")

@@ -1,6 +1,6 @@
 """Degenerate studies are findings, not crashes: a task that never changes is flat (no optimum, left out of its
 category's pooling, changing no other task's answer); a table of all-NaN, one trial, one batch size, one learning
-rate, two ratios or every trial diverged is analysed and says so."""
+rate, two ratios or every trial diverged is analysed and says so; nothing claims a CI it did not estimate."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from analysis import analyze, load_results
 from analysis.errors import AnalysisInputError
 from analysis.estimates.curves import fit_curves
+from analysis.estimates.intervals import Interval
 from analysis.estimates.invariants import choose_by_one_standard_error
 from analysis.estimates.series import build_series
 from analysis.synthetic import PlantedTask, planted_table
@@ -82,6 +83,27 @@ def test_a_simple_model_that_fits_exactly_is_kept_without_dividing_by_its_zero_e
     assert choose_by_one_standard_error(residuals, "separate") == "lr/bs"
 
 
+def _two_ratios_tie() -> pd.DataFrame:
+    """The paper's 1.7B shape: two ratios only; task a prefers the lower, b the higher by as much, so their category
+    ties to the last bit."""
+    table = planted_table({"a": PlantedTask("math", -6.0), "b": PlantedTask("math", -4.0)}, [1e-5, 1e-4], [8])
+    trained = table["status"] == "ok"
+    low = table["learning_rate"] == 1e-5
+    scores = np.where((table["task"] == "a") == low, 0.6, 0.5)
+    return table.assign(score=table["score"].mask(trained, scores), stderr=table["stderr"].mask(trained, 0.02))
+
+
+def test_two_ratios_write_no_ci_and_a_tie_reads_as_one(tmp_path) -> None:
+    """optima.csv used to write a closed zero-width CI [x, x], and the report "scored 1.67e-16 (z units) better"."""
+    analyze(_two_ratios_tie(), tmp_path)
+    optima = pd.read_csv(tmp_path / "optima.csv").set_index("name")
+    assert (optima["kind"] == "two_ratios").all() and optima[["ci_low", "ci_high"]].isna().all().all()
+    assert optima.loc["math", "score_gain"] == 0 and np.isnan(optima.loc["math", "best_log10_ratio"])
+    assert optima.loc["a", "best_log10_ratio"] == pytest.approx(np.log10(1e-5 / 8))
+    report = (tmp_path / "report.md").read_text()
+    assert "- **math** (a, b): only two lr/bs values: 1.2e-5 and 1.2e-6 scored the same within noise" in report
+
+
 def _all_nan(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(score=table["score"].where(table["status"] != "ok"))
 
@@ -113,3 +135,9 @@ def test_an_infinite_score_is_refused_with_the_fix() -> None:
     table.loc[table.index[3], "score"] = np.inf
     with pytest.raises(AnalysisInputError, match=r"'score' has infinite values in row 3 .*status 'diverged'"):
         load_results(table)
+
+
+def test_an_interval_without_ends_says_so_instead_of_printing_nan() -> None:
+    """A one-seed 4 × 2 grid used to report 'free α = 1.02 [95% CI nan, nan]': no resample could fit the surface."""
+    words = Interval(1.02, np.nan, np.nan).describe(lambda value: f"{value:.2f}")
+    assert words == "= 1.02 (no 95% CI: the data give none)"
