@@ -47,9 +47,10 @@ def metric_directions(table: pd.DataFrame, source: str) -> pd.Series:
     unknown = directions.isna()
     if unknown.any():
         missing = pd.MultiIndex.from_frame(table.loc[unknown, ["task", "metric"]].drop_duplicates())
+        metrics = "that metric" if missing.get_level_values("metric").nunique() == 1 else "those metrics"
         raise AnalysisInputError(
             f"{source}: column 'higher_is_better' is missing or empty for {_tasks(missing)}, and lm-eval's registry "
-            f"does not know the direction of that metric; add the column for those rows: {_FIX}."
+            f"does not know the direction of {metrics}; add the column for those rows: {_FIX}."
         )
     return directions.astype(bool)
 
