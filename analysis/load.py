@@ -96,7 +96,7 @@ def ray_results_to_frame(trials: pd.DataFrame) -> pd.DataFrame:
     A metric the trial reported wins over the config value of the same name. Ray overwrites a reported
     `trial_id` with its own id, so ratio-sweeper reports its own as `sweep_trial_id`, kept when present.
     A trial that errored before reporting has no task cells:
-    it gets status `failed` and the category/metric its tasks have in the other trials.
+    it gets status `failed` and the category, metric and direction its tasks have in the other trials.
     """
     trials = trials.reset_index().reset_index(drop=True)
     for column in [column for column in trials.columns if column.startswith("config/")]:
@@ -108,7 +108,7 @@ def ray_results_to_frame(trials: pd.DataFrame) -> pd.DataFrame:
     if not task_columns:
         raise AnalysisInputError(
             "Ray experiment: no trial reported 'tasks/<task>/score'; each trial must report its scores as "
-            "a nested dict 'tasks' = {task: {score, stderr, metric, category}}."
+            "a nested dict 'tasks' = {task: {score, stderr, metric, category, higher_is_better}}."
         )
     cells = trials[task_columns]
     cells.columns = pd.MultiIndex.from_tuples(
@@ -118,7 +118,7 @@ def ray_results_to_frame(trials: pd.DataFrame) -> pd.DataFrame:
     per_trial = trials[[column for column in COLUMNS if column in trials.columns]]
     frame = per_trial.join(per_task).reset_index(drop=True)
     frame["status"] = frame["status"].fillna("failed")
-    for column in ("category", "metric"):
+    for column in [column for column in ("category", "metric", "higher_is_better") if column in frame]:
         known = frame.dropna(subset=[column]).groupby("task")[column].first()
         frame[column] = frame[column].fillna(frame["task"].map(known))
     return frame

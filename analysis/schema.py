@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.directions import metric_directions
 from analysis.errors import AnalysisInputError
 
 COLUMN_TYPES: dict[str, type] = {
@@ -23,11 +24,16 @@ COLUMNS = tuple(COLUMN_TYPES)
 PANDAS_DTYPES = {str: "string", float: "float64", int: "int64", bool: "bool"}
 STORE_DTYPES = {column: PANDAS_DTYPES[kind] for column, kind in COLUMN_TYPES.items()}
 """The pandas dtype of each column as the results store writes it."""
-DEFAULTS: dict[str, object] = {"higher_is_better": True, "world_size": 1}
-"""What a column holds when a source lacks it (tables written before the column existed, a user's CSV)."""
+DEFAULTS: dict[str, object] = {"world_size": 1}
+"""What a column holds when a source lacks it (tables written before the column existed, a user's CSV). A metric's
+direction has no default: `higher_is_better` comes from the table or lm-eval's registry (directions.py)."""
 
 DERIVED_COLUMNS = ("log10_ratio",)
 """Columns every loaded table gains: log10_ratio = log10(lr/bs), the axis of every fit, made once here."""
+
+FINITE_COLUMNS = ("learning_rate", "score", "stderr")
+"""Float columns the fits use, where an infinite value (a perplexity that overflowed) cannot be analysed; the int
+columns must be finite too."""
 
 REQUIRED_COLUMNS = ("learning_rate", "batch_size", "seed", "task", "category", "score", "status")
 """What the fits cannot do without; every other column is filled with NaN / "" when absent."""
@@ -44,7 +50,8 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
 
     Raises `AnalysisInputError` naming the missing columns, or the rows whose numbers are not numbers, whose
     status is unknown, or whose learning rate / batch size is not positive. A task reported under several
-    metrics is split into one series per metric (`task/metric`), so every analysed curve is one number per trial.
+    metrics is split into one series per metric (`task/metric`), so every analysed curve is one number per trial;
+    each task's direction is then resolved (directions.py).
     """
     missing = [column for column in REQUIRED_COLUMNS if column not in frame.columns]
     if missing:
@@ -58,10 +65,7 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
     for column, kind in COLUMN_TYPES.items():
         if kind is str:
             table[column] = table[column].fillna("").astype(str) if column in table else ""
-        elif kind is bool:
-            values = table[column] if column in table else pd.Series(np.nan, table.index, dtype=object)
-            table[column] = values.map(_as_bool, na_action="ignore").fillna(DEFAULTS[column]).astype(bool)
-        else:
+        elif kind is not bool:  # the one bool column, higher_is_better, is resolved per task below
             numbers = _numeric(table, column, source) if column in table else pd.Series(np.nan, table.index)
             if column in DEFAULTS:
                 numbers = numbers.fillna(DEFAULTS[column])
@@ -70,6 +74,7 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
     _check_positive(table, source)
     table = with_ratio_columns(table)
     _split_multi_metric_tasks(table)
+    table["higher_is_better"] = metric_directions(table, source)
     extras = [column for column in table.columns if column not in COLUMNS]
     return table[[*COLUMNS, *extras]].reset_index(drop=True)
 
@@ -81,23 +86,23 @@ def with_ratio_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(lr_bs_ratio=ratio, log10_ratio=np.log10(ratio))
 
 
-def _as_bool(value: object) -> bool:
-    """A flag as a CSV or W&B gives it back: True/False, 1/0, or their spellings."""
-    return str(value).strip().lower() in {"true", "1", "1.0", "yes"}
-
-
 def _numeric(table: pd.DataFrame, column: str, source: str) -> pd.Series:
-    """The column as float; raises when a non-empty cell is not a number (a string like 'N/A', a list ...)."""
+    """The column as float; raises when a non-empty cell is not a number (a string like 'N/A', a list ...), or is
+    infinite in one of the FINITE_COLUMNS or an int column."""
     values = table[column]
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
     bad = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    if column in FINITE_COLUMNS or COLUMN_TYPES[column] is int:
+        bad |= np.isinf(numbers)
     if bad.any():
         rows = bad[bad].index[:5].tolist()
         examples = ", ".join(f"row {row} ({_describe(table, row)}): {values[row]!r}" for row in rows)
         more = f" and {bad.sum() - len(rows)} more" if bad.sum() > len(rows) else ""
+        problem = "infinite" if np.isinf(numbers[bad]).all() else "non-numeric"
         raise AnalysisInputError(
-            f"{source}: column {column!r} has non-numeric values in {examples}{more}; write numbers, "
-            f"and leave the cell empty (NaN) when there is none."
+            f"{source}: column {column!r} has {problem} values in {examples}{more}; write finite "
+            "numbers, and leave the cell empty (NaN) when there is none (a run whose score overflowed diverged: give "
+            "it status 'diverged')."
         )
     return numbers
 

@@ -7,12 +7,17 @@ fools a model of the optimum: `width_above` makes it asymmetric, `power` = 4 fla
 the optimum (as divergence nears), `worst` the level a broken run sinks to (chance). Runs above `diverge_above`
 (an lr/bs) diverge and have no score. Noise is Gaussian (`noise`) or, with `n_items`, lm-eval's: the share of
 `n_items` eval items a run gets right, with the binomial stderr lm-eval would report.
+
+`messy_table` draws what real studies hand the analysis besides: tasks that never change (constant, all zero) or
+never scored, metrics to minimise, huge or negative scores, one to three ratios, lone or many seeds, repeated
+trials, every trial diverged, optional columns missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -123,3 +128,54 @@ def planted_table(
             )
         )
     return pd.concat(frames, ignore_index=True).assign(sweep="planted", method="sft")
+
+
+T = TypeVar("T")
+Choose = Callable[[Sequence[T]], T]
+"""Picks one of the options: `rng.choice`-like, or a hypothesis `data.draw(sampled_from(...))` (which shrinks)."""
+
+TASK_KINDS = ("planted", "planted", "constant", "zero", "no_score")
+FIXED_SCORES = {"constant": (0.8, 0.01), "zero": (0.0, 0.0), "no_score": (np.nan, np.nan)}
+"""(score, stderr) of every ok trial of a task that is not planted."""
+METRICS = {True: ("acc", "exact_match", "judge_score"), False: ("word_perplexity", "bits_per_byte", "judge_loss")}
+"""By direction: two metrics lm-eval knows and one it does not (whose direction only the table can give)."""
+OPTIONAL_COLUMNS = ((), (), ("stderr",), ("higher_is_better",), ("metric", "higher_is_better"), ("trial_id", "sweep"))
+
+
+def messy_table(choose: Choose) -> pd.DataFrame:
+    """A small results table of the kinds real studies produce, every choice made by `choose`: 1 to 3 tasks in 1 or
+    2 categories, each planted (higher or lower is better, any metric), constant, all zero, or never scored; 1 to 4
+    learning rates × 1 to 3 batch sizes (so 1 to 12 ratios) × 1 to 3 seeds; huge, negative or ordinary scores; no
+    trial, some or all trials diverged, a few failed; repeated rows; optional columns dropped."""
+    tasks, kinds = {}, {}
+    for index in range(choose((1, 2, 3))):
+        higher_is_better = choose((True, False))
+        tasks[f"t{index}"] = PlantedTask(
+            choose(("reasoning", "pattern")),
+            best_z=choose((-6.0, -5.0, -4.0)),
+            noise=choose((0.0, 0.01, 0.05)),
+            higher_is_better=higher_is_better,
+            metric=choose(METRICS[higher_is_better]),
+        )
+        kinds[f"t{index}"] = choose(TASK_KINDS)
+    learning_rates = np.geomspace(1e-5, 1e-2, choose((1, 2, 3, 4)))
+    batch_sizes = [8, 32, 128][: choose((1, 2, 3))]
+    table = planted_table(
+        tasks,
+        learning_rates,
+        batch_sizes,
+        seeds=range(choose((1, 2, 3))),
+        diverge_above=choose((np.inf, np.inf, 1e-4, 0.0)),
+        random_state=choose(range(1000)),
+    )
+    for task, kind in kinds.items():
+        if kind != "planted":
+            table.loc[(table["task"] == task) & (table["status"] == "ok"), ["score", "stderr"]] = FIXED_SCORES[kind]
+    scale, offset = choose(((1.0, 0.0), (1.0, 0.0), (1e9, 0.0), (1.0, -1e4), (1e6, -3e6)))
+    table["score"] = scale * table["score"] + offset
+    table["stderr"] = scale * table["stderr"]
+    failed = table.index[table["status"] == "ok"][: choose((0, 0, 2))]
+    table.loc[failed, ["status", "score", "stderr"]] = ["failed", np.nan, np.nan]
+    repeated = table.tail(choose((0, 0, 3)))
+    table = pd.concat([table, repeated], ignore_index=True)
+    return table.drop(columns=list(choose(OPTIONAL_COLUMNS)))

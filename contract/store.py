@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from analysis.directions import metric_directions
 from analysis.files import write_atomically
 from analysis.schema import COLUMN_TYPES, COLUMNS, DEFAULTS, STORE_DTYPES
 from contract.spec import TrialParams
@@ -207,8 +208,11 @@ class ResultsStore:
         if not self.parquet_path.exists():
             return pd.DataFrame(columns=list(COLUMNS)).astype(STORE_DTYPES)
         table = pd.read_parquet(self.parquet_path)
-        # A sweep written before a column existed is resumed with that column's default.
+        # A sweep written before a column existed is resumed with that column's default; a metric's direction has
+        # none: lm-eval's registry gives it (analysis/directions.py).
         absent = {column: STORE_DEFAULTS[column] for column in COLUMNS if column not in table.columns}
+        if "higher_is_better" in absent:
+            absent["higher_is_better"] = metric_directions(table, str(self.parquet_path))
         return table.assign(**absent)[list(COLUMNS)].astype(STORE_DTYPES) if absent else table
 
     def trial_ids(self) -> set[str]:

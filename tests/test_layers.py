@@ -3,8 +3,9 @@
 contract/ (spec, store, errors) ← trials/ ← driver side (sweeper/: checks, tune_trials, driver, cli, ...);
 analysis stands alone: it reads the results format and never imports torch, the training stack, the contract, trials
 or sweeper (Ray and wandb only lazily, in the loaders that read a Ray experiment or a W&B project). The contract may
-use analysis' results format (`analysis.schema`) and its atomic writes (`analysis.files`), nothing else of it. No two
-project modules import each other, however lazily, and no package imports a package that imports it back.
+use analysis' results format (`analysis.schema`, `analysis.directions`) and its atomic writes (`analysis.files`),
+nothing else of it. No two project modules import each other, however lazily, and no package imports a package that
+imports it back.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _modules() -> dict[str, Path]:
 
 MODULES = _modules()
 CONTRACT = {module for module in MODULES if module.split(".")[0] == "contract"}
-CONTRACT_USES_OF_ANALYSIS = {"analysis.schema", "analysis.files"}
+CONTRACT_USES_OF_ANALYSIS = {"analysis.schema", "analysis.directions", "analysis.files"}
 PACKAGE_IMPORTS = {"contract": {"analysis"}, "trials": {"contract"}, "sweeper": {"contract", "trials", "analysis"}}
 """Which top-level packages each may import: contract ← trials ← sweeper, and analysis imports none of them."""
 

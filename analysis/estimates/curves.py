@@ -3,7 +3,8 @@ all tasks drawn jointly; a category's curves pool its tasks' curves (`Series.poo
 placed by optimum.py's rule, over the x range the series' ok trials cover; at the high end that range stops either
 at the grid's edge or at the divergence frontier (frontier.py), and the report tells them apart: a grid can be
 extended past its edge, not past the frontier. With fewer than three distinct ratios no curve is fitted; the
-report gives the direction instead.
+report gives the direction instead (a tie when the two differ by floating-point noise), and no CI. A flat series
+(series.py's `flat_tasks`) has no optimum at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 from analysis.estimates.frontier import GRID_EDGE
 from analysis.estimates.intervals import TAILS, Interval
 from analysis.estimates.optimum import BestTried, locate_optimum
-from analysis.estimates.series import Series
+from analysis.estimates.series import Series, within_float_noise
 from analysis.estimates.task_gp import N_SAMPLES, TaskGP, fit_task_gp, joint_draw, with_noise_variance
 
 CURVE_POINTS = 121
@@ -29,7 +30,8 @@ class CurveFit:
     level: str
     name: str
     kind: str
-    """`gp`; `two_ratios` (direction only); `one_ratio` or `no_data` (nothing to say)."""
+    """`gp`; `two_ratios` (direction only); `flat` (the score does not change: no optimum); `one_ratio` or `no_data`
+    (nothing to say)."""
     n_points: int
     """Task × grid points with an ok score (seeds averaged)."""
     x_range: tuple[float, float] = (np.nan, np.nan)
@@ -41,8 +43,11 @@ class CurveFit:
     cv_rmse: float = np.nan
     hyperparameters: dict[str, float] = field(default_factory=dict)
     worse_log10_ratio: float = np.nan
-    """`two_ratios` only: the ratio that scored worse; `score_gain` is by how much."""
+    """`two_ratios` only: the ratio that scored worse; `score_gain` is by how much (0 for a tie, when neither ratio is
+    the better: both then NaN)."""
     score_gain: float = np.nan
+    flat_score: float = np.nan
+    """A `flat` task's score (the mean of its grid points')."""
     curve: pd.DataFrame = field(default_factory=pd.DataFrame)
     """x, fit, band_low, band_high (pointwise 95%): a task's in its metric's units, a category's in z units."""
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -59,10 +64,11 @@ class CurveFit:
 
     @property
     def at_edge(self) -> bool:
-        """The estimate itself sits at an end of the range: the optimum is there or beyond."""
+        """The estimate itself sits at an end of the range: the optimum is there or beyond (a direction's always does;
+        a series with no estimate has none)."""
         low, high = self.x_range
         best = self.best_log10_ratio
-        return bool(self.kind != "gp" or best <= low + 1e-9 or best >= high - 1e-9)
+        return bool(self.kind in ("one_ratio", "two_ratios") or best <= low + 1e-9 or best >= high - 1e-9)
 
     def argmax_samples(self) -> np.ndarray:
         """The optimum of each posterior curve."""
@@ -79,9 +85,13 @@ class CurveFit:
 
 
 def fit_curves(series: list[Series], rng: np.random.Generator) -> list[CurveFit]:
-    """Fit every series: a GP per task with three or more distinct ratios, all drawn jointly on one x grid, then
-    each category's and the all-tasks' curve as the average of their tasks' z-scored curves."""
-    models = {one.name: fit_task_gp(one, ("x",)) for one in series if one.level == "task" and one.n_distinct_x >= 3}
+    """Fit every series: a GP per task with three or more distinct ratios (flat ones left out), all drawn jointly on
+    one x grid, then each category's and the all-tasks' curve as the average of their tasks' z-scored curves."""
+    models = {
+        one.name: fit_task_gp(one, ("x",))
+        for one in series
+        if one.level == "task" and one.n_distinct_x >= 3 and not one.is_flat
+    }
     fitted = [one for one in series if one.level == "task" and one.name in models]
     low = min((one.x_range[0] for one in fitted), default=np.nan)
     high = max((one.x_range[1] for one in fitted), default=np.nan)
@@ -96,6 +106,9 @@ def _fit(
     points = series.points
     common = {"level": series.level, "name": series.name, "n_points": len(points)}
     members = [task for task in series.tasks if task in draws]
+    if series.is_flat:
+        score = series.metric_sign * points["y"].mean() if series.level == "task" else np.nan
+        return CurveFit(kind="flat", x_range=series.x_range, flat_score=float(score), **common)
     if points.empty:
         return CurveFit(kind="no_data", **common)
     if series.n_distinct_x < 3 or not members:
@@ -132,18 +145,20 @@ def _fit(
 
 
 def _direction(points: pd.DataFrame, common: dict) -> CurveFit:
-    """Fewer than three distinct ratios: no curve; which ratio scored better (weighted mean), and by how much."""
+    """Fewer than three distinct ratios: no curve and no CI; which ratio scored better (weighted mean), and by how
+    much, or a tie when they differ by floating-point noise of the scores."""
     weighted = (points["y"] * points["weight"]).groupby(points["x"]).sum()
     by_ratio = weighted / points["weight"].groupby(points["x"]).sum()
     if len(by_ratio) < 2:
-        best = float(by_ratio.index[0])
-        return CurveFit(kind="one_ratio", optimum=Interval(best, best, best), **common)
-    best = float(by_ratio.idxmax())
+        return CurveFit(kind="one_ratio", optimum=Interval(float(by_ratio.index[0]), np.nan, np.nan), **common)
+    gain = float(by_ratio.max() - by_ratio.min())
+    tie = bool(within_float_noise(gain, points["y"].abs().max()))
+    best, worse = (np.nan, np.nan) if tie else (float(by_ratio.idxmax()), float(by_ratio.idxmin()))
     return CurveFit(
         kind="two_ratios",
         x_range=(float(by_ratio.index.min()), float(by_ratio.index.max())),
-        optimum=Interval(best, best, best),
-        worse_log10_ratio=float(by_ratio.idxmin()),
-        score_gain=float(by_ratio.max() - by_ratio.min()),
+        optimum=Interval(best, np.nan, np.nan),
+        worse_log10_ratio=worse,
+        score_gain=0.0 if tie else gain,
         **common,
     )

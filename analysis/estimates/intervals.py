@@ -77,6 +77,7 @@ class Interval:
             high_open=f"≥ {{low}} (95% CI reaches {high_edge}, {{high}})",
             low_open=f"≤ {{high}} (95% CI reaches {low_edge}, {{low}})",
             closed="= {estimate} [95% CI {low}, {high}]",
+            unknown="= {estimate} (no 95% CI: the data give none)",
         )
 
     def compact(self, show: Callable[[float], str]) -> str:
@@ -87,12 +88,15 @@ class Interval:
             high_open="≥ {low}",
             low_open="≤ {high}",
             closed="{estimate} [{low}, {high}]",
+            unknown="{estimate}",
         )
 
     def _worded(self, show: Callable[[float], str], **forms: str) -> str:
-        """The form (`both_open`, `high_open`, `low_open` or `closed`) that fits this interval's open ends, with its
-        values through `show`."""
-        if self.low_open and self.high_open:
+        """The form (`both_open`, `high_open`, `low_open` or `closed`) that fits this interval's open ends, or
+        `unknown` when it has no ends (none was estimated), with its values through `show`."""
+        if np.isnan(self.low) or np.isnan(self.high):
+            form = forms["unknown"]
+        elif self.low_open and self.high_open:
             form = forms["both_open"]
         elif self.high_open or self.low_open:
             form = forms["high_open" if self.high_open else "low_open"]

@@ -43,10 +43,12 @@ SURFACE_TERMS = [(1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]
 
 
 def can_compare(series: Series) -> bool:
-    """The surface needs two batch sizes, three learning rates and a grid point to spare per parameter."""
+    """The surface needs two batch sizes, three learning rates and a grid point to spare per parameter, and a score
+    that changes (not a flat series: every model fits a constant exactly)."""
     points = series.points
     n_params = len(series.tasks) + len(SURFACE_TERMS)
-    return points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3 and len(points) > n_params
+    enough = points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3
+    return enough and len(points) > n_params and not series.is_flat
 
 
 def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
@@ -87,8 +89,8 @@ def choose_by_one_standard_error(loo_residuals: dict[str, np.ndarray], complex_n
     if not np.isfinite(gain).all() or gain.size < 2:
         return simple
     standard_error = gain.std(ddof=1) / np.sqrt(gain.size)
-    relative_gain = 1 - rmse[complex_name] / rmse[simple]
-    return complex_name if gain.mean() > standard_error and relative_gain >= MIN_RELATIVE_GAIN else simple
+    worth_it = rmse[complex_name] <= (1 - MIN_RELATIVE_GAIN) * rmse[simple]
+    return complex_name if gain.mean() > standard_error and worth_it else simple
 
 
 def _coordinates(series: Series, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:

@@ -17,6 +17,9 @@ A category z-scores each task (scores and variances on one scale) and pools the 
 give each task its own level, so only the shape in lr/bs is shared. `Series.pooled` is that rule for anything drawn
 per task (posterior curves, surfaces): every estimate of a category goes through it.
 
+A task whose score does not change (`flat_tasks`: a constant, an all-zero task) has no optimum, and z-scoring it
+would blow its rounding up to unit variance: its own series is flat, and categories and all tasks pool without it.
+
 Trials are shared by all tasks: a lucky seed lifts every task of its trial, so `shared_correlation` (the
 correlation of the seeds' deviations across tasks; 0 with one seed, where it cannot be estimated) becomes noise
 covariance between tasks at one grid point.
@@ -38,6 +41,11 @@ VARIANCE_FLOOR = 0.1
 """Run variances are floored at this fraction of the task's median run variance."""
 ALL_TASKS = "all tasks"
 """The name of the series that pools every task (level `all`): the best single ratio for the whole sweep."""
+FLOAT_NOISE = 1e-9
+"""Numbers closer than this fraction of their size differ by floating-point rounding (float64 resolves 2e-16), not
+by anything a trial did: no evaluation resolves a billionth of its score."""
+NOISE_FRACTION = 1e-3
+"""A task whose grid points differ by less than this fraction of their noise (sd) does not change at all."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,14 @@ class Series:
     frontier: DivergenceFrontier
     """Where the sweep's trials diverged (where the series cannot be scored)."""
     shared_correlation: float = 0.0
+    flat: tuple[str, ...] = ()
+    """Flat tasks (`flat_tasks`): a task's own series when it is flat, else the flat tasks this series leaves out of
+    its pooling."""
+
+    @property
+    def is_flat(self) -> bool:
+        """Every task with a score is flat: a flat task's own series, or a category of flat tasks only."""
+        return bool(self.flat) and set(self.tasks) <= set(self.flat)
 
     @property
     def n_distinct_x(self) -> int:
@@ -86,27 +102,53 @@ class Series:
 
 
 def build_series(frame: pd.DataFrame) -> list[Series]:
-    """A series per task (sorted), per category (sorted), and one of all tasks when there are several categories."""
+    """A series per task (sorted), per category (sorted), and one of all tasks when there are several categories.
+    Flat tasks are left out of everything the other series share (trials, their correlation, pooling), so a flat
+    task changes no other series."""
     signs = frame.groupby("task")["higher_is_better"].first().map({True: 1.0, False: -1.0})
-    ok = frame[(frame["status"] == FIT_STATUS) & frame["score"].notna()]
+    grid = _with_noise(aggregate_seeds(frame))
+    flat = flat_tasks(grid)
+    ok = frame[(frame["status"] == FIT_STATUS) & frame["score"].notna() & ~frame["task"].isin(flat)]
     trial_codes = ok.groupby(["learning_rate", "batch_size", "seed"], sort=True).ngroup()
     n_trials = int(trial_codes.max()) + 1 if len(ok) else 0
-    grid = _with_noise(aggregate_seeds(frame))
     grid["point"] = grid.groupby(["learning_rate", "batch_size"]).ngroup()
     grid["metric"] = grid["task"].map(frame.groupby("task")["metric"].first())
     rows = ok[["task", "learning_rate", "batch_size", "log10_ratio", "score"]].assign(trial=trial_codes.to_numpy())
     rows = rows.merge(grid[["task", "learning_rate", "batch_size", "run_variance"]], how="left")
     sweep = _Sweep(rows, n_trials, signs, DivergenceFrontier.of(frame), shared_correlation(ok, signs))
     series = [
-        _series("task", task, grid[grid["task"] == task], sweep, normalize=False)
+        _series("task", task, grid[grid["task"] == task], sweep, normalize=False, flat=(task,) if task in flat else ())
         for task in sorted(frame["task"].unique())
     ]
     categories = frame[frame["status"] != BASELINE_STATUS].groupby("category")["task"].unique()
+    pooled = grid[~grid["task"].isin(flat)]
     for category, tasks in sorted(categories.items()):
-        series.append(_series("category", category, grid[grid["task"].isin(tasks)], sweep, normalize=True))
+        left_out = tuple(sorted(flat.intersection(tasks)))
+        series.append(
+            _series("category", category, pooled[pooled["task"].isin(tasks)], sweep, normalize=True, flat=left_out)
+        )
     if len(categories) > 1:
-        series.append(_series("all", ALL_TASKS, grid, sweep, normalize=True))
+        series.append(_series("all", ALL_TASKS, pooled, sweep, normalize=True, flat=tuple(sorted(flat))))
     return series
+
+
+def flat_tasks(grid: pd.DataFrame) -> set[str]:
+    """The tasks whose score does not change: scored at two or more grid points, whose mean scores (seeds averaged:
+    what every fit sees) all lie within floating-point noise of each other (FLOAT_NOISE of their size: a constant,
+    all zeros) or within NOISE_FRACTION of one point's noise (the median sd of a point's seed mean). Such a task has
+    no optimum. A curve that is flat only within its noise (its points differ by about their noise) is not flat
+    here: the fits see it, and its optimum's CI spans the range."""
+    by_task = grid.groupby("task")["score"]
+    spread = by_task.max() - by_task.min()
+    size = grid["score"].abs().groupby(grid["task"]).max()
+    noise = np.sqrt(grid.groupby("task")["noise_variance"].median())
+    flat = (by_task.size() >= 2) & (within_float_noise(spread, size) | (spread <= NOISE_FRACTION * noise))
+    return set(flat.index[flat])
+
+
+def within_float_noise(difference: float | pd.Series, size: float | pd.Series) -> bool | pd.Series:
+    """Whether `difference` is floating-point rounding of numbers of `size` (at most FLOAT_NOISE of it)."""
+    return abs(difference) <= FLOAT_NOISE * size
 
 
 def _with_noise(grid: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +167,7 @@ def _with_noise(grid: pd.DataFrame) -> pd.DataFrame:
 def shared_correlation(ok: pd.DataFrame, signs: pd.Series) -> float:
     """Mean correlation across task pairs of the seeds' deviations from their grid point's mean (quality units),
     clipped to [0, 0.95]; 0 when no grid point has two seeds of two tasks."""
-    quality = ok.assign(y=ok["score"] * ok["task"].map(signs))
+    quality = ok.assign(y=ok["score"] * ok["task"].map(signs).astype(float))
     by_point = quality.groupby(["task", "learning_rate", "batch_size"])["y"]
     quality = quality.assign(deviation=quality["y"] - by_point.transform("mean"))[by_point.transform("size") > 1]
     wide = quality.pivot_table(index=["learning_rate", "batch_size", "seed"], columns="task", values="deviation")
@@ -146,7 +188,9 @@ class _Sweep:
     shared_correlation: float
 
 
-def _series(level: str, name: str, grid: pd.DataFrame, sweep: _Sweep, *, normalize: bool) -> Series:
+def _series(
+    level: str, name: str, grid: pd.DataFrame, sweep: _Sweep, *, normalize: bool, flat: tuple[str, ...]
+) -> Series:
     tasks = tuple(sorted(grid["task"].unique()))
     codes = {task: code for code, task in enumerate(tasks)}
     by_task = grid.groupby("task")["score"]
@@ -196,4 +240,5 @@ def _series(level: str, name: str, grid: pd.DataFrame, sweep: _Sweep, *, normali
         n_trials=sweep.n_trials,
         frontier=sweep.frontier,
         shared_correlation=sweep.shared_correlation,
+        flat=flat,
     )

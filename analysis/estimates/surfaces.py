@@ -50,9 +50,9 @@ class SurfaceFit:
 
 
 def can_fit_surface(series: Series) -> bool:
-    """A surface needs two batch sizes and three learning rates."""
+    """A surface needs two batch sizes and three learning rates, and a score that changes (not a flat series)."""
     points = series.points
-    return points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3
+    return points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3 and not series.is_flat
 
 
 def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[SurfaceFit]:

@@ -47,9 +47,15 @@ def optimum_sentence(fit: CurveFit) -> str:
     """The optimum of one series in words, with its CI; direction only when there are just two ratios."""
     units = " (z units)" if fit.level != "task" else ""
     if fit.kind == "no_data":
-        return "no ok score (every run diverged or failed)"
+        return "no ok score (every run diverged, failed or reported no score)"
+    if fit.kind == "flat":
+        scored = f"{fit.flat_score:.4g} at every lr/bs tried" if fit.level == "task" else "every task in it is flat"
+        return f"flat: no optimum ({scored})"
     if fit.kind == "one_ratio":
         return f"a single lr/bs value ({ratio(fit.best_log10_ratio)}): nothing to compare"
+    if fit.kind == "two_ratios" and not fit.score_gain:
+        low, high = fit.x_range
+        return f"only two lr/bs values: {ratio(high)} and {ratio(low)} scored the same within noise (no curve fitted)"
     if fit.kind == "two_ratios":
         return (
             f"only two lr/bs values: {ratio(fit.best_log10_ratio)} scored {fit.score_gain:.3g}{units} better than "
@@ -57,6 +63,17 @@ def optimum_sentence(fit: CurveFit) -> str:
         )
     quality = f", leave-one-out R² = {fit.r2:.2f}" if np.isfinite(fit.r2) else ""
     return f"best lr/bs {optimum_text(fit)}{quality}, {fit.n_points} points"
+
+
+def flat_warning(fit: CurveFit, series: Series) -> str:
+    """Why a flat series has no optimum, and what its categories do without it."""
+    if fit.level != "task":
+        return f"{fit.level} {fit.name}: every task in it is flat ({', '.join(series.flat)}): no optimum."
+    return (
+        f"task {fit.name}: its score does not change ({fit.flat_score:.4g} at every lr/bs tried, within "
+        "floating-point noise or a thousandth of its noise): no optimum, and it is left out of its category's curve "
+        "and the all-tasks curve."
+    )
 
 
 def edge_warning(fit: CurveFit, series: Series) -> str | None:
@@ -99,7 +116,11 @@ def collect_warnings(
     for fit, one in zip(fits, series, strict=True):
         label = f"{fit.level} {fit.name}"
         if fit.kind == "no_data":
-            warnings.append(f"{label}: no ok score (every run diverged or failed); nothing fitted.")
+            warnings.append(f"{label}: no ok score (every run diverged, failed or reported no score); nothing fitted.")
+        elif fit.kind == "flat":
+            warnings.append(flat_warning(fit, one))
+        elif fit.kind == "one_ratio":
+            warnings.append(f"{label}: a single lr/bs value; nothing to fit or compare.")
         elif fit.kind != "gp":
             warnings.append(f"{label}: fewer than 3 distinct lr/bs values; no curve fitted, direction only.")
         else:
@@ -172,7 +193,12 @@ def contrast_sentence(row: pd.Series) -> str:
 
 def invariant_sentence(rows: pd.DataFrame) -> str:
     chosen = rows.loc[rows["chosen"], "invariant"].iloc[0]
-    errors = ", ".join(f"{row.invariant} {row.cv_rmse:.3g}" for row in rows.itertuples())
+    errors = ", ".join(
+        f"{row.invariant} {row.cv_rmse:.3g}"
+        if np.isfinite(row.cv_rmse)
+        else f"{row.invariant} n/a (a grid point it cannot do without)"
+        for row in rows.itertuples()
+    )
     first = rows.iloc[0]
     alpha = Interval(*first[["alpha_hat", "alpha_ci_low", "alpha_ci_high", "alpha_ci_low_open", "alpha_ci_high_open"]])
     words = alpha.describe(lambda value: f"{value:.2f}", "α's search bound", "α's search bound")

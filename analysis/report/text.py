@@ -67,7 +67,10 @@ def confidence(fits: list[CurveFit]) -> str:
     """How far to trust the optima, and why."""
     fitted = [fit for fit in fits if fit.kind == "gp"]
     if not fitted:
-        return "Confidence: low: no curve could be fitted (too few distinct lr/bs values or no ok scores)."
+        return (
+            "Confidence: low: no curve could be fitted (too few distinct lr/bs values, no ok scores, or scores that "
+            "do not change)."
+        )
     widths = {fit.name: fit.optimum.high - fit.optimum.low for fit in fitted}
     not_located = [fit.name for fit in fitted if fit.optimum.low_open and fit.optimum.high_open]
     open_ends = [fit.name for fit in fitted if fit.optimum.is_open]

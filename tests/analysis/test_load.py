@@ -45,6 +45,7 @@ def test_aggregate_seeds_averages_ok_seeds_only() -> None:
             "seed": [0, 1, 2, 0],
             "task": "arc",
             "category": "reasoning",
+            "metric": "acc",
             "score": [0.5, 0.7, np.nan, 0.4],
             "stderr": [0.03, 0.04, np.nan, np.nan],
             "status": ["ok", "ok", "diverged", "ok"],
@@ -114,7 +115,13 @@ def test_a_real_tune_experiment_folder_loads(tmp_path) -> None:
                 "trial_id": "ignored-by-ray",
                 "tasks": {
                     "arc": {"score": score, "stderr": 0.01, "metric": "acc", "category": "reasoning"},
-                    "ifeval": {"score": 1 - score, "stderr": 0.02, "metric": "strict", "category": "pattern"},
+                    "ifeval": {
+                        "score": 1 - score,
+                        "stderr": 0.02,
+                        "metric": "strict",
+                        "category": "pattern",
+                        "higher_is_better": True,
+                    },
                 },
             }
         )

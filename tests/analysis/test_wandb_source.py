@@ -18,7 +18,10 @@ from analysis.wandb_source import load_wandb, runs_to_frame
 from tests.conftest import micro_spec_dict
 from tests.wandb_records import offline_runs
 
-TASKS = {"arc": {"category": "reasoning", "metric": "acc"}, "ifeval": {"category": "pattern", "metric": "strict"}}
+TASKS = {
+    "arc": {"category": "reasoning", "metric": "acc", "higher_is_better": True},
+    "ifeval": {"category": "pattern", "metric": "strict", "higher_is_better": True},
+}
 
 
 def recorded_run(name: str, learning_rate: float, seed: int, summary: dict) -> SimpleNamespace:
@@ -112,7 +115,8 @@ def test_runs_written_by_tracking_are_read_back_summary_run_included(tmp_path, m
     monkeypatch.setenv("WANDB_SILENT", "true")
     raw = micro_spec_dict(tmp_path / "run")
     raw["wandb"] = {"mode": "offline", "project": "ratio-test"}
-    raw["evaluation"]["tasks"][0]["higher_is_better"] = False
+    for index, task in enumerate(raw["evaluation"]["tasks"]):  # the driver resolves them before any trial runs
+        task["higher_is_better"] = index != 0
     spec_path = tmp_path / "micro.yaml"
     spec_path.write_text(yaml.safe_dump(raw))
     spec = load_spec(spec_path)
