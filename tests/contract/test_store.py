@@ -170,3 +170,13 @@ def test_a_sweep_written_before_a_column_existed_loads_with_its_default(tmp_path
     table = store.add([_result("b")])
     assert list(table.columns) == list(COLUMNS)
     assert set(table["world_size"]) == {1} and set(table["higher_is_better"]) == {True}
+
+
+def test_an_old_store_without_the_column_resumes_with_the_registrys_direction(tmp_path) -> None:
+    def trial(trial_id: str) -> TrialResult:
+        scores = (TaskScore("wikitext", "lm", "word_perplexity", 20.0, higher_is_better=False),)
+        return TrialResult("s", trial_id, "sft", TrialParams(1e-3, 4, 0, 2, 2), TrialStatus.OK, scores=scores)
+
+    store = ResultsStore(tmp_path)
+    store.add([trial("a")]).drop(columns=["higher_is_better"]).to_parquet(store.parquet_path, index=False)
+    assert store.add([trial("b")])["higher_is_better"].tolist() == [False, False]

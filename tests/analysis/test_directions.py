@@ -99,18 +99,6 @@ def test_a_wandb_run_that_died_carries_its_tasks_direction() -> None:
     assert frame["status"].tolist() == ["failed"] and frame["higher_is_better"].tolist() == [False]
 
 
-def test_an_old_store_without_the_column_resumes_with_the_registrys_direction(tmp_path) -> None:
-    from sweeper.store import ResultsStore, TaskScore, TrialResult, TrialStatus
-
-    def trial(trial_id: str) -> TrialResult:
-        scores = (TaskScore("wikitext", "lm", "word_perplexity", 20.0, higher_is_better=False),)
-        return TrialResult("s", trial_id, "sft", 1e-3, 4, 2, 2, 0, TrialStatus.OK, scores=scores)
-
-    store = ResultsStore(tmp_path)
-    store.add([trial("a")]).drop(columns=["higher_is_better"]).to_parquet(store.parquet_path, index=False)
-    assert store.add([trial("b")])["higher_is_better"].tolist() == [False, False]
-
-
 def test_the_cli_refuses_a_table_without_directions_in_one_line(tmp_path) -> None:
     _table(metric="judge_loss").drop(columns=["higher_is_better"]).to_csv(tmp_path / "results.csv", index=False)
     command = [sys.executable, "-m", "sweeper.cli", "analyze", str(tmp_path / "results.csv")]
