@@ -1,7 +1,8 @@
 """The one exception family of ratio-sweeper.
 
 A `SweeperError` is the user's to fix (a bad spec, a missing path, a sweep dir in the way): the CLI prints its
-message on one line and exits with its `exit_code` (2, or 130 for an interrupted sweep), no traceback.
+message on one line and exits with its `exit_code` (2; 3 when only the analysis at a sweep's end failed; 130 for an
+interrupted sweep), no traceback.
 Anything else is a bug and keeps its traceback.
 """
 
@@ -27,6 +28,13 @@ class SweepInterrupted(SweeperError):
     """The sweep was stopped (Ctrl-C, SIGTERM) before every trial ended; what finished is saved."""
 
     exit_code = 130
+
+
+class AnalysisFailed(SweeperError):
+    """Every trial of the sweep finished and is saved, but the analysis at its end raised (its cause is chained):
+    the message names the error and the `sweeper analyze` command that reruns the analysis alone."""
+
+    exit_code = 3
 
 
 class OutputDirError(SweeperError):

@@ -1,7 +1,8 @@
 """`sweeper`: the command line. Parsing only; every command calls a library function that tests call too.
 
-User errors (`SweeperError`) print one line and exit 2, never a traceback. Heavy imports (Ray, torch, the
-analysis stack) happen inside the commands, so `sweeper --help` starts fast.
+User errors (`SweeperError`) print one line and exit 2, never a traceback; a sweep whose trials all finished but
+whose analysis failed exits 3, naming the error and the `sweeper analyze` command that reruns it. Heavy imports (Ray,
+torch, the analysis stack) happen inside the commands, so `sweeper --help` starts fast.
 """
 
 from __future__ import annotations
@@ -385,11 +386,14 @@ def _print_table(wide: Any) -> None:
 
 
 def main() -> None:
-    """Entry point: user errors exit 2 with one line, no traceback."""
+    """Entry point: user errors exit with one line (`SweeperError.exit_code`), no traceback."""
     try:
         app(standalone_mode=False)
     except SweeperError as error:
-        _err().print(f"error: {error}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        # Plain text, not markup: a message quoting `[columns]` or `[/x]` (an analysis' error) prints as it is.
+        _err().print(f"error: {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
     except typer.Exit as exit_:
         sys.exit(exit_.exit_code)

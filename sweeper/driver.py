@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 from ray import tune
 
-from contract.errors import OutputDirError, SweeperError, SweepInterrupted
+from contract.errors import AnalysisFailed, OutputDirError, SweeperError, SweepInterrupted
 from contract.spec import BASELINE_TRIAL_ID, SPEC_FILE, SweepSpec, dump_spec, load_sweep_spec
 from contract.store import ResultsStore, TrialResult, TrialStatus, best_trial
 from sweeper.checks import check_spec
@@ -68,7 +68,8 @@ WORKER_ENV = {
 def run_sweep(spec: SweepSpec, *, overwrite: bool = False, **options: Unpack[SweepOptions]) -> pd.DataFrame:
     """Run every trial of `spec` and return the tidy results table (also on disk in the output dir).
 
-    With `analyze` (the default), the analysis (plots, fits, report.md) is written into the output dir as well.
+    With `analyze` (the default), the analysis (plots, fits, report.md) is written into the output dir as well; if it
+    fails, `AnalysisFailed` is raised once the results are stored and the W&B summary run is logged.
     """
     output_dir = spec.resolved_output_dir()
     if (output_dir / SPEC_FILE).exists() and not overwrite:
@@ -104,15 +105,31 @@ def _sweep(
         output_dir.mkdir(parents=True)
         (output_dir / SPEC_FILE).write_text(dump_spec(spec))
     table = _run_tune(spec, output_dir, address, verbose, on_result, on_start)
-    # A follow-up of a study (`sweeper plan`) is analysed with the sweeps before it, into the study's folder.
+    _analyse_and_summarise(spec, table, output_dir, analyze)
+    return table
+
+
+def _analyse_and_summarise(spec: SweepSpec, table: pd.DataFrame, output_dir: Path, analyze: bool) -> None:
+    """The analysis at the end of a sweep, then its W&B summary run. A follow-up of a study (`sweeper plan`) is
+    analysed with the sweeps before it, into the study's folder. The trials are stored by now: an analysis that fails
+    leaves them as they are, the summary is logged without it, and `AnalysisFailed` says how to rerun it."""
     study = Path(spec.study_dir) if spec.study_dir else output_dir
-    analysis = None
+    analysis = failure = None
     if analyze:
         from analysis import analyze as write_analysis
 
-        analysis = write_analysis(study, study)
+        try:
+            analysis = write_analysis(study, study)
+        except Exception as error:  # deliberately any: whatever the analysis raises, the finished sweep stands
+            failure = error
     log_sweep_summary(spec, table, study / "plots", analysis)
-    return table
+    if failure is not None:
+        message = " ".join(str(failure).split())
+        cause = f"{type(failure).__name__}: {message}" if message else type(failure).__name__
+        raise AnalysisFailed(
+            f"the sweep finished and its results are saved in {output_dir}, but the analysis failed: {cause}; "
+            f"rerun it with `sweeper analyze {study} --output-dir {study}`"
+        ) from failure
 
 
 def _for_workers(spec: SweepSpec, output_dir: Path) -> SweepSpec:

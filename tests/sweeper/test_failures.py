@@ -1,15 +1,22 @@
-"""A crashing trial is retried, then recorded `failed` with its error; the sweep still ends."""
+"""A crashing trial is retried, then recorded `failed` with its error; the sweep still ends. An analysis that fails
+at the end of a sweep leaves the finished sweep as it is and says how to rerun it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 
 from contract.errors import OutputDirError
 from contract.spec import spec_from_dict
 from sweeper.driver import run_sweep
 from tests.conftest import micro_spec_dict
+from tests.wandb_records import offline_runs
 
 
 def _exploding_task(folder: Path) -> Path:
@@ -45,3 +52,37 @@ def test_crashing_trials_are_recorded_failed_and_the_sweep_ends(tmp_path: Path) 
 
     with pytest.raises(OutputDirError, match="sweeper resume"):
         run_sweep(spec_from_dict(raw), analyze=False)
+
+
+# The CLI with `analysis.analyze` replaced by one that raises, as a bug or an unfittable study would.
+CLI_WITH_A_FAILING_ANALYSIS = """
+import analysis
+from sweeper.cli import main
+
+def fail(*args, **kwargs):
+    raise ZeroDivisionError("division by zero [planted]")
+
+analysis.analyze = fail
+main()
+"""
+
+
+def test_a_failing_analysis_leaves_the_finished_sweep_and_says_how_to_rerun_it(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    raw = micro_spec_dict(run, grid={"learning_rate": [1.0e-3], "batch_size": [4]}, **{"evaluation.baseline": False})
+    spec_path = tmp_path / "micro.yaml"
+    spec_path.write_text(yaml.safe_dump(raw))
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_WITH_A_FAILING_ANALYSIS, "run", str(spec_path), "--quiet"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "WANDB_MODE": "offline", "RAY_ADDRESS": ""},
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "analysis failed" in line]
+    assert "ZeroDivisionError: division by zero [planted]" in line, "in words, as raised"
+    assert f"sweeper analyze {run} --output-dir {run}" in line
+    table = pd.read_parquet(run / "results.parquet")
+    assert set(table.status) == {"ok"} and table.score.notna().all(), "the finished trial stays"
+    summary = offline_runs(run / "wandb")["micro-summary"]
+    assert summary.summary["results/nrows"] == len(table), "the summary run is logged without the analysis"
+    assert "answer" not in summary.summary

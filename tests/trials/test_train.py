@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from datasets import load_from_disk
+from transformers import TrainerControl, TrainerState
 
 from contract.spec import DataSpec, SweepSpec, TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
@@ -17,7 +20,7 @@ from trials.data import IGNORE_INDEX, prepare_data
 from trials.demo.data import pretraining_corpus
 from trials.demo.tokenizer import train_demo_tokenizer
 from trials.model import build_tiny_llama
-from trials.train import DivergenceGuard, build_trainer, train
+from trials.train import CLOCK_FILE, DivergenceGuard, TrainingClock, build_trainer, train
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
@@ -109,6 +112,30 @@ def test_a_crashed_run_resumes_from_its_checkpoint_and_ends_where_an_unbroken_ru
     assert outcome.loss_history == pytest.approx(whole.loss_history, rel=1e-4), "steps 1-4 restored, 5-8 retrained"
     for (name, p_whole), (_, p_resumed) in zip(unbroken.named_parameters(), resumed.named_parameters()):
         torch.testing.assert_close(p_whole, p_resumed, atol=1e-5, rtol=1e-4, msg=f"{name} differs")
+
+
+def test_only_rank_0_writes_the_checkpoints_clock_and_it_appears_whole(tmp_path: Path, monkeypatch) -> None:
+    """Every data-parallel worker saves into the same checkpoint folder: two ranks writing the clock in place could
+    interleave and leave it unreadable for the resume. Rank 0 writes it, aside, then renames it into place."""
+    clock = TrainingClock(lambda: 1234)
+    args = SimpleNamespace(output_dir=str(tmp_path))
+    checkpoint = tmp_path / "checkpoint-4"
+    checkpoint.mkdir()
+    clock.on_save(args, TrainerState(global_step=4, is_world_process_zero=False), TrainerControl())
+    assert list(checkpoint.iterdir()) == [], "another rank writes nothing"
+
+    renamed = []
+    rename = os.replace
+
+    def watched_rename(source, target) -> None:
+        assert not Path(target).exists(), "the clock is not written in place"
+        renamed.append((Path(target), json.loads(Path(source).read_text())["train_tokens"]))
+        rename(source, target)
+
+    monkeypatch.setattr(os, "replace", watched_rename)
+    clock.on_save(args, TrainerState(global_step=4, is_world_process_zero=True), TrainerControl())
+    assert renamed == [(checkpoint / CLOCK_FILE, 1234)], "a whole clock, renamed into place"
+    assert [path.name for path in checkpoint.iterdir()] == [CLOCK_FILE]
 
 
 def test_every_token_is_counted_whatever_the_logging_interval(tokenizer, dataset, tmp_path: Path) -> None:
