@@ -31,7 +31,7 @@ def _frontier(statuses: dict[tuple[float, int], str]) -> DivergenceFrontier:
     ]
     baseline = {"learning_rate": np.nan, "batch_size": pd.NA, "seed": 0, "category": "r", "status": "baseline"}
     rows += [{**baseline, "task": task} for task in ("a", "b")]
-    table = pd.DataFrame(rows).assign(score=0.5)
+    table = pd.DataFrame(rows).assign(score=0.5, metric="acc", higher_is_better=True)
     return DivergenceFrontier.of(load_results(table))
 
 
