@@ -21,9 +21,10 @@ COLUMN_TYPES: dict[str, type] = {
 """Every column of the results format, in ARCHITECTURE.md's order, with its type: the one definition of the format
 (the sweep's results store writes exactly these columns, ARCHITECTURE.md's table is checked against it)."""
 COLUMNS = tuple(COLUMN_TYPES)
-PANDAS_DTYPES = {str: "string", float: "float64", int: "int64", bool: "bool"}
+PANDAS_DTYPES = {str: "string", float: "float64", int: "int64", bool: "boolean"}
 STORE_DTYPES = {column: PANDAS_DTYPES[kind] for column, kind in COLUMN_TYPES.items()}
-"""The pandas dtype of each column as the results store writes it."""
+"""The pandas dtype of each column as the results store writes it (`higher_is_better` is nullable: a trial records
+no direction that neither its spec nor lm-eval stated, and the analysis resolves it by directions.py's rule)."""
 DEFAULTS: dict[str, object] = {"world_size": 1}
 """What a column holds when a source lacks it (tables written before the column existed, a user's CSV). A metric's
 direction has no default: `higher_is_better` comes from the table or lm-eval's registry (directions.py)."""

@@ -419,7 +419,7 @@ class SweepSpec(StrictModel):
         tasks = self.metric_tasks(self.search.metric)
         return "max" if tasks and all(task.higher_is_better is not False for task in tasks) else "min"
 
-    def with_metric_directions(self, higher_is_better: dict[str, bool]) -> SweepSpec:
+    def with_metric_directions(self, higher_is_better: dict[str, bool | None]) -> SweepSpec:
         """This spec with each task's `higher_is_better` filled in from lm-eval (where the spec left it unset),
         validated again: a search metric that mixes directions is refused then."""
         raw = self.model_dump(mode="json")

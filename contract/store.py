@@ -52,8 +52,10 @@ class TaskScore:
     metric: str
     score: float = math.nan
     stderr: float = math.nan
-    higher_is_better: bool = True
-    """lm-eval's direction of the metric (False for perplexity-like metrics): every comparison of scores uses it."""
+    higher_is_better: bool | None = None
+    """The metric's direction (False for perplexity-like metrics): the spec's, else what lm-eval reported; None where
+    neither stated it, and then the analysis takes lm-eval's registry's or refuses (analysis/directions.py), so no
+    direction is ever guessed."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ class TrialResult:
         flat = {name: _plain(first[name], COLUMN_TYPES[name]) for name in _FLAT_FIELDS if name in rows.columns}
         flat["error"] = "" if pd.isna(first["error"]) else str(first["error"])
         scores = tuple(
-            TaskScore(r.task, r.category, r.metric, float(r.score), float(r.stderr), bool(r.higher_is_better))
+            TaskScore(r.task, r.category, r.metric, float(r.score), float(r.stderr),
+                      None if pd.isna(r.higher_is_better) else bool(r.higher_is_better))
             for r in rows.itertuples()
         )
         return cls._of_flat(flat, scores)
@@ -187,10 +190,10 @@ def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
 
 
 def unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:
-    """The scores of a trial that produced none (diverged, failed): NaN for every task, with its direction."""
+    """The scores of a trial that produced none (diverged, failed): NaN for every task, with the spec's direction
+    (None where the spec could not resolve it before the sweep: a task defined in Python)."""
     return tuple(
-        TaskScore(t.task, t.category, t.metric, higher_is_better=t.higher_is_better is not False)
-        for t in spec.evaluation.tasks
+        TaskScore(t.task, t.category, t.metric, higher_is_better=t.higher_is_better) for t in spec.evaluation.tasks
     )
 
 
@@ -209,10 +212,8 @@ class ResultsStore:
             return pd.DataFrame(columns=list(COLUMNS)).astype(STORE_DTYPES)
         table = pd.read_parquet(self.parquet_path)
         # A sweep written before a column existed is resumed with that column's default; a metric's direction has
-        # none: lm-eval's registry gives it (analysis/directions.py).
+        # none, and stays empty for the analysis to resolve (analysis/directions.py).
         absent = {column: STORE_DEFAULTS[column] for column in COLUMNS if column not in table.columns}
-        if "higher_is_better" in absent:
-            absent["higher_is_better"] = metric_directions(table, str(self.parquet_path))
         return table.assign(**absent)[list(COLUMNS)].astype(STORE_DTYPES) if absent else table
 
     def trial_ids(self) -> set[str]:
@@ -247,7 +248,7 @@ def best_trial(table: pd.DataFrame, best_on: str) -> str:
         scored = scored[(scored["category"] == best_on) | (scored["task"] == best_on)]
     if scored.empty:
         raise ValueError(f"no ok trial has a score on '{best_on}'")
-    signed = scored["score"].where(scored["higher_is_better"].astype(bool), -scored["score"])
+    signed = scored["score"].where(metric_directions(scored, "the results table"), -scored["score"])
     return str(signed.groupby(scored["trial_id"]).mean().idxmax())
 
 

@@ -25,8 +25,9 @@ class CheckReport:
 
     problems: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
-    higher_is_better: dict[str, bool] = field(default_factory=dict)
-    """Task → lm-eval's direction of the spec's metric for it (the tasks whose metric could be checked)."""
+    higher_is_better: dict[str, bool | None] = field(default_factory=dict)
+    """Task → lm-eval's direction of the spec's metric for it (the tasks whose metric could be checked; None where
+    the config and lm-eval's registry state none)."""
 
 
 def check_spec(spec: SweepSpec, *, address: str | None = None, for_this_machine: bool = True) -> CheckReport:

@@ -190,7 +190,7 @@ def _evaluate(language_model: LM, evaluation: EvaluationSpec) -> tuple[TaskScore
 
 def _score(task: TaskSpec, result: dict[str, Any], directions: dict[str, bool]) -> TaskScore:
     """The spec task's score; its direction is the spec's (resolved from lm-eval's task config before the sweep),
-    else what lm-eval reported for the metric."""
+    else what lm-eval reported for the metric, else None (never guessed)."""
     key = task.result_key
     if key not in result:
         known = sorted(k for k in result if "," in k and not k.split(",")[0].endswith("_stderr"))
@@ -203,5 +203,5 @@ def _score(task: TaskSpec, result: dict[str, Any], directions: dict[str, bool]) 
         metric=task.metric,
         score=float(result[key]),
         stderr=float(stderr) if isinstance(stderr, (int, float)) else math.nan,
-        higher_is_better=directions.get(task.metric, True) if higher_is_better is None else higher_is_better,
+        higher_is_better=directions.get(task.metric) if higher_is_better is None else higher_is_better,
     )

@@ -23,7 +23,7 @@ class TaskMetrics:
 
     kind: str
     """`task`, `group`, `tag` (no score of its own) or `python` (a class-defined task: its config says nothing)."""
-    higher_is_better: dict[str, bool]
+    higher_is_better: dict[str, bool | None]
     """metric → direction, for every metric the task reports."""
     filters: tuple[str, ...]
     """The filter names its metrics come under (`none` when it has no filter list)."""
@@ -77,9 +77,9 @@ def _config(path: Any) -> dict[str, Any]:
     return load_yaml(path, resolve_func=False)
 
 
-def _direction(item: dict[str, Any]) -> bool:
-    """The config's own `higher_is_better`, else lm-eval's registry default for the metric, else True (as lm-eval
-    treats a custom metric)."""
+def _direction(item: dict[str, Any]) -> bool | None:
+    """The config's own `higher_is_better`, else lm-eval's registry default for the metric, else None: a custom
+    metric's direction is left to what lm-eval reports when it scores, and is never guessed here."""
     from lm_eval.api.registry import is_higher_better
 
     stated = item.get("higher_is_better")
@@ -87,7 +87,7 @@ def _direction(item: dict[str, Any]) -> bool:
         return stated
     metric = item.get("metric")
     registered = is_higher_better(metric) if isinstance(metric, str) else None
-    return True if registered is None else bool(registered)
+    return None if registered is None else bool(registered)
 
 
 def _as_list(value: Any) -> list[str]:

@@ -126,7 +126,8 @@ def test_a_real_tune_experiment_folder_loads(tmp_path) -> None:
             }
         )
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # A Ray of its own: a bare ray.init() joins any cluster another process on the machine started.
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
         tuner = tune.Tuner(
             trainable,

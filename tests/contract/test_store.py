@@ -10,9 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.schema import COLUMNS
-from contract.spec import BASELINE_PARAMS, TrialParams
-from contract.store import ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial
+from analysis.schema import COLUMNS, validate_results
+from contract.spec import BASELINE_PARAMS, TrialParams, load_spec, spec_from_dict
+from contract.store import (
+    ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial, trial_identity, unscored,
+)
 
 PARAMS = TrialParams.make(1e-3, 4, 0, max_per_device_batch=2)
 
@@ -169,14 +171,32 @@ def test_a_sweep_written_before_a_column_existed_loads_with_its_default(tmp_path
     old.to_parquet(store.parquet_path, index=False)
     table = store.add([_result("b")])
     assert list(table.columns) == list(COLUMNS)
-    assert set(table["world_size"]) == {1} and set(table["higher_is_better"]) == {True}
+    assert set(table["world_size"]) == {1}
+    assert table["higher_is_better"].isna().all()  # no row stated one, and the store invents none
+    assert validate_results(table, "old")["higher_is_better"].all()  # exact_match and acc, by lm-eval's registry
 
 
-def test_an_old_store_without_the_column_resumes_with_the_registrys_direction(tmp_path) -> None:
+def test_an_old_store_without_the_column_resumes_and_analyses_with_the_registrys_direction(tmp_path) -> None:
     def trial(trial_id: str) -> TrialResult:
         scores = (TaskScore("wikitext", "lm", "word_perplexity", 20.0, higher_is_better=False),)
         return TrialResult("s", trial_id, "sft", TrialParams(1e-3, 4, 0, 2, 2), TrialStatus.OK, scores=scores)
 
     store = ResultsStore(tmp_path)
     store.add([trial("a")]).drop(columns=["higher_is_better"]).to_parquet(store.parquet_path, index=False)
-    assert store.add([trial("b")])["higher_is_better"].tolist() == [False, False]
+    table = store.add([trial("b")])
+    assert table["higher_is_better"].isna().tolist() == [True, False]
+    assert validate_results(table, "old")["higher_is_better"].tolist() == [False, False]
+
+
+def test_a_trial_that_scored_nothing_keeps_an_unresolved_direction_unknown(tmp_path: Path) -> None:
+    """A task whose direction the spec could not resolve before the sweep (defined in Python) records none for a
+    diverged trial, so the analysis takes lm-eval's registry's or refuses; True is never written in its place."""
+    raw = load_spec("demo").model_dump(mode="json")
+    raw["evaluation"]["tasks"][0]["higher_is_better"] = False
+    spec = spec_from_dict(raw)
+    directions = [score.higher_is_better for score in unscored(spec)]
+    assert directions == [False, *[None] * (len(spec.evaluation.tasks) - 1)]
+    diverged = TrialResult(**trial_identity(spec, PARAMS), status=TrialStatus.DIVERGED, scores=unscored(spec))
+    stored = ResultsStore(tmp_path).add([diverged])["higher_is_better"]
+    assert stored.iloc[0] == False  # noqa: E712 (a nullable bool, not the `False` singleton)
+    assert stored.iloc[1:].isna().all()

@@ -112,3 +112,11 @@ def test_resources_beyond_this_machine() -> None:
     assert any("resources.gpus" in line for line in report.unchecked)
     # on a cluster, the cluster decides
     assert _check(lambda r: r["resources"].update(gpus=1), address="127.0.0.1:6379").problems == []
+
+
+def test_a_metric_whose_direction_no_config_or_registry_states_is_left_unresolved() -> None:
+    from trials.task_configs import _direction
+
+    assert _direction({"metric": "my_custom_score"}) is None
+    assert _direction({"metric": "my_custom_score", "higher_is_better": False}) is False
+    assert _direction({"metric": "word_perplexity"}) is False

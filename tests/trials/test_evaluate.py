@@ -61,3 +61,12 @@ def test_each_score_carries_its_metrics_direction(tmp_path: Path, tiny_model) ->
     assert [score.higher_is_better for score in evaluate_model(model, tokenizer, spec.evaluation)] == [True, True]
     lower = spec.with_metric_directions({"demo_number_mc": False})  # as a perplexity-like metric is resolved
     assert [score.higher_is_better for score in evaluate_model(model, tokenizer, lower.evaluation)] == [True, False]
+
+
+def test_a_direction_neither_the_spec_nor_lm_eval_states_is_recorded_as_unknown() -> None:
+    from contract.spec import TaskSpec
+    from trials.evaluate import _score
+
+    task = TaskSpec(task="custom", category="reasoning", metric="my_score", filter="none")
+    score = _score(task, {"my_score,none": 0.4, "my_score_stderr,none": 0.02}, {})
+    assert (score.score, score.stderr, score.higher_is_better) == (0.4, 0.02, None)
