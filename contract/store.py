@@ -138,8 +138,14 @@ class TrialResult:
         flat = {name: _plain(first[name], COLUMN_TYPES[name]) for name in _FLAT_FIELDS if name in rows.columns}
         flat["error"] = "" if pd.isna(first["error"]) else str(first["error"])
         scores = tuple(
-            TaskScore(r.task, r.category, r.metric, float(r.score), float(r.stderr),
-                      None if pd.isna(r.higher_is_better) else bool(r.higher_is_better))
+            TaskScore(
+                r.task,
+                r.category,
+                r.metric,
+                float(r.score),
+                float(r.stderr),
+                None if pd.isna(r.higher_is_better) else bool(r.higher_is_better),
+            )
             for r in rows.itertuples()
         )
         return cls._of_flat(flat, scores)

@@ -13,7 +13,14 @@ import pytest
 from analysis.schema import COLUMNS, validate_results
 from contract.spec import BASELINE_PARAMS, TrialParams, load_spec, spec_from_dict
 from contract.store import (
-    ResultsStore, TaskScore, TrialResult, TrialStatus, best_trial, pivot_by_trial, trial_identity, unscored,
+    ResultsStore,
+    TaskScore,
+    TrialResult,
+    TrialStatus,
+    best_trial,
+    pivot_by_trial,
+    trial_identity,
+    unscored,
 )
 
 PARAMS = TrialParams.make(1e-3, 4, 0, max_per_device_batch=2)
