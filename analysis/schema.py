@@ -11,7 +11,8 @@ from analysis.directions import metric_directions
 from analysis.errors import AnalysisInputError
 
 COLUMN_TYPES: dict[str, type] = {
-    "sweep": str, "trial_id": str, "method": str, "learning_rate": float, "batch_size": int,
+    "sweep": str, "trial_id": str, "method": str, "model": str, "model_parameters": int, "adapter": str,
+    "lora_rank": int, "trainable_parameters": int, "learning_rate": float, "batch_size": int,
     "per_device_batch_size": int, "gradient_accumulation_steps": int, "world_size": int, "lr_bs_ratio": float,
     "seed": int, "task": str, "category": str, "metric": str, "score": float, "stderr": float,
     "higher_is_better": bool, "status": str, "train_loss": float, "train_steps": int, "train_tokens": int,
@@ -25,7 +26,9 @@ PANDAS_DTYPES = {str: "string", float: "float64", int: "int64", bool: "boolean"}
 STORE_DTYPES = {column: PANDAS_DTYPES[kind] for column, kind in COLUMN_TYPES.items()}
 """The pandas dtype of each column as the results store writes it (`higher_is_better` is nullable: a trial records
 no direction that neither its spec nor lm-eval stated, and the analysis resolves it by directions.py's rule)."""
-DEFAULTS: dict[str, object] = {"world_size": 1}
+DEFAULTS: dict[str, object] = {
+    "world_size": 1, "adapter": "full", "lora_rank": 0, "model_parameters": 0, "trainable_parameters": 0,
+}  # fmt: skip
 """What a column holds when a source lacks it (tables written before the column existed, a user's CSV). A metric's
 direction has no default: `higher_is_better` comes from the table or lm-eval's registry (directions.py)."""
 
@@ -65,7 +68,8 @@ def validate_results(frame: pd.DataFrame, source: str = "results") -> pd.DataFra
     table = frame.copy()
     for column, kind in COLUMN_TYPES.items():
         if kind is str:
-            table[column] = table[column].fillna("").astype(str) if column in table else ""
+            default = str(DEFAULTS.get(column, ""))
+            table[column] = table[column].fillna(default).astype(str) if column in table else default
         elif kind is not bool:  # the one bool column, higher_is_better, is resolved per task below
             numbers = _numeric(table, column, source) if column in table else pd.Series(np.nan, table.index)
             if column in DEFAULTS:

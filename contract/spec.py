@@ -154,6 +154,24 @@ class GridSpec(StrictModel):
         return sorted(cells)
 
 
+class LoraSpec(StrictModel):
+    """A LoRA adapter (peft) trained in place of the full model: the base weights stay frozen, and the optimizer sees
+    only the adapter's, so its learning rate (and its best lr/bs) is its own, typically ~10x full fine-tuning's."""
+
+    rank: int = Field(16, gt=0, description="LoRA rank r.")
+    alpha: float = Field(32.0, gt=0, description="LoRA alpha: the update is scaled by alpha/r (alpha/sqrt(r) rsLoRA).")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter's input.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear",
+        description="Modules that get an adapter: `all-linear` (every linear layer but the output head, as 'LoRA "
+        "Without Regret' recommends) or a list of module names, e.g. [q_proj, v_proj].",
+    )
+    rslora: bool = Field(False, description="Rank-stabilised LoRA: scale by alpha/sqrt(r), so lr* moves less with r.")
+    save_merged: bool = Field(
+        False, description="With training.save_model: also save the model with the adapter merged in (`merged/`)."
+    )
+
+
 class TrainingSpec(StrictModel):
     """Training arguments shared by every trial (the grid sets learning_rate and the batch size)."""
 
@@ -211,6 +229,9 @@ class TrainingSpec(StrictModel):
         False,
         description="Shard parameters, gradients and optimizer state over the trial's workers (FSDP full shard, "
         "transformers' `fsdp`), for models that do not fit one device; needs resources.workers > 1 and GPUs.",
+    )
+    lora: LoraSpec | None = Field(
+        None, description="Train a LoRA adapter (peft) instead of every weight; absent: full fine-tuning."
     )
     checkpoint_steps: int | None = Field(
         None,

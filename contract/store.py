@@ -59,6 +59,31 @@ class TaskScore:
 
 
 @dataclass(frozen=True)
+class TrialCondition:
+    """What was trained, besides the grid point: the columns that tell one sweep's condition from another's (LoRA
+    against full fine-tuning, one model size against another), so one analysis can compare them."""
+
+    model: str = ""
+    """The base model as the spec names it: a hub id or path, `tiny`, or `from_sweep:<dir>`."""
+    model_parameters: int = 0
+    """The base model's parameter count (0: not recorded, e.g. a trial that failed before its model loaded)."""
+    adapter: str = "full"
+    """`full` (every weight trains) or `lora`."""
+    lora_rank: int = 0
+    """The adapter's rank (0 for full fine-tuning)."""
+    trainable_parameters: int = 0
+    """Parameters the optimizer updates (0: not recorded)."""
+
+
+def spec_condition(spec: SweepSpec) -> TrialCondition:
+    """The condition a spec names before any model is loaded (the parameter counts come with the model)."""
+    model = spec.model
+    name = model.name_or_path or ("tiny" if model.tiny is not None else f"from_sweep:{model.from_sweep.path}")
+    lora = spec.training.lora
+    return TrialCondition(model=name, adapter="lora" if lora else "full", lora_rank=lora.rank if lora else 0)
+
+
+@dataclass(frozen=True)
 class TrialResult:
     """Everything one trial produced; the results table and the Ray/W&B metrics are views of it."""
 
@@ -69,6 +94,7 @@ class TrialResult:
     params: TrialParams
     """The grid point and its batch split (`BASELINE_PARAMS` for the untrained baseline)."""
     status: TrialStatus
+    condition: TrialCondition = TrialCondition()
     scores: tuple[TaskScore, ...] = ()
     train_loss: float = math.nan
     train_steps: int = 0
@@ -89,6 +115,7 @@ class TrialResult:
             "sweep": self.sweep,
             "trial_id": self.trial_id,
             "method": self.method,
+            **dataclasses.asdict(self.condition),
             **self.params.flat(),
             "status": self.status.value,
             **{name: getattr(self, name) for name in _RUN_FIELDS},
@@ -157,12 +184,14 @@ class TrialResult:
         """A record from its flat scalars (a metrics dict or a table row); a field that an older sweep did not
         record yet (`world_size`, `train_tokens`, ...) takes its default."""
         params = TrialParams(**{name: flat[name] for name in _PARAM_FIELDS if name in flat})
+        condition = TrialCondition(**{name: flat[name] for name in _CONDITION_FIELDS if name in flat})
         run = {name: flat[name] for name in _RUN_FIELDS if name in flat}
         return cls(
             sweep=flat["sweep"],
             trial_id=flat["trial_id"],
             method=flat["method"],
             params=params,
+            condition=condition,
             status=TrialStatus(flat["status"]),
             scores=scores,
             loss_history=loss_history,
@@ -178,21 +207,25 @@ class TrialResult:
 
 
 _PARAM_FIELDS = tuple(f.name for f in dataclasses.fields(TrialParams))
+_CONDITION_FIELDS = tuple(f.name for f in dataclasses.fields(TrialCondition))
 _RUN_FIELDS = ("train_loss", "train_steps", "train_tokens", "train_seconds", "eval_seconds",
                "train_tokens_per_second", "started_at", "finished_at", "error")  # fmt: skip
 """How the trial's run went: one column of the table and one key of the metrics each."""
-_FLAT_FIELDS = ("sweep", "trial_id", "method", *_PARAM_FIELDS, "status", *_RUN_FIELDS)
+_FLAT_FIELDS = ("sweep", "trial_id", "method", *_CONDITION_FIELDS, *_PARAM_FIELDS, "status", *_RUN_FIELDS)
 _METRIC_KEYS = ("sweep", "method", "learning_rate", "batch_size", "per_device_batch_size",
                 "gradient_accumulation_steps", "seed", "status", "world_size", *_RUN_FIELDS, "lr_bs_ratio",
-                SWEEP_TRIAL_ID)  # fmt: skip
+                SWEEP_TRIAL_ID, *_CONDITION_FIELDS)  # fmt: skip
 """The scalars of `to_metrics`, in the order Ray keeps them in (result.json, progress.csv) for every sweep, an older
-one resumed included (tests/contract/test_store.py pins it)."""
+one resumed included (tests/contract/test_store.py pins it): keys added later go at the end."""
 STORE_DEFAULTS = {**dict.fromkeys(COLUMNS, pd.NA), "train_tokens": 0, **DEFAULTS}
 
 
 def trial_identity(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
     """Which sweep, method and trial a record is: the head of every `TrialResult` a trial or the driver makes."""
-    return {"sweep": spec.name, "trial_id": params.trial_id, "method": spec.method, "params": params}
+    return {
+        "sweep": spec.name, "trial_id": params.trial_id, "method": spec.method, "params": params,
+        "condition": spec_condition(spec),
+    }  # fmt: skip
 
 
 def unscored(spec: SweepSpec) -> tuple[TaskScore, ...]:

@@ -62,8 +62,8 @@ def test_the_metrics_keep_the_keys_and_order_sweeps_have_always_reported() -> No
     assert list(metrics) == [
         "sweep", "method", "learning_rate", "batch_size", "per_device_batch_size", "gradient_accumulation_steps",
         "seed", "status", "world_size", "train_loss", "train_steps", "train_tokens", "train_seconds", "eval_seconds",
-        "train_tokens_per_second", "started_at", "finished_at", "error", "lr_bs_ratio", "sweep_trial_id",
-        "loss_history", "tasks/add/score", "tasks/add/stderr", "tasks/add/metric", "tasks/add/category",
+        "train_tokens_per_second", "started_at", "finished_at", "error", "lr_bs_ratio", "sweep_trial_id", "model",
+        "model_parameters", "adapter", "lora_rank", "trainable_parameters", "loss_history", "tasks/add/score", "tasks/add/stderr", "tasks/add/metric", "tasks/add/category",
         "tasks/add/higher_is_better", "tasks/seq/score", "tasks/seq/stderr", "tasks/seq/metric", "tasks/seq/category",
         "tasks/seq/higher_is_better", "score/reasoning", "score/pattern", "score/mean",
     ]  # fmt: skip
@@ -174,11 +174,11 @@ def test_a_lower_is_better_metric_picks_the_lowest_score_as_best(tmp_path: Path)
 
 def test_a_sweep_written_before_a_column_existed_loads_with_its_default(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path)
-    old = store.add([_result("a")]).drop(columns=["world_size", "train_tokens", "higher_is_better"])
-    old.to_parquet(store.parquet_path, index=False)
+    added_later = ["world_size", "train_tokens", "higher_is_better", "model", "adapter", "lora_rank"]
+    store.add([_result("a")]).drop(columns=added_later).to_parquet(store.parquet_path, index=False)
     table = store.add([_result("b")])
     assert list(table.columns) == list(COLUMNS)
-    assert set(table["world_size"]) == {1}
+    assert set(table["world_size"]) == {1} and set(table["adapter"]) == {"full"} and set(table["lora_rank"]) == {0}
     assert table["higher_is_better"].isna().all()  # no row stated one, and the store invents none
     assert validate_results(table, "old")["higher_is_better"].all()  # exact_match and acc, by lm-eval's registry
 
