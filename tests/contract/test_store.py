@@ -63,7 +63,8 @@ def test_the_metrics_keep_the_keys_and_order_sweeps_have_always_reported() -> No
         "sweep", "method", "learning_rate", "batch_size", "per_device_batch_size", "gradient_accumulation_steps",
         "seed", "status", "world_size", "train_loss", "train_steps", "train_tokens", "train_seconds", "eval_seconds",
         "train_tokens_per_second", "started_at", "finished_at", "error", "lr_bs_ratio", "sweep_trial_id", "model",
-        "model_parameters", "adapter", "lora_rank", "trainable_parameters", "loss_history", "tasks/add/score", "tasks/add/stderr", "tasks/add/metric", "tasks/add/category",
+        "model_parameters", "adapter", "lora_rank", "trainable_parameters", "loss_history", "tasks/add/score",
+        "tasks/add/stderr", "tasks/add/metric", "tasks/add/category",
         "tasks/add/higher_is_better", "tasks/seq/score", "tasks/seq/stderr", "tasks/seq/metric", "tasks/seq/category",
         "tasks/seq/higher_is_better", "score/reasoning", "score/pattern", "score/mean",
     ]  # fmt: skip
