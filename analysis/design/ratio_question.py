@@ -140,7 +140,8 @@ class RatioQuestion(Question):
                 low, high = study.learning_rates
                 rates = (low / reach, high) if side == "low" else (low, high * reach)
                 probes += [(edge + direction * step, rates, f"past the grid's {side} edge") for step in EXTENSION]
-            if fit.optimum.high_open and at_frontier and (gap := study.frontier - fit.x_range[1]) > MIN_GAP:
+            frontier = study.divergence.lowest_log10_ratio(above=fit.x_range[1])
+            if fit.optimum.high_open and at_frontier and (gap := frontier - fit.x_range[1]) > MIN_GAP:
                 where = "between its last trained ratio and divergence"
                 probes += [(fit.x_range[1] + share * gap, study.learning_rates, where) for share in (1 / 3, 2 / 3)]
             for x, rates, where in probes:

@@ -2,8 +2,9 @@
 
 A study is a sweep and the follow-ups planned into it, read as one results table. A follow-up uses the batch sizes
 the sweep side says it can split, learning rates inside the study's (3 significant digits, so trial ids stay
-readable), never a ratio at or above one that diverged, and never an (lr, bs, seed) the study holds: another seed of
-a trained point takes the next seed number.
+readable), never a point a divergence predicts will diverge (frontier.py's `blocks`: over lr and bs, so a ratio
+above the lowest that diverged stays open at learning rates that trained), and never an (lr, bs, seed) the study
+holds: another seed of a trained point takes the next seed number.
 """
 
 from __future__ import annotations
@@ -62,21 +63,20 @@ class Study:
     def __init__(
         self, table: pd.DataFrame, batch_sizes: Sequence[int], seconds_per_trial: Callable[[int], float]
     ) -> None:
-        frontier = DivergenceFrontier.of(table)
-        trials = frontier.trials
+        self.divergence = DivergenceFrontier.of(table)
+        """Where the study's trials diverged: no follow-up trains a point it `blocks`."""
+        trials = self.divergence.trials
         self.taken = trials[["learning_rate", "batch_size", "seed", "status", "log10_ratio"]]
         self.learning_rates = (float(trials["learning_rate"].min()), float(trials["learning_rate"].max()))
-        self.frontier = frontier.lowest_log10_ratio()
-        """log10(lr/bs) of the lowest ratio that diverged: no follow-up reaches it."""
         self.batch_sizes = sorted(int(size) for size in batch_sizes)
         self.seconds_per_trial = seconds_per_trial
 
     def candidate(self, learning_rate: float, batch_size: int, learning_rates: tuple[float, float]) -> Candidate | None:
         """The point at `learning_rate` (rounded) and `batch_size`, if a follow-up may train it: the batch size is
-        one it may use, the learning rate inside `learning_rates`, the ratio below the frontier."""
+        one it may use, the learning rate inside `learning_rates`, the point not predicted to diverge."""
         rate = rounded(learning_rate)
         inside = learning_rates[0] * (1 - 1e-9) <= rate <= learning_rates[1] * (1 + 1e-9)
-        if batch_size not in self.batch_sizes or not inside or np.log10(rate / batch_size) >= self.frontier - 1e-9:
+        if batch_size not in self.batch_sizes or not inside or self.divergence.blocks(rate, batch_size):
             return None
         return Candidate(rate, batch_size, float(self.seconds_per_trial(batch_size)))
 
@@ -97,7 +97,7 @@ class Study:
         return [
             Candidate(float(row.learning_rate), int(row.batch_size), float(self.seconds_per_trial(int(row.batch_size))))
             for row in points.itertuples()
-            if row.batch_size in self.batch_sizes and row.log10_ratio < self.frontier
+            if row.batch_size in self.batch_sizes and not self.divergence.blocks(row.learning_rate, row.batch_size)
         ]
 
     def next_seed(self, candidate: Candidate, planned: Sequence[PlannedTrial]) -> int:

@@ -2,9 +2,12 @@
 
 A run that diverged has no score, so it bounds what the fits can see: an optimum whose range of ratios ends where
 the next trials diverged is pressed against the frontier (a grid can be extended past its edge, not past the
-frontier), a batch size's learning rates may end where higher ones diverged, and a follow-up never trains a ratio at
-or above the lowest one that diverged. `DivergenceFrontier` keeps the study's trials once and answers each of these;
-its `table` is divergence_frontier.csv.
+frontier), a batch size's learning rates may end where higher ones diverged, and a follow-up never trains a point
+that a divergence predicts will diverge. Divergence is modelled over (lr, bs), not over lr/bs alone: with Adam it
+mostly follows the learning rate, with SGD the ratio, so a point is predicted to diverge where both agree (a trial
+diverged at a learning rate and a ratio no higher than its own). A ratio above the lowest one that diverged stays
+open at learning rates below every divergence. `DivergenceFrontier` keeps the study's trials once and answers each
+of these; its `table` is divergence_frontier.csv.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from analysis.schema import BASELINE_STATUS
 
 GRID_EDGE, FRONTIER = "the grid's edge", "the divergence frontier"
 """What ends a range of ratios (or of learning rates at one batch size) at its high end."""
+ROUNDING = 0.005
+"""Relative slack of a learning rate compared with a diverged one: the designer rounds learning rates to 3 significant
+digits, which moves them by up to 0.5%, and a rate that close below a diverged one is the same run."""
 TABLE_COLUMNS = [
     "batch_size", "n_trials", "n_diverged", "frontier_lr_bs_ratio", "frontier_learning_rate",
     "largest_stable_lr_bs_ratio",
@@ -40,10 +46,21 @@ class DivergenceFrontier:
     def diverged(self) -> pd.DataFrame:
         return self.trials[self.trials["status"] == "diverged"]
 
-    def lowest_log10_ratio(self) -> float:
-        """log10(lr/bs) of the lowest ratio that diverged; inf when none did."""
+    def lowest_log10_ratio(self, above: float = -np.inf) -> float:
+        """log10(lr/bs) of the lowest ratio above `above` that diverged; inf when none did."""
+        ratios = self.diverged["log10_ratio"]
+        ratios = ratios[ratios > above + 1e-9]
+        return float(ratios.min()) if len(ratios) else np.inf
+
+    def blocks(self, learning_rate: float, batch_size: float) -> bool:
+        """Whether a run at (learning_rate, batch_size) is predicted to diverge: a trial diverged at a learning rate
+        and an lr/bs both no higher than its own (within ROUNDING), so whether divergence follows the learning rate
+        or the ratio, it diverges here too."""
         diverged = self.diverged
-        return float(diverged["log10_ratio"].min()) if len(diverged) else np.inf
+        slack = 1 + ROUNDING
+        lower_rate = diverged["learning_rate"].astype(float) <= learning_rate * slack
+        lower_ratio = diverged["lr_bs_ratio"].astype(float) <= learning_rate / batch_size * slack
+        return bool((lower_rate & lower_ratio).any())
 
     def ratio_edge(self, log10_ratio_high: float) -> str:
         """What ends a range of ratios at `log10_ratio_high`: FRONTIER when a trial above it diverged."""

@@ -10,8 +10,8 @@ from their noise alone, which one scored best. If tried point k scored best, a s
 points k-1 and k+1, whatever its shape; so the CI also spans the tried points next to those that may have scored
 best (in 95% of the draws), and an end at the first or last tried point is open.
 
-The ratio optimum (curves.py) uses both parts; the optimal learning rate per batch size (surfaces.py) uses the
-argmax part alone.
+The ratio optimum (curves.py) and the optimal learning rate at each batch size (surfaces.py, over the learning
+rates tried there) both use both parts.
 """
 
 from __future__ import annotations

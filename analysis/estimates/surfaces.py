@@ -2,10 +2,11 @@
 jointly, a category pooling its tasks' surfaces (`Series.pooled`), as for the ratio curves.
 
 From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at
-that batch size, per posterior sample) with its CI (optimum.py's rule), open where it reaches the lowest or highest
-learning rate scored there; and the posterior mean surface on a fine grid, for the paper's contour figure. The kernel's
-coordinates are the ratio and the batch size, so a long batch-size lengthscale is ratio invariance and the data
-decide how far from it they are.
+that batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (widened to
+the tried learning rates next to those that may have scored best at that batch size, so a cliff does not make it
+sure of a peak placed too early), open where it reaches the lowest or highest learning rate scored there; and the
+posterior mean surface on a fine grid, for the paper's contour figure. The kernel's coordinates are the ratio and the
+batch size, so a long batch-size lengthscale is ratio invariance and the data decide how far from it they are.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimates.intervals import Interval
-from analysis.estimates.optimum import locate_optimum
+from analysis.estimates.optimum import BestTried, locate_optimum
 from analysis.estimates.series import Series
-from analysis.estimates.task_gp import MAX_BINS, N_SAMPLES, fit_task_gp, joint_draw
+from analysis.estimates.task_gp import MAX_BINS, N_SAMPLES, fit_task_gp, joint_draw, with_noise_variance
 
 LR_POINTS = 41
 """Learning rates per batch size at which the surface is sampled (the argmax's resolution)."""
@@ -76,6 +77,8 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     map_lr_grid, map_bs_grid = np.meshgrid(map_lr, map_bs)
     map_coords = np.column_stack([(map_lr_grid - map_bs_grid).ravel(), map_bs_grid.ravel()])
     means = {name: model.mean(map_coords) for name, model in models.items()}
+    # The tried points' draws come from a stream of their own, so the stages after this one draw as they did before.
+    (tried_rng,) = rng.spawn(1)
     fits = []
     for one in eligible:
         members = [task for task in one.tasks if task in models]
@@ -83,7 +86,9 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
             continue
         surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
         mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
-        fits.append(_surface_fit(one, log10_bs, log10_lr, surface, (map_lr, map_bs, mean.reshape(map_lr_grid.shape))))
+        contour = (map_lr, map_bs, mean.reshape(map_lr_grid.shape))
+        tried = with_noise_variance(one, models)
+        fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, (tried, tried_rng)))
     return fits
 
 
@@ -95,15 +100,19 @@ def ridge_batch_sizes(values: pd.Series) -> np.ndarray:
 
 def _surface_fit(
     series: Series,
-    log10_bs: np.ndarray,
-    log10_lr: np.ndarray,
+    axes: tuple[np.ndarray, np.ndarray],
     surface: np.ndarray,
     contour: tuple[np.ndarray, np.ndarray, np.ndarray],
+    tried: tuple[pd.DataFrame, np.random.Generator],
 ) -> SurfaceFit:
     """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
     they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
-    batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge."""
-    points, sign = series.points, series.metric_sign
+    batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge.
+    `axes`: the batch sizes and learning rates (log10) the surface was drawn at; `tried`: the series' points with
+    their noise variance, and the stream their draws come from."""
+    log10_bs, log10_lr = axes
+    (noisy, rng), sign = tried, series.metric_sign
+    points = series.points
     nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
     located, intervals, edges, ridge = [], [], [], []
     for index, batch_log10_bs in enumerate(log10_bs):
@@ -115,7 +124,9 @@ def _surface_fit(
         lrs = log10_lr[inside]
         best = lrs[np.argmax(sign * surface[:, index, inside], axis=1)]
         ridge.append(best)
-        intervals.append(locate_optimum(best, (lrs[0], lrs[-1])))
+        at_batch = noisy[nearest == index]
+        scored_best = BestTried.draw(at_batch.assign(x=at_batch["log10_lr"]), rng)
+        intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), scored_best))
         edges.append(series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1]))
     return SurfaceFit(
         level=series.level,

@@ -1,5 +1,5 @@
 """What a study allows a follow-up: its batch sizes, learning rates inside the study's (3 significant digits),
-ratios below the lowest that diverged, the next seed of a point already trained, the cheapest batch size for a
+points no divergence predicts to diverge, the next seed of a point already trained, the cheapest batch size for a
 ratio."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_a_point_knows_its_ratio_and_its_twins() -> None:
 
 def test_the_study_holds_its_learning_rates_and_frontier(diverged_study: Study) -> None:
     assert diverged_study.learning_rates == pytest.approx((1e-4, 1e-2))
-    assert diverged_study.frontier == pytest.approx(FRONTIER)
+    assert diverged_study.divergence.lowest_log10_ratio() == pytest.approx(FRONTIER)
     assert len(diverged_study.taken) == 10 and set(diverged_study.taken["status"]) == {"ok", "diverged"}
 
 
@@ -71,3 +71,22 @@ def test_the_cheapest_batch_size_trains_a_ratio(diverged_study: Study) -> None:
     assert (cheapest.batch_size, cheapest.learning_rate) == (32, pytest.approx(1.01e-3))
     assert diverged_study.cheapest(-3.45, rates).batch_size == 16, "at 32 it would take lr 1.1e-2, past the study's"
     assert diverged_study.cheapest(-6.5, rates) is None and diverged_study.cheapest(-3.0, rates) is None
+
+
+def test_a_rate_rounded_just_below_a_diverged_one_is_that_run_and_refused(diverged_study: Study) -> None:
+    """lr 10**-2.5 = 3.1623e-3 diverged at batch size 8; rounded to 3 digits, 3.1623e-3 * (1 - 1e-4) is 3.16e-3, the
+    same run, which a ratio test of the rounded rate let through."""
+    assert diverged_study.candidate(10**-2.5 * (1 - 1e-4), 8, diverged_study.learning_rates) is None
+
+
+def test_a_divergence_that_follows_the_learning_rate_leaves_higher_ratios_open_at_lower_rates() -> None:
+    """Every learning rate above 5e-3 diverged, at every batch size: the lowest diverged ratio is 1e-2/32, yet a
+    lower learning rate at a smaller batch size trains ratios above it (the grid's own 3.16e-3 at 8 did)."""
+    table = planted_study()
+    diverged = table["learning_rate"] > 5e-3
+    table = table.assign(status=table["status"].where(~diverged, "diverged"), score=table["score"].where(~diverged))
+    study = Study(table, [8, 16, 32], lambda size: 100 / size)
+    assert study.divergence.lowest_log10_ratio() == pytest.approx(np.log10(1e-2 / 32))
+    above = study.candidate(3e-3, 8, study.learning_rates)
+    assert above is not None and above.log10_ratio > np.log10(1e-2 / 32)
+    assert study.candidate(1e-2, 16, study.learning_rates) is None, "the rate that diverged, at a higher ratio"

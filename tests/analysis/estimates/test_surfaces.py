@@ -43,3 +43,24 @@ def test_each_batch_sizes_learning_rates_end_at_the_grid_or_where_higher_ones_di
     planted = -4.5 + np.log10([4.0, 16.0, 64.0])
     inside = (rows.loc["t", "ci_low"] <= planted) & (planted <= rows.loc["t", "ci_high"])
     assert inside.sum() >= 2
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_the_optimal_lr_at_each_batch_size_holds_the_truth_at_a_cliff(seed: int) -> None:
+    """Past the optimum the score falls off a cliff and the runs just beyond diverge: a smooth surface peaks too early
+    and is sure of it, so each batch size's CI also spans the tried learning rates next to those that may have
+    scored best (optimum.py's rule, as for the ratio optimum). The GP's argmax alone held the truth at about half of
+    these batch sizes."""
+    rng = np.random.default_rng(seed)
+    best = rng.uniform(-6.0, -3.8)
+    tasks = {
+        f"t{index}": PlantedTask("c", best_z=best, cliff=rng.uniform(1, 2), n_items=500, peak=0.7, curvature=0.12)
+        for index in range(2)
+    }
+    cliff_edge = 10 ** (best + rng.uniform(0.15, 0.5))
+    table = planted_table(tasks, np.geomspace(1e-5, 1e-2, 7), [4, 8, 16, 32, 64], (0,), cliff_edge, rng)
+    for fit in fit_surfaces(build_series(load_results(table)), np.random.default_rng(seed)):
+        if fit.level == "task":
+            for log10_bs, interval in zip(fit.log10_bs, fit.optimal_lr, strict=True):
+                truth = float(tasks[fit.name].optimal_log10_lr(np.array(10**log10_bs)))
+                assert interval.contains(truth), (fit.name, 10**log10_bs, interval, truth)
