@@ -48,6 +48,9 @@ class PlantedTask:
     """Standard deviation of one run's score, reported as its stderr (when n_items is 0)."""
     n_items: int = 0
     """> 0: the score is the share of this many eval items right (binomial noise), as lm-eval scores it."""
+    seed_noise: float = 0.0
+    """Standard deviation of a run's own effect on its score (a fine-tuning seed's luck), which its reported stderr
+    does not contain: real seeds vary by about as much as eval sampling, often more."""
     higher_is_better: bool = True
     """False plants a metric to minimise (perplexity-like): the curve is a valley at best_z."""
     metric: str = "acc"
@@ -72,10 +75,18 @@ class PlantedTask:
         return score
 
     def scores(
-        self, learning_rate: np.ndarray, batch_size: np.ndarray, rng: np.random.Generator
+        self,
+        learning_rate: np.ndarray,
+        batch_size: np.ndarray,
+        rng: np.random.Generator,
+        shared: np.ndarray | float = 0.0,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One run's score and its reported stderr at each grid point."""
+        """One run's score and its reported stderr at each grid point; `shared` is each run's effect on every task
+        of the trial (in quality units: higher is better), which the stderr does not report, nor `seed_noise`'s."""
         expected = self.expected_score(learning_rate, batch_size)
+        if self.seed_noise:
+            shared = shared + rng.normal(0, self.seed_noise, expected.size)
+        expected = expected + (1.0 if self.higher_is_better else -1.0) * shared
         if not self.n_items:
             return expected + rng.normal(0, self.noise, expected.size), np.full(expected.size, self.noise)
         share = rng.binomial(self.n_items, np.clip(expected, 0.0, 1.0)) / self.n_items
@@ -89,16 +100,23 @@ def planted_table(
     seeds: Sequence[int] = (0,),
     diverge_above: float = np.inf,
     random_state: int | np.random.Generator = 0,
+    *,
+    trial_effect: float = 0.0,
+    diverge_above_lr: float = np.inf,
 ) -> pd.DataFrame:
-    """One row per (lr, bs, seed) trial × task on the full grid, plus one `baseline` row per task."""
+    """One row per (lr, bs, seed) trial × task on the full grid, plus one `baseline` row per task. `trial_effect`:
+    the standard deviation of an effect each trial has on all its tasks alike (a seed that trained well), in
+    quality units and in no stderr. Runs diverge above lr/bs `diverge_above` (SGD-like) or above the learning rate
+    `diverge_above_lr` at any batch size (Adam-like)."""
     rng = np.random.default_rng(random_state)
     learning_rate, batch_size, seed = (
         grid.ravel() for grid in np.meshgrid(learning_rates, batch_sizes, seeds, indexing="ij")
     )
-    diverged = learning_rate / batch_size > diverge_above
+    diverged = (learning_rate / batch_size > diverge_above) | (learning_rate > diverge_above_lr)
+    shared = rng.normal(0, trial_effect, learning_rate.size) if trial_effect else 0.0
     frames = []
     for task, truth in tasks.items():
-        score, stderr = truth.scores(learning_rate, batch_size, rng)
+        score, stderr = truth.scores(learning_rate, batch_size, rng, shared)
         trial = pd.DataFrame(
             {
                 "trial_id": [f"lr{lr:.2e}_bs{int(bs)}_s{s}" for lr, bs, s in zip(learning_rate, batch_size, seed)],

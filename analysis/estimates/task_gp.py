@@ -144,12 +144,14 @@ def joint_draw(
 
 
 def with_noise_variance(series: Series, models: dict[str, TaskGP]) -> pd.DataFrame:
-    """The series' points with `variance`: the noise variance of their seed mean, the GP's nugget where none is
-    known (in the series' units)."""
+    """The series' points with `variance`: the noise variance of their seed mean as the data state it (lm-eval's
+    stderr, the seeds' spread) plus the GP's nugget, the noise the fit found beyond it (in the series' units). A
+    stderr is a floor, never the whole noise: a fine-tuning seed's luck is in no stderr, and with one seed per point
+    only the fit's scatter about the curve shows it."""
     points = series.points
-    unknown = {task: model.nugget_variance() for task, model in models.items() if task in series.tasks}
-    fallback = points["task"].map(unknown).fillna(0.0) / points["task"].map(series.scales["spread"]) ** 2
-    return points.assign(variance=points["noise_variance"].fillna(fallback))
+    beyond = {task: model.nugget_variance() for task, model in models.items() if task in series.tasks}
+    found = points["task"].map(beyond).fillna(0.0) / points["task"].map(series.scales["spread"]) ** 2
+    return points.assign(variance=points["noise_variance"].fillna(0.0) + found)
 
 
 def _joint_noise(models: list[TaskGP]) -> np.ndarray:
