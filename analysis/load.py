@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisInputError
-from analysis.schema import COLUMNS, FIT_STATUS, validate_results
+from analysis.schema import COLUMNS, CONDITION_COLUMNS, FIT_STATUS, validate_results
 from analysis.wandb_source import WANDB_SCHEME, load_wandb
 
 RESULTS_FILES = ("results.parquet", "results.csv")
@@ -51,16 +51,29 @@ def load_results(source: Source) -> pd.DataFrame:
     )
 
 
+def load_study(sources: list[Source]) -> pd.DataFrame:
+    """Several sources (sweeps of one study, e.g. full fine-tuning and LoRA) as one table; a trial seen twice (the
+    same sweep given twice) is kept once, from the first source that has it."""
+    return _joined([load_results(source) for source in sources])
+
+
+def _joined(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """`tables` stacked, each trial × task × metric of a condition kept from the first table that has it: trial ids
+    repeat across conditions (the same grid point trained with LoRA and in full) and are told apart by them."""
+    table = pd.concat(tables, ignore_index=True)
+    repeated = table.duplicated(["trial_id", "task", "metric", *CONDITION_COLUMNS]) & table["trial_id"].ne("")
+    return table[~repeated].reset_index(drop=True)
+
+
 def _results_file(folder: Path) -> Path | None:
     return next((folder / name for name in RESULTS_FILES if (folder / name).exists()), None)
 
 
 def _study(parts: list[Path]) -> pd.DataFrame:
-    """A sweep dir and the follow-up sweeps inside it (`sweeper plan` puts them there) as one table. A trial id
-    seen twice (the untrained baseline, say) is kept from the first part: the study's own sweep, then by name."""
-    table = pd.concat([_read_file(_results_file(part)) for part in parts], ignore_index=True)
-    repeated = table.duplicated(["trial_id", "task", "metric"]) & table["trial_id"].ne("")
-    return table[~repeated].reset_index(drop=True)
+    """A sweep dir and the follow-up sweeps inside it (`sweeper plan` puts them there), or a study dir of sweeps
+    that differ in a condition (full/, lora/), as one table. A trial id seen twice within a condition (the untrained
+    baseline, say) is kept from the first part: the study's own sweep, then by name."""
+    return _joined([_read_file(_results_file(part)) for part in parts])
 
 
 def _read_file(path: Path) -> pd.DataFrame:

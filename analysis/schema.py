@@ -26,6 +26,9 @@ PANDAS_DTYPES = {str: "string", float: "float64", int: "int64", bool: "boolean"}
 STORE_DTYPES = {column: PANDAS_DTYPES[kind] for column, kind in COLUMN_TYPES.items()}
 """The pandas dtype of each column as the results store writes it (`higher_is_better` is nullable: a trial records
 no direction that neither its spec nor lm-eval stated, and the analysis resolves it by directions.py's rule)."""
+CONDITION_COLUMNS = ("model", "model_parameters", "adapter", "lora_rank", "method")
+"""What a sweep trained, besides its grid: the columns whose values tell one condition of a study from another
+(estimates/conditions.py)."""
 DEFAULTS: dict[str, object] = {
     "world_size": 1, "adapter": "full", "lora_rank": 0, "model_parameters": 0, "trainable_parameters": 0,
 }  # fmt: skip

@@ -5,16 +5,20 @@ Every table comes from `analysis.synthetic` with lm-eval-like binomial noise (ea
 1000 items). Cases cross a shape (symmetric; skewed: widths 3× apart; flat-topped; a cliff past the optimum with
 divergence just beyond; the truth beyond the grid's edge; two categories 0, 0.5 and 1 decade apart) with a grid
 (7 lr × 5 bs, and the demo's 3 × 3) and 1 or 2 seeds. Shape tables hold two tasks of one category; category tables
-two tasks per category.
+two tasks per category. Study cases plant conditions, each its own table of two tasks of one category fitted on its
+own (as `analyze` does for a study): two conditions whose optima lie 0, 0.5 and 1 decade apart (the shift's CI,
+estimates/shifts.py), and three model sizes (135M, 360M, 1.7B) whose optima follow a random power law in
+parameters (slope -1 to 0.5 decades per decade: the size law's slope CI).
 
 The truth is the argmax of the expected score over x = log10(lr/bs). An interval open at a bound (it reaches the
 grid's edge or the divergence frontier) covers a truth beyond that bound in the open direction. Per case and level
 (task, category): coverage of the 95% CI, median absolute error of the point estimate (not for "beyond edge", whose
 truth no grid point can show), median CI width, and the share of open intervals. Then the category contrast's
-false-positive rate (p < 0.05 at 0 decades) and its power (p < 0.05, right sign) at 0.5 and 1 decade. The last
-line is `min_coverage=… median_error=… contrast_fpr=…`: the smallest coverage of any row, the median absolute error of
-all 7 × 5 optima whose truth lies inside the grid (the line before it names the worst single case), the largest
-false-positive rate on 7 × 5.
+false-positive rate (p < 0.05 at 0 decades) and its power (p < 0.05, right sign) at 0.5 and 1 decade, and the same
+for "the conditions differ" (the shift's closed CI excludes 0). The last line is `min_coverage=… median_error=…
+contrast_fpr=… condition_fpr=… shift_coverage=… slope_coverage=…`: the smallest coverage of any row, the median
+absolute error of all 7 × 5 optima whose truth lies inside the grid (the line before it names the worst single case),
+the largest false-positive rates on 7 × 5, and the smallest coverage of the shift and of the size law's slope.
 
     python -m benchmarks.calibration            # 200 tables per case
     python -m benchmarks.calibration --quick    # 30 tables per case, about 3 minutes on 2 cores
@@ -36,6 +40,7 @@ import pandas as pd
 from analysis.estimates.contrasts import category_contrasts
 from analysis.estimates.curves import fit_curves
 from analysis.estimates.series import build_series
+from analysis.estimates.shifts import ConditionFit, shift, size_laws
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
 
@@ -45,6 +50,10 @@ GRIDS = {
 }
 SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "beyond edge")
 SEPARATIONS = (0.0, 0.5, 1.0)
+SIZES = (1.35e8, 3.6e8, 1.7e9)
+"""The study cases' model sizes: SmolLM2's three."""
+SIZE_SLOPES = (-1.0, 0.5)
+"""The range the planted size law's slope is drawn from, in decades of lr/bs per decade of parameters."""
 SEEDS = {1: (0,), 2: (0, 1)}
 ITEMS = (200, 500, 1000)
 INTERIOR = 0.15
@@ -59,7 +68,12 @@ class Case:
     grid: str
     n_seeds: int
     separation: float | None = None
-    """Category cases: how many decades apart the two categories' optima lie."""
+    """Category and condition cases: how many decades apart the two optima lie."""
+
+    @property
+    def is_study(self) -> bool:
+        """Planted conditions, each its own table: `conditions <gap>` or `sizes`."""
+        return self.shape.startswith("conditions") or self.shape == "sizes"
 
 
 def cases() -> list[Case]:
@@ -70,6 +84,8 @@ def cases() -> list[Case]:
         for case in [
             *(Case(shape, grid, n_seeds) for shape in SHAPES),
             *(Case(f"categories {gap:g}", grid, n_seeds, gap) for gap in SEPARATIONS),
+            *(Case(f"conditions {gap:g}", grid, n_seeds, gap) for gap in SEPARATIONS),
+            Case("sizes", grid, n_seeds),
         ]
     ]
 
@@ -158,6 +174,8 @@ def true_optimum(tasks: list[PlantedTask]) -> float:
 
 def run_tables(case: Case, first: int, count: int) -> tuple[list[dict], list[dict]]:
     """Draw tables first..first+count-1 of `case`; one record per optimum and per contrast."""
+    if case.is_study:
+        return run_studies(case, first, count)
     learning_rates, batch_sizes = GRIDS[case.grid]
     optima, contrasts = [], []
     for index in range(first, first + count):
@@ -184,6 +202,68 @@ def run_tables(case: Case, first: int, count: int) -> tuple[list[dict], list[dic
     return optima, contrasts
 
 
+def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[dict]]:
+    """Draw studies first..first+count-1 of a study case: one record per shift or size law (level `shift` or
+    `slope`) and, for conditions, one per "the conditions differ" verdict."""
+    learning_rates, batch_sizes = GRIDS[case.grid]
+    x_low = np.log10(min(learning_rates) / max(batch_sizes)) + INTERIOR * _span(case)
+    x_high = np.log10(max(learning_rates) / min(batch_sizes)) - INTERIOR * _span(case)
+    records, verdicts = [], []
+    for index in range(first, first + count):
+        rng = np.random.default_rng([zlib.crc32(case.shape.encode()), len(batch_sizes), case.n_seeds, index])
+        if case.shape == "sizes":
+            slope = rng.uniform(*SIZE_SLOPES)
+            offsets = slope * np.log10(np.array(SIZES) / SIZES[0])
+            start = rng.uniform(x_low - offsets.min(), x_high - offsets.max())
+            bests, sizes = start + offsets, SIZES
+        else:
+            start = rng.uniform(x_low, x_high - case.separation)
+            bests, sizes = np.array([start, start + case.separation]), (SIZES[0], SIZES[0])
+        conditions, truths = [], []
+        for number, (best, size) in enumerate(zip(bests, sizes, strict=True)):
+            tasks = {f"t{task}": planted_task("c", best, rng) for task in range(2)}
+            table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], np.inf, rng)
+            fits = fit_curves(build_series(load_results(table)), np.random.default_rng([index, number]))
+            conditions.append(ConditionFit(str(number), size, fits, []))
+            truths.append(true_optimum(list(tasks.values())))
+        if case.shape == "sizes":
+            truth = float(np.polyfit(np.log10(SIZES), truths, 1)[0])
+            laws = size_laws(conditions)
+            if not laws:
+                records.append({"level": "slope", "covered": np.nan, "error": np.nan, "width": np.nan, "open": True})
+                continue
+            row = laws[0].row()
+            records.append(
+                {
+                    "level": "slope",
+                    "covered": row["slope_ci_low"] <= truth <= row["slope_ci_high"],
+                    "error": abs(row["slope"] - truth),
+                    "width": row["slope_ci_high"] - row["slope_ci_low"],
+                    "open": False,
+                }
+            )
+            continue
+        a, b = (condition.optimum("category", "c").optimum for condition in conditions)
+        moved, truth = shift(a, b), truths[1] - truths[0]
+        records.append(
+            {
+                "level": "shift",
+                "covered": moved.contains(truth),
+                "error": abs(moved.estimate - truth),
+                "width": moved.high - moved.low,
+                "open": moved.is_open,
+            }
+        )
+        differ = (moved.low > 0 and not moved.low_open) or (moved.high < 0 and not moved.high_open)
+        verdicts.append({"detected": differ, "right_sign": moved.estimate > 0})
+    return records, verdicts
+
+
+def _span(case: Case) -> float:
+    learning_rates, batch_sizes = GRIDS[case.grid]
+    return float(np.log10(max(learning_rates) / min(batch_sizes)) - np.log10(min(learning_rates) / max(batch_sizes)))
+
+
 def summarise(case: Case, optima: list[dict]) -> list[dict]:
     frame = pd.DataFrame(optima)
     return [
@@ -193,7 +273,7 @@ def summarise(case: Case, optima: list[dict]) -> list[dict]:
             "seeds": case.n_seeds,
             "level": level,
             "n": len(rows),
-            "coverage": rows["covered"].mean(),
+            "coverage": rows["covered"].astype(float).mean(),
             "median_error": rows["error"].median(),
             "median_width": rows["width"].median(),
             "open_share": rows["open"].mean(),
@@ -234,17 +314,25 @@ def main() -> None:
         gap = case.separation
         rate = frame["detected"].mean() if gap == 0 else (frame["detected"] & frame["right_sign"]).mean()
         label = "false-positive rate" if gap == 0 else "power"
-        print(f"contrast {case.grid} seeds={case.n_seeds} separation {gap:g}: {label} {rate:.3f} (n={len(frame)})")
-        rates.append({"grid": case.grid, "gap": gap, "rate": rate})
-    rates = pd.DataFrame(rates, columns=["grid", "gap", "rate"])
-    big = table["grid"] == "7x5"
-    errors = [row["error"] for case in all_cases if case.grid == "7x5" for row in optima[case]]
+        kind = "conditions" if case.is_study else "contrast"
+        print(f"{kind} {case.grid} seeds={case.n_seeds} separation {gap:g}: {label} {rate:.3f} (n={len(frame)})")
+        rates.append({"kind": kind, "grid": case.grid, "gap": gap, "rate": rate})
+    rates = pd.DataFrame(rates, columns=["kind", "grid", "gap", "rate"])
+    big = (table["grid"] == "7x5") & ~table["level"].isin(["shift", "slope"])
+    errors = [row["error"] for case in all_cases if case.grid == "7x5" and not case.is_study for row in optima[case]]
     worst = table[big].loc[table.loc[big, "median_error"].idxmax()] if big.any() else None
-    fpr = rates.loc[(rates["grid"] == "7x5") & (rates["gap"] == 0), "rate"].max()
+    null = (rates["grid"] == "7x5") & (rates["gap"] == 0)
+    fpr = rates.loc[null & (rates["kind"] == "contrast"), "rate"].max()
+    condition_fpr = rates.loc[null & (rates["kind"] == "conditions"), "rate"].max()
+    shift_coverage = table.loc[table["level"] == "shift", "coverage"].min()
+    slope_coverage = table.loc[table["level"] == "slope", "coverage"].min()
     print(f"wall {time.perf_counter() - start:.0f} s, {arguments.workers} workers")
     if worst is not None:
         print(f"largest median error of one 7x5 case: {worst['median_error']:.3f} ({worst['case']}, {worst['level']})")
-    print(f"min_coverage={table['coverage'].min():.3f} median_error={np.nanmedian(errors):.3f} contrast_fpr={fpr:.3f}")
+    print(
+        f"min_coverage={table['coverage'].min():.3f} median_error={np.nanmedian(errors):.3f} contrast_fpr={fpr:.3f} "
+        f"condition_fpr={condition_fpr:.3f} shift_coverage={shift_coverage:.3f} slope_coverage={slope_coverage:.3f}"
+    )
 
 
 if __name__ == "__main__":

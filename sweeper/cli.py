@@ -228,19 +228,30 @@ def results(
 
 @app.command()
 def analyze(
-    source: Annotated[str, typer.Argument(help="A sweep dir, a results .csv/.parquet, a Ray experiment dir.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="A sweep dir, a study dir, a results .csv/.parquet or a Ray experiment dir; several are one study "
+            "whose conditions (model, adapter, method) are compared."
+        ),
+    ],
     output_dir: Annotated[Path, typer.Option(help="Where the plots, tables and report.md go.")] = Path("analysis"),
     reference_ratio: Annotated[
         str | None,
         typer.Option(help="A default lr/bs whose regret is reported: a number or 'lr/bs', e.g. 5e-6/128 (Tulu 3)."),
     ] = None,
+    predict_size: Annotated[
+        list[float] | None,
+        typer.Option(help="Over 3+ model sizes: each category's optimum at this parameter count, e.g. 1.7e9."),
+    ] = None,
 ) -> None:
     """Fit score vs log10(lr/bs) per task and category, find optimal ratios with honest CIs, test invariants and
-    batch-size laws, measure the regret of a shared ratio, plot.
+    batch-size laws, measure the regret of a shared ratio, plot; across conditions, the shift of each optimum.
 
     Example: sweeper analyze runs/demo --output-dir runs/demo/analysis --reference-ratio 5e-6/128
+    Across conditions: sweeper analyze runs/full runs/lora --output-dir cmp
     """
-    _analyze(source, output_dir, reference_ratio)
+    _analyze(sources if len(sources) > 1 else sources[0], output_dir, reference_ratio, predict_size or [])
 
 
 @app.command()
@@ -368,12 +379,14 @@ def _parse_override(item: str) -> tuple[str, Any]:
     return key, yaml.safe_load(value)
 
 
-def _analyze(source: Any, output_dir: Path, reference_ratio: str | None) -> None:
+def _analyze(
+    source: Any, output_dir: Path, reference_ratio: str | None, predict_sizes: list[float] | None = None
+) -> None:
     from analysis import analyze as run_analysis
     from analysis.errors import AnalysisInputError
 
     try:
-        run_analysis(source, output_dir, reference_ratio=reference_ratio)
+        run_analysis(source, output_dir, reference_ratio=reference_ratio, predict_sizes=predict_sizes or ())
     except AnalysisInputError as error:  # analysis has no dependency on sweeper, so its input error is mapped here
         raise SweeperError(str(error)) from None
     _out().print(f"analysis: {Path(output_dir) / 'report.md'}  plots: {Path(output_dir) / 'plots'}")

@@ -1,5 +1,6 @@
-"""Every figure of an analysis, written as PNG (200 dpi) and PDF into the plots folder: `write_plots` draws them in
-turn (to add a figure, draw it in a module of its own and add it here). Matplotlib's object API is used (no
+"""Every figure of an analysis, written as PNG (200 dpi) and PDF into the plots folder: `write_plots` draws one
+condition's in turn, `write_comparison_plots` a study's across conditions (to add a figure, draw it in a module of
+its own and add it here). Matplotlib's object API is used (no
 pyplot), so plotting never touches global state or a display.
 """
 
@@ -12,8 +13,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.estimates.curves import CurveFit
+from analysis.estimates.shifts import SizeLaw
 from analysis.estimates.surfaces import SurfaceFit
 from analysis.figures.batch_laws import batch_law_figure
+from analysis.figures.conditions import condition_optima_figure, size_law_figure
 from analysis.figures.heatmaps import heatmaps_figure
 from analysis.figures.invariants import invariants_figure
 from analysis.figures.ratio_curves import category_curves_figure, score_vs_ratio_figure
@@ -46,6 +49,16 @@ def write_plots(
             written += _save(batch_law_figure(surfaces, tables["batch_laws"]), directory, "batch_laws")
         if not tables["invariants"].empty:
             written += _save(invariants_figure(tables["invariants"]), directory, "invariants")
+    return written
+
+
+def write_comparison_plots(optima: pd.DataFrame, laws: list[SizeLaw], directory: Path) -> list[Path]:
+    """The study's figures into `directory`: the optima per condition, and the size law when one was fitted."""
+    colours = category_colours(optima.loc[optima["level"] == "category", "name"])
+    with mpl.rc_context(STYLE):
+        written = _save(condition_optima_figure(optima, colours), directory, "condition_optima")
+        if laws:
+            written += _save(size_law_figure(optima, laws, colours), directory, "size_law")
     return written
 
 

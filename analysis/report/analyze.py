@@ -1,13 +1,16 @@
-"""`analyze`: the whole analysis of one sweep, from any results source to CSV tables, figures and report.md.
+"""`analyze`: the whole analysis of a sweep or a study, from any results source to CSV tables, figures and report.md.
 
-This is the analysis' one public entry point; the CLI's `sweeper analyze SOURCE --output-dir OUT` only calls it.
-Every file is written atomically, so a reader (or a crash) never sees half a table.
+This is the analysis' one public entry point; the CLI's `sweeper analyze SOURCE... --output-dir OUT` only calls it.
+A study whose sweeps differ in a condition (estimates/conditions.py: LoRA against full, one model size against
+another) is analysed per condition, each in its own sub-folder as one sweep would be, and then across them
+(estimates/shifts.py, report/comparison.py), the comparison first. Every file is written atomically, so a reader (or
+a crash) never sees half a table.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +21,20 @@ import pandas as pd
 from analysis.errors import AnalysisInputError
 from analysis.estimates import wls
 from analysis.estimates.batch_laws import batch_law_table
+from analysis.estimates.conditions import Condition, split_conditions
 from analysis.estimates.contrasts import category_contrasts
-from analysis.estimates.curves import fit_curves
+from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.frontier import DivergenceFrontier
 from analysis.estimates.invariants import COLUMNS as INVARIANT_COLUMNS
 from analysis.estimates.invariants import compare_invariants
 from analysis.estimates.regret import parse_ratio, regret_table
-from analysis.estimates.series import build_series
+from analysis.estimates.series import Series, build_series
+from analysis.estimates.shifts import ConditionFit
 from analysis.estimates.surfaces import fit_surfaces, optimal_lr_table
 from analysis.figures.write import write_plots
 from analysis.files import write_atomically, write_text_atomically
-from analysis.load import Source, load_results
+from analysis.load import Source, load_study
+from analysis.report.comparison import compare_conditions
 from analysis.report.findings import collect_warnings
 from analysis.report.tables import fits_table, optima_table
 from analysis.report.text import answer_text, render_report
@@ -54,6 +60,11 @@ class AnalysisResult:
     files: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage (load, fit, surfaces, invariants, plots, report)."""
+    conditions: dict[str, AnalysisResult] = field(default_factory=dict)
+    """A study of several conditions: each one's own analysis, by label (the tables above then stack theirs, with a
+    leading `condition` column); empty for one sweep."""
+    comparison: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """A study of several conditions: condition_optima, condition_shifts, size_law and size_predictions."""
 
 
 MIN_BOOTSTRAP = 1000
@@ -61,18 +72,21 @@ MIN_BOOTSTRAP = 1000
 
 
 def analyze(
-    source: Source,
+    source: Source | Sequence[Source],
     output_dir: str | Path,
     n_bootstrap: int = 1000,
     seed: int = 0,
     reference_ratio: float | str | None = None,
+    predict_sizes: Sequence[float] = (),
 ) -> AnalysisResult:
     """Analyse how scores depend on lr/bs, per task and per category, and write tables, figures and report.md.
 
-    `source`: a sweep output dir, a results .parquet/.csv, a Ray Tune experiment folder, `wandb://entity/project/group`
-    or a DataFrame. `n_bootstrap` resamples of whole trials give the invariants' CIs, `seed` makes every draw
-    reproducible. `reference_ratio` (a float, or "lr/bs" text such as "5e-6/128") is a named default whose regret
-    the report gives beside the categories' own optima.
+    `source`: a sweep output dir, a study dir, a results .parquet/.csv, a Ray Tune experiment folder,
+    `wandb://entity/project/group` or a DataFrame, or a list of them analysed as one study. `n_bootstrap` resamples of
+    whole trials give the invariants' CIs, `seed` makes every draw reproducible. `reference_ratio` (a float, or
+    "lr/bs" text such as "5e-6/128") is a named default whose regret the report gives beside the categories' own
+    optima. `predict_sizes`: parameter counts at which a study over three or more model sizes extrapolates each
+    category's optimum.
     """
     if n_bootstrap < MIN_BOOTSTRAP:
         raise AnalysisInputError(
@@ -85,18 +99,53 @@ def analyze(
         raise AnalysisInputError(
             f"reference_ratio: expected a positive number or 'lr/bs' such as '5e-6/128', got {reference_ratio!r}."
         ) from None
+    if any(not size > 0 for size in predict_sizes):
+        raise AnalysisInputError(
+            f"predict_sizes: expected parameter counts > 0, e.g. 1.7e9, got {list(predict_sizes)}."
+        )
     output = Path(output_dir)
     timings: dict[str, float] = {}
-    rng = np.random.default_rng(seed)
     with _timed(timings, "load"):
-        frame = load_results(source)
+        frame = load_study(list(source) if isinstance(source, list | tuple) else [source])
+        conditions = split_conditions(frame)
+    settings = _Settings(n_bootstrap, seed, reference)
+    if len(conditions) == 1:
+        return _analysed(frame, output, settings, timings).result
+    return _analyze_study(frame, conditions, output, settings, predict_sizes, timings)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What `analyze` was asked, for each condition's analysis alike."""
+
+    n_bootstrap: int
+    seed: int
+    reference: float | None
+
+
+@dataclass(frozen=True)
+class _Analysed:
+    """One condition's result, and the fits and series the comparison across conditions reads."""
+
+    result: AnalysisResult
+    fits: list[CurveFit]
+    series: list[Series]
+
+
+def _analysed(
+    frame: pd.DataFrame, output: Path, settings: _Settings, timings: dict[str, float] | None = None
+) -> _Analysed:
+    """One condition's whole analysis (one sweep's, or one condition's of a study) into `output`; `timings` gains
+    its stages."""
+    timings = {} if timings is None else timings
+    rng = np.random.default_rng(settings.seed)
     with _timed(timings, "fit"):
         series = build_series(frame)
         fits = fit_curves(series, rng)
     with _timed(timings, "surfaces"):
         surfaces = fit_surfaces(series, rng)
     with _timed(timings, "invariants"):
-        counts = wls.bootstrap_counts(max(series[0].n_trials if series else 0, 1), n_bootstrap, rng)
+        counts = wls.bootstrap_counts(max(series[0].n_trials if series else 0, 1), settings.n_bootstrap, rng)
         invariant_rows = [compare_invariants(one, counts) for one in series]
         invariants = pd.concat(
             [rows for rows in invariant_rows if not rows.empty] or [pd.DataFrame(columns=INVARIANT_COLUMNS)]
@@ -104,7 +153,7 @@ def analyze(
     tables = {
         "optima": optima_table(fits),
         "category_contrast": category_contrasts(fits),
-        "regret": regret_table(fits, series, reference),
+        "regret": regret_table(fits, series, settings.reference),
         "fits": fits_table(fits),
         "invariants": invariants.reset_index(drop=True),
         "optimal_lr": optimal_lr_table(surfaces),
@@ -123,9 +172,61 @@ def analyze(
         relative = [path.relative_to(output) for path in files]
         text = render_report(frame, fits, tables, answer, warnings, relative)
         files.append(write_text_atomically(output / "report.md", text))
-    return AnalysisResult(
+    result = AnalysisResult(
         results=frame, **tables, answer=answer, warnings=warnings, output_dir=output, files=files, timings=timings
     )
+    return _Analysed(result, fits, series)
+
+
+def _analyze_study(
+    frame: pd.DataFrame,
+    conditions: list[Condition],
+    output: Path,
+    settings: _Settings,
+    predict_sizes: Sequence[float],
+    timings: dict[str, float],
+) -> AnalysisResult:
+    """Each condition in its own sub-folder, then the comparison (tables, figures, report.md) at the top; the
+    returned tables stack the conditions' own, with a leading `condition` column."""
+    analysed = {one.label: _analysed(one.table, output / one.folder, settings) for one in conditions}
+    fitted = [
+        ConditionFit(one.label, one.parameters, analysed[one.label].fits, analysed[one.label].series)
+        for one in conditions
+    ]
+    results = {label: one.result for label, one in analysed.items()}
+    compared = compare_conditions(
+        fitted,
+        conditions,
+        output,
+        predict_sizes,
+        answers={label: result.answer for label, result in results.items()},
+        warnings={label: result.warnings for label, result in results.items()},
+    )
+    stacked = {
+        name: pd.concat(
+            [getattr(result, name).assign(condition=label) for label, result in results.items()], ignore_index=True
+        ).pipe(lambda table: table[["condition", *table.columns.drop("condition")]])
+        for name in _TABLES
+    }
+    return AnalysisResult(
+        results=frame,
+        **stacked,
+        answer=compared.answer,
+        warnings=compared.warnings,
+        output_dir=output,
+        files=compared.files + [path for result in results.values() for path in result.files],
+        timings=timings
+        | {stage: sum(result.timings.get(stage, 0.0) for result in results.values()) for stage in _STAGES},
+        conditions=results,
+        comparison=compared.tables,
+    )
+
+
+_TABLES = (
+    "fits", "optima", "category_contrast", "regret", "invariants", "optimal_lr", "batch_laws", "divergence_frontier",
+)  # fmt: skip
+_STAGES = ("fit", "surfaces", "invariants", "plots", "report")
+"""The stages a study's timings add up over its conditions (its loading is timed once, in `analyze`)."""
 
 
 @contextmanager

@@ -1,0 +1,223 @@
+"""Condition against condition: how far each category's optimal lr/bs moves (LoRA against full fine-tuning, DPO
+against SFT, one model size against another), and, over three or more sizes, how it scales with parameters.
+
+Each condition is its own sweep, fitted on its own (curves.py), so two conditions share no trial and no noise, and
+their optima are independent. The shift b − a of two optima is given with the interval that MOVER (Zou & Donner,
+2008) builds from the two optima's own 95% CIs: each side combines the two half-widths that push the difference that
+way, so the shift inherits whatever those intervals already account for (skew, cliffs: optimum.py), which a plain
+difference of posterior draws would drop. An end is open where an optimum's end that bounds it is open: the shift is
+then bounded by the grids, not measured.
+
+Across sizes, log10 of each category's optimum is a line in log10 parameters (Step Law's power law, per category),
+fitted by weighted least squares with each optimum's CI as its known error (an open optimum has none and is left
+out). Where the optima scatter more than their errors allow, the errors are scaled up by sqrt(chi²/dof) (the
+Particle Data Group's scale factor) before the slope's CI is read. A prediction at another size carries the line's
+uncertainty, which grows with the distance from the sizes measured, and says when it is an extrapolation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from analysis.estimates.curves import CurveFit
+from analysis.estimates.intervals import TAILS, Interval
+from analysis.estimates.regret import REFERENCE, regret_table
+from analysis.estimates.series import Series
+
+Z = float(norm.ppf(TAILS[2]))
+"""The normal quantile of the two-sided 95% interval every CI here is (1.96)."""
+
+OPTIMA_COLUMNS = [
+    "condition", "level", "name", "kind", "best_log10_ratio", "ci_low", "ci_high", "ci_low_open", "ci_high_open",
+    "model_parameters",
+]  # fmt: skip
+SHIFT_COLUMNS = [
+    "category", "condition_a", "condition_b", "shift_log10_ratio", "ci_low", "ci_high", "ci_low_open", "ci_high_open",
+    "differ", "regret_b_at_a", "regret_ci_low", "regret_ci_high", "regret_metric",
+]  # fmt: skip
+LAW_COLUMNS = [
+    "category", "n_sizes", "slope", "slope_ci_low", "slope_ci_high", "intercept", "scale_factor", "left_out",
+]  # fmt: skip
+PREDICTION_COLUMNS = [
+    "category", "model_parameters", "best_log10_ratio", "ci_low", "ci_high", "lr_bs_ratio", "extrapolation",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ConditionFit:
+    """One condition's fitted curves and series, as its own analysis made them."""
+
+    label: str
+    parameters: float
+    fits: list[CurveFit]
+    series: list[Series]
+
+    def optimum(self, level: str, name: str) -> CurveFit | None:
+        return next((fit for fit in self.fits if (fit.level, fit.name) == (level, name)), None)
+
+
+def condition_optima(conditions: list[ConditionFit]) -> pd.DataFrame:
+    """condition_optima.csv: each condition's optimum per category and over all tasks, with its 95% CI."""
+    rows = [
+        {
+            "condition": condition.label,
+            "level": fit.level,
+            "name": fit.name,
+            "kind": fit.kind,
+            **fit.optimum.as_columns("best_log10_ratio"),
+            "model_parameters": condition.parameters,
+        }
+        for condition in conditions
+        for fit in condition.fits
+        if fit.level in ("category", "all")
+    ]
+    return pd.DataFrame(rows, columns=OPTIMA_COLUMNS)
+
+
+def shift(a: Interval, b: Interval) -> Interval:
+    """b − a with its MOVER 95% interval from the two optima's CIs; NaN where either has none."""
+    if np.isnan([a.low, a.high, b.low, b.high]).any():
+        return Interval(b.estimate - a.estimate, np.nan, np.nan)
+    estimate = b.estimate - a.estimate
+    return Interval(
+        estimate,
+        estimate - np.hypot(b.estimate - b.low, a.high - a.estimate),
+        estimate + np.hypot(b.high - b.estimate, a.estimate - a.low),
+        b.low_open or a.high_open,
+        b.high_open or a.low_open,
+    )
+
+
+def condition_shifts(conditions: list[ConditionFit]) -> pd.DataFrame:
+    """condition_shifts.csv: for each pair of conditions (a before b in the study's order) and each category both
+    fitted, the shift of its optimum b − a in decades of lr/bs with its 95% CI, whether they differ (a closed CI that
+    excludes 0), and the regret of training b at a's optimum (b's score lost, in b's metric units, with its CI)."""
+    rows = []
+    for a, b in itertools.combinations(conditions, 2):
+        for fit_b in (fit for fit in b.fits if fit.level == "category" and fit.kind == "gp"):
+            fit_a = a.optimum("category", fit_b.name)
+            if fit_a is None or fit_a.kind != "gp":
+                continue
+            moved = shift(fit_a.optimum, fit_b.optimum)
+            regret = regret_table(b.fits, b.series, 10**fit_a.best_log10_ratio)
+            at_a = regret[(regret["level"] == "category") & (regret["name"] == fit_b.name)]
+            at_a = at_a[at_a["against"] == REFERENCE].iloc[0]
+            excludes_zero = (moved.low > 0 and not moved.low_open) or (moved.high < 0 and not moved.high_open)
+            rows.append(
+                {
+                    "category": fit_b.name,
+                    "condition_a": a.label,
+                    "condition_b": b.label,
+                    **moved.as_columns("shift_log10_ratio"),
+                    "differ": bool(excludes_zero),
+                    "regret_b_at_a": at_a["regret"],
+                    "regret_ci_low": at_a["ci_low"],
+                    "regret_ci_high": at_a["ci_high"],
+                    "regret_metric": at_a["metric"],
+                }
+            )
+    return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class SizeLaw:
+    """log10 optimum = intercept + slope · log10 parameters, for one category, with the fit's covariance."""
+
+    category: str
+    log10_parameters: np.ndarray
+    slope: float
+    intercept: float
+    covariance: np.ndarray
+    scale_factor: float
+    left_out: tuple[str, ...]
+
+    def predict(self, parameters: float) -> tuple[Interval, bool]:
+        """The optimum at `parameters` with its 95% CI, and whether that is an extrapolation."""
+        x = np.log10(parameters)
+        design = np.array([1.0, x])
+        estimate = self.intercept + self.slope * x
+        half = Z * float(np.sqrt(design @ self.covariance @ design))
+        inside = self.log10_parameters.min() - 1e-9 <= x <= self.log10_parameters.max() + 1e-9
+        return Interval(estimate, estimate - half, estimate + half), not inside
+
+    def row(self) -> dict:
+        half = Z * float(np.sqrt(self.covariance[1, 1]))
+        return {
+            "category": self.category,
+            "n_sizes": len(self.log10_parameters),
+            "slope": self.slope,
+            "slope_ci_low": self.slope - half,
+            "slope_ci_high": self.slope + half,
+            "intercept": self.intercept,
+            "scale_factor": self.scale_factor,
+            "left_out": ", ".join(self.left_out),
+        }
+
+
+MIN_SIZES = 3
+"""Sizes a line needs: two determine it exactly and say nothing of its error (their shift is reported instead)."""
+
+
+def size_laws(conditions: list[ConditionFit]) -> list[SizeLaw]:
+    """Per category, the line through its optima over three or more model sizes with closed CIs; none when the
+    conditions are not model sizes (one parameter count each, all recorded and distinct)."""
+    sizes = [condition.parameters for condition in conditions]
+    if len(sizes) < MIN_SIZES or not np.isfinite(sizes).all() or len(set(sizes)) != len(sizes):
+        return []
+    categories = dict.fromkeys(
+        fit.name for condition in conditions for fit in condition.fits if fit.level == "category"
+    )
+    laws = []
+    for category in categories:
+        used, left_out = [], []
+        for condition in conditions:
+            fit = condition.optimum("category", category)
+            optimum = fit.optimum if fit is not None and fit.kind == "gp" else Interval.missing()
+            closed = not optimum.is_open and np.isfinite([optimum.low, optimum.high]).all()
+            (used if closed else left_out).append((condition, optimum))
+        if len(used) >= MIN_SIZES:
+            laws.append(_fit_line(category, used, tuple(condition.label for condition, _ in left_out)))
+    return laws
+
+
+def _fit_line(category: str, used: list[tuple[ConditionFit, Interval]], left_out: tuple[str, ...]) -> SizeLaw:
+    x = np.log10([condition.parameters for condition, _ in used])
+    y = np.array([optimum.estimate for _, optimum in used])
+    sd = np.array([max(optimum.high - optimum.low, 1e-6) / (2 * Z) for _, optimum in used])
+    design = np.column_stack([np.ones_like(x), x])
+    weights = 1 / sd**2
+    information = design.T @ (design * weights[:, None])
+    covariance = np.linalg.inv(information)
+    intercept, slope = covariance @ design.T @ (weights * y)
+    residuals = y - (intercept + slope * x)
+    dof = len(x) - 2
+    scale = float(np.sqrt(max(1.0, np.sum(weights * residuals**2) / dof)))
+    return SizeLaw(category, x, float(slope), float(intercept), covariance * scale**2, scale, left_out)
+
+
+def size_law_tables(laws: list[SizeLaw], predict_sizes: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """size_law.csv (a line per category) and size_predictions.csv (each category's optimum at each asked size)."""
+    predictions = []
+    for law in laws:
+        for size in predict_sizes:
+            interval, extrapolated = law.predict(size)
+            predictions.append(
+                {
+                    "category": law.category,
+                    "model_parameters": size,
+                    "best_log10_ratio": interval.estimate,
+                    "ci_low": interval.low,
+                    "ci_high": interval.high,
+                    "lr_bs_ratio": 10**interval.estimate,
+                    "extrapolation": extrapolated,
+                }
+            )
+    return (
+        pd.DataFrame([law.row() for law in laws], columns=LAW_COLUMNS),
+        pd.DataFrame(predictions, columns=PREDICTION_COLUMNS),
+    )
