@@ -3,22 +3,29 @@ holds it.
 
 Every table comes from `analysis.synthetic` with lm-eval-like binomial noise (each task scored on 200, 500 or
 1000 items). Cases cross a shape (symmetric; skewed: widths 3× apart; flat-topped; a cliff past the optimum with
-divergence just beyond; the truth beyond the grid's edge; two categories 0, 0.5 and 1 decade apart) with a grid
-(7 lr × 5 bs, and the demo's 3 × 3) and 1 or 2 seeds. Shape tables hold two tasks of one category; category tables
+divergence just beyond; the truth beyond the grid's edge; divergence above a learning rate at every batch size, as
+Adam's follows the learning rate; two categories 0, 0.5 and 1 decade apart) with a grid (7 lr × 5 bs, and the demo's
+3 × 3) and 1 or 2 seeds. On 7 × 5 the symmetric, skewed, cliff and lr-divergence shapes are also drawn with seed
+noise, 1× and 2× the eval noise's sd at the peak (half of its variance shared by the trial's tasks), which no stderr
+reports. Shape tables hold two tasks of one category; category tables
 two tasks per category. Study cases plant conditions, each its own table of two tasks of one category fitted on its
 own (as `analyze` does for a study): two conditions whose optima lie 0, 0.5 and 1 decade apart (the shift's CI,
 estimates/shifts.py), and three model sizes (135M, 360M, 1.7B) whose optima follow a random power law in
 parameters (slope -1 to 0.5 decades per decade: the size law's slope CI).
 
-The truth is the argmax of the expected score over x = log10(lr/bs). An interval open at a bound (it reaches the
-grid's edge or the divergence frontier) covers a truth beyond that bound in the open direction. Per case and level
-(task, category): coverage of the 95% CI, median absolute error of the point estimate (not for "beyond edge", whose
+The truth is the argmax of the expected score over x = log10(lr/bs), and at each batch size over log10 lr (levels
+`task lr@bs`, `category lr@bs`: the optimal learning rate per batch size). An interval open at a bound (it reaches the
+grid's edge or the divergence frontier) covers a truth beyond that bound in the open direction. Per case and level:
+coverage of the 95% CI, median absolute error of the point estimate (not for "beyond edge", whose
 truth no grid point can show), median CI width, and the share of open intervals. Then the category contrast's
 false-positive rate (p < 0.05 at 0 decades) and its power (p < 0.05, right sign) at 0.5 and 1 decade, and the same
 for "the conditions differ" (the shift's closed CI excludes 0). The last line is `min_coverage=… median_error=…
-contrast_fpr=… condition_fpr=… shift_coverage=… slope_coverage=…`: the smallest coverage of any row, the median
-absolute error of all 7 × 5 optima whose truth lies inside the grid (the line before it names the worst single case),
-the largest false-positive rates on 7 × 5, and the smallest coverage of the shift and of the size law's slope.
+contrast_fpr=… min_coverage_seed_noise=… per_bs_coverage=… condition_fpr=… shift_coverage=… slope_coverage=…`: the
+smallest coverage of a ratio optimum without seed noise, the median absolute error of all 7 × 5 ratio optima whose
+truth lies inside the grid (the line before it names the worst single case), the largest category-contrast
+false-positive rate on 7 × 5, the smallest ratio-optimum coverage with seed noise, the smallest coverage of the
+optimal lr per batch size, the largest "conditions differ" false-positive rate on 7 × 5, and the smallest coverage of
+the shift and of the size law's slope.
 
     python -m benchmarks.calibration            # 200 tables per case
     python -m benchmarks.calibration --quick    # 30 tables per case, about 3 minutes on 2 cores
@@ -41,6 +48,7 @@ from analysis.estimates.contrasts import category_contrasts
 from analysis.estimates.curves import fit_curves
 from analysis.estimates.series import build_series
 from analysis.estimates.shifts import ConditionFit, shift, size_laws
+from analysis.estimates.surfaces import fit_surfaces
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
 
@@ -48,7 +56,10 @@ GRIDS = {
     "7x5": (np.geomspace(1e-5, 1e-2, 7), (4, 8, 16, 32, 64)),
     "3x3": ((3e-4, 1e-3, 3e-3), (4, 16, 64)),
 }
-SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "beyond edge")
+SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "beyond edge", "lr divergence")
+SEED_NOISE = (1.0, 2.0)
+SEED_NOISE_SHAPES = ("symmetric", "skewed", "cliff", "lr divergence")
+"""Seed-noise cases (7 x 5): these shapes with seed noise of 1x and 2x the eval noise's sd, in no stderr."""
 SEPARATIONS = (0.0, 0.5, 1.0)
 SIZES = (1.35e8, 3.6e8, 1.7e9)
 """The study cases' model sizes: SmolLM2's three."""
@@ -69,6 +80,15 @@ class Case:
     n_seeds: int
     separation: float | None = None
     """Category and condition cases: how many decades apart the two optima lie."""
+    seed_noise: float = 0.0
+    """Each run's own luck, in multiples of the eval noise's sd at the task's peak: half of its variance shared by
+    the trial's tasks, half each task's own; none of it in the reported stderr."""
+
+    @property
+    def key(self) -> list[int]:
+        """The case's part of every table's random seed (seed-noise cases get their own tables)."""
+        base = [zlib.crc32(self.shape.encode()), len(GRIDS[self.grid][1]), self.n_seeds]
+        return [*base, int(10 * self.seed_noise)] if self.seed_noise else base
 
     @property
     def is_study(self) -> bool:
@@ -83,6 +103,12 @@ def cases() -> list[Case]:
         for n_seeds in SEEDS
         for case in [
             *(Case(shape, grid, n_seeds) for shape in SHAPES),
+            *(
+                Case(shape, grid, n_seeds, seed_noise=noise)
+                for shape in SEED_NOISE_SHAPES
+                for noise in SEED_NOISE
+                if grid == "7x5"
+            ),
             *(Case(f"categories {gap:g}", grid, n_seeds, gap) for gap in SEPARATIONS),
             *(Case(f"conditions {gap:g}", grid, n_seeds, gap) for gap in SEPARATIONS),
             Case("sizes", grid, n_seeds),
@@ -91,21 +117,32 @@ def cases() -> list[Case]:
 
 
 def estimate(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The analysis under test: optima (level, name, best, ci_low, ci_high, low_open, high_open) of the tasks and
-    categories, and category contrasts (category_a, category_b, diff, p_value; diff = optimum of a - optimum of b)."""
-    fits = fit_curves(build_series(load_results(table)), np.random.default_rng(seed))
+    """The analysis under test: optima (level, name, batch_size, best, ci_low, ci_high, low_open, high_open) of the
+    tasks and categories, the ratio's (batch_size NaN) and the learning rate's at each batch size (level
+    `<level> lr@bs`), and category contrasts (category_a, category_b, diff, p_value; diff = optimum of a - optimum of
+    b)."""
+    series = build_series(load_results(table))
+    rng = np.random.default_rng(seed)
+    fits = fit_curves(series, rng)
+    located = [(fit.level, fit.name, np.nan, fit.optimum) for fit in fits]
+    located += [
+        (f"{surface.level} lr@bs", surface.name, 10**log10_bs, interval)
+        for surface in fit_surfaces(series, rng)
+        for log10_bs, interval in zip(surface.log10_bs, surface.optimal_lr, strict=True)
+    ]
     rows = [
         {
-            "level": fit.level,
-            "name": fit.name,
-            "best": fit.best_log10_ratio,
-            "ci_low": fit.optimum.low,
-            "ci_high": fit.optimum.high,
-            "low_open": fit.optimum.low_open,
-            "high_open": fit.optimum.high_open,
+            "level": level,
+            "name": name,
+            "batch_size": batch_size,
+            "best": optimum.estimate,
+            "ci_low": optimum.low,
+            "ci_high": optimum.high,
+            "low_open": optimum.low_open,
+            "high_open": optimum.high_open,
         }
-        for fit in fits
-        if fit.level in ("task", "category")
+        for level, name, batch_size, optimum in located
+        if level.split()[0] in ("task", "category")
     ]
     contrast = category_contrasts(fits)
     sign = np.where(contrast["category_a"] < contrast["category_b"], 1.0, -1.0)
@@ -120,8 +157,10 @@ def estimate(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame
     return pd.DataFrame(rows), contrast
 
 
-def planted_case(case: Case, rng: np.random.Generator) -> tuple[dict[str, PlantedTask], float]:
-    """The tasks of one random table of `case`, and the lr/bs above which its runs diverge."""
+def planted_case(case: Case, rng: np.random.Generator) -> tuple[dict[str, PlantedTask], dict[str, float]]:
+    """The tasks of one random table of `case`, and `planted_table`'s options for it: where its runs diverge
+    (`diverge_above` or `diverge_above_lr`) and the seed noise's share the trial's tasks have in common
+    (`trial_effect`)."""
     learning_rates, batch_sizes = GRIDS[case.grid]
     x_low = np.log10(min(learning_rates) / max(batch_sizes))
     x_high = np.log10(max(learning_rates) / min(batch_sizes))
@@ -133,8 +172,18 @@ def planted_case(case: Case, rng: np.random.Generator) -> tuple[dict[str, Plante
         best = x_high + beyond if rng.random() < 0.5 else x_low - beyond
     if case.separation is not None:
         tasks = {f"a{index}": planted_task("a", best, rng) for index in range(2)}
-        return tasks | {f"b{index}": planted_task("b", best + gap, rng) for index in range(2)}, np.inf
-    return shaped({f"t{index}": planted_task("c", best, rng) for index in range(2)}, case.shape, best, rng)
+        return tasks | {f"b{index}": planted_task("b", best + gap, rng) for index in range(2)}, {}
+    tasks, options = shaped({f"t{index}": planted_task("c", best, rng) for index in range(2)}, case, best, rng)
+    if case.seed_noise:
+        own = case.seed_noise * np.sqrt(0.5)
+        tasks = {name: replace(one, seed_noise=own * eval_sd(one)) for name, one in tasks.items()}
+        options["trial_effect"] = own * float(np.mean([eval_sd(one) for one in tasks.values()]))
+    return tasks, options
+
+
+def eval_sd(task: PlantedTask) -> float:
+    """The sd of lm-eval's sampling noise at the task's peak (binomial over its items)."""
+    return float(np.sqrt(task.peak * (1 - task.peak) / task.n_items))
 
 
 def planted_task(category: str, best_z: float, rng: np.random.Generator) -> PlantedTask:
@@ -150,26 +199,36 @@ def planted_task(category: str, best_z: float, rng: np.random.Generator) -> Plan
 
 
 def shaped(
-    tasks: dict[str, PlantedTask], shape: str, best: float, rng: np.random.Generator
-) -> tuple[dict[str, PlantedTask], float]:
-    """`tasks` with `shape`'s peak (skewed: widths 3x apart; flat-topped; a cliff; any other shape as they are),
-    and the lr/bs above which runs diverge: for a cliff 0.15-0.5 decades past `best`, else never."""
+    tasks: dict[str, PlantedTask], case: Case, best: float, rng: np.random.Generator
+) -> tuple[dict[str, PlantedTask], dict[str, float]]:
+    """`tasks` with the case's peak (skewed: widths 3x apart; flat-topped; a cliff; any other shape as they are),
+    and where runs diverge: for a cliff above an lr/bs 0.15-0.5 decades past `best`; for `lr divergence` (Adam's,
+    which follows the learning rate) above the learning rate 0.15-0.5 decades past the optimum's at the grid's
+    middle batch size, whatever the batch size (so below the optimal ratio at the largest ones); else never."""
+    shape = case.shape
     if shape == "skewed":
         width = 3.0 if rng.random() < 0.5 else 1 / 3
-        return {name: replace(one, width_above=width) for name, one in tasks.items()}, np.inf
+        return {name: replace(one, width_above=width) for name, one in tasks.items()}, {}
     if shape == "flat-topped":
-        return {name: replace(one, power=4.0) for name, one in tasks.items()}, np.inf
+        return {name: replace(one, power=4.0) for name, one in tasks.items()}, {}
     if shape == "cliff":
         tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0)) for name, one in tasks.items()}
-        return tasks, 10 ** (best + rng.uniform(0.15, 0.5))
-    return tasks, np.inf
+        return tasks, {"diverge_above": 10 ** (best + rng.uniform(0.15, 0.5))}
+    if shape == "lr divergence":
+        middle = float(np.median(GRIDS[case.grid][1]))
+        return tasks, {"diverge_above_lr": 10 ** (best + np.log10(middle) + rng.uniform(0.15, 0.5))}
+    return tasks, {}
 
 
-def true_optimum(tasks: list[PlantedTask]) -> float:
-    """Argmax over x of the tasks' mean expected score (every planted task here has alpha = 1)."""
+def true_optimum(tasks: list[PlantedTask], batch_size: float = np.nan) -> float:
+    """Argmax over x = log10(lr/bs) of the tasks' mean expected score (every planted task here has alpha = 1); with a
+    `batch_size`, the argmax over log10 lr at that batch size."""
     x = np.linspace(-12.0, 2.0, 14001)
-    expected = np.mean([one.expected_score(10**x, np.ones_like(x)) for one in tasks], axis=0)
-    return float(x[np.argmax(expected)])
+    if np.isnan(batch_size):
+        expected = np.mean([one.expected_score(10**x, np.ones_like(x)) for one in tasks], axis=0)
+        return float(x[np.argmax(expected)])
+    sizes = np.full_like(x, batch_size)
+    return float(x[np.argmax(np.mean([one.expected_score(10**x, sizes) for one in tasks], axis=0))])
 
 
 def run_tables(case: Case, first: int, count: int) -> tuple[list[dict], list[dict]]:
@@ -179,13 +238,13 @@ def run_tables(case: Case, first: int, count: int) -> tuple[list[dict], list[dic
     learning_rates, batch_sizes = GRIDS[case.grid]
     optima, contrasts = [], []
     for index in range(first, first + count):
-        rng = np.random.default_rng([zlib.crc32(case.shape.encode()), len(batch_sizes), case.n_seeds, index])
-        tasks, diverge_above = planted_case(case, rng)
-        table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], diverge_above, rng)
+        rng = np.random.default_rng([*case.key, index])
+        tasks, options = planted_case(case, rng)
+        table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], random_state=rng, **options)
         found, contrast = estimate(table, seed=index)
         for row in found.itertuples():
             members = [one for name, one in tasks.items() if name == row.name or one.category == row.name]
-            truth = true_optimum(members)
+            truth = true_optimum(members, row.batch_size)
             covered = (row.ci_low <= truth or row.low_open) and (truth <= row.ci_high or row.high_open)
             optima.append(
                 {
@@ -210,7 +269,7 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
     x_high = np.log10(max(learning_rates) / min(batch_sizes)) - INTERIOR * _span(case)
     records, verdicts = [], []
     for index in range(first, first + count):
-        rng = np.random.default_rng([zlib.crc32(case.shape.encode()), len(batch_sizes), case.n_seeds, index])
+        rng = np.random.default_rng([*case.key, index])
         if case.shape == "sizes":
             slope = rng.uniform(*SIZE_SLOPES)
             offsets = slope * np.log10(np.array(SIZES) / SIZES[0])
@@ -269,6 +328,7 @@ def summarise(case: Case, optima: list[dict]) -> list[dict]:
     return [
         {
             "case": case.shape,
+            "seed_noise": case.seed_noise,
             "grid": case.grid,
             "seeds": case.n_seeds,
             "level": level,
@@ -318,19 +378,31 @@ def main() -> None:
         print(f"{kind} {case.grid} seeds={case.n_seeds} separation {gap:g}: {label} {rate:.3f} (n={len(frame)})")
         rates.append({"kind": kind, "grid": case.grid, "gap": gap, "rate": rate})
     rates = pd.DataFrame(rates, columns=["kind", "grid", "gap", "rate"])
-    big = (table["grid"] == "7x5") & ~table["level"].isin(["shift", "slope"])
-    errors = [row["error"] for case in all_cases if case.grid == "7x5" and not case.is_study for row in optima[case]]
+    ratio = table["level"].isin(["task", "category"])
+    big = (table["grid"] == "7x5") & ratio
+    errors = [
+        row["error"]
+        for case in all_cases
+        if case.grid == "7x5" and not case.is_study
+        for row in optima[case]
+        if row["level"] in ("task", "category")
+    ]
     worst = table[big].loc[table.loc[big, "median_error"].idxmax()] if big.any() else None
     null = (rates["grid"] == "7x5") & (rates["gap"] == 0)
     fpr = rates.loc[null & (rates["kind"] == "contrast"), "rate"].max()
     condition_fpr = rates.loc[null & (rates["kind"] == "conditions"), "rate"].max()
     shift_coverage = table.loc[table["level"] == "shift", "coverage"].min()
     slope_coverage = table.loc[table["level"] == "slope", "coverage"].min()
+    quiet = ratio & (table["seed_noise"] == 0)
+    seed_noise_coverage = table.loc[ratio & (table["seed_noise"] > 0), "coverage"].min()
+    per_bs_coverage = table.loc[table["level"].str.endswith("lr@bs"), "coverage"].min()
     print(f"wall {time.perf_counter() - start:.0f} s, {arguments.workers} workers")
     if worst is not None:
         print(f"largest median error of one 7x5 case: {worst['median_error']:.3f} ({worst['case']}, {worst['level']})")
     print(
-        f"min_coverage={table['coverage'].min():.3f} median_error={np.nanmedian(errors):.3f} contrast_fpr={fpr:.3f} "
+        f"min_coverage={table.loc[quiet, 'coverage'].min():.3f} median_error={np.nanmedian(errors):.3f} "
+        f"contrast_fpr={fpr:.3f} min_coverage_seed_noise={seed_noise_coverage:.3f} "
+        f"per_bs_coverage={per_bs_coverage:.3f} "
         f"condition_fpr={condition_fpr:.3f} shift_coverage={shift_coverage:.3f} slope_coverage={slope_coverage:.3f}"
     )
 
