@@ -348,10 +348,16 @@ def main() -> None:
     parser.add_argument("--tables", type=int, help="tables per case (overrides --quick)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--shapes", nargs="+", help="only these cases (e.g. cliff 'categories 0')")
+    parser.add_argument("--grids", nargs="+", choices=list(GRIDS), help="only these grids")
     arguments = parser.parse_args()
     n_tables = arguments.tables or (30 if arguments.quick else 200)
     start = time.perf_counter()
-    all_cases = [case for case in cases() if not arguments.shapes or case.shape in arguments.shapes]
+    all_cases = [
+        case
+        for case in cases()
+        if (not arguments.shapes or case.shape in arguments.shapes)
+        and (not arguments.grids or case.grid in arguments.grids)
+    ]
     chunks = [(case, first, min(10, n_tables - first)) for case in all_cases for first in range(0, n_tables, 10)]
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"  # one BLAS thread per worker process
     with ProcessPoolExecutor(arguments.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
