@@ -27,6 +27,7 @@ from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.frontier import DivergenceFrontier
 from analysis.estimates.invariants import COLUMNS as INVARIANT_COLUMNS
 from analysis.estimates.invariants import compare_invariants
+from analysis.estimates.noise import noise_table
 from analysis.estimates.regret import parse_ratio, regret_table
 from analysis.estimates.series import Series, build_series
 from analysis.estimates.shifts import ConditionFit
@@ -53,6 +54,8 @@ class AnalysisResult:
     optimal_lr: pd.DataFrame
     batch_laws: pd.DataFrame
     divergence_frontier: pd.DataFrame
+    noise: pd.DataFrame
+    """Per task: eval noise, seed noise beyond it, the noise the fit found beyond the stated noise (noise.py)."""
     answer: str
     """The report's Answer section (markdown bullets): optima, contrast, regret of a shared ratio, confidence."""
     warnings: list[str]
@@ -159,6 +162,7 @@ def _analysed(
         "optimal_lr": optimal_lr_table(surfaces),
         "batch_laws": batch_law_table(surfaces),
         "divergence_frontier": DivergenceFrontier.of(frame).table(),
+        "noise": noise_table(frame, fits),
     }
     files = [
         write_atomically(output / f"{name}.csv", lambda path, table=table: table.to_csv(path, index=False))
@@ -224,6 +228,7 @@ def _analyze_study(
 
 _TABLES = (
     "fits", "optima", "category_contrast", "regret", "invariants", "optimal_lr", "batch_laws", "divergence_frontier",
+    "noise",
 )  # fmt: skip
 _STAGES = ("fit", "surfaces", "invariants", "plots", "report")
 """The stages a study's timings add up over its conditions (its loading is timed once, in `analyze`)."""

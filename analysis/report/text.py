@@ -138,6 +138,7 @@ def render_report(
     lines += ["## Tasks", ""]
     for fit in (fit for fit in fits if fit.level == "task"):
         lines.append(f"- **{fit.name}** ({task_categories[fit.name]}): {optimum_sentence(fit)}.")
+    lines += ["", "## Noise per task (in each metric's units)", "", *_noise_lines(tables["noise"])]
     lines += ["", "## Which invariant: lr/bs, lr/sqrt(bs), or lr and bs separately", ""]
     invariants = tables["invariants"]
     if invariants.empty:
@@ -171,6 +172,22 @@ def _regret_lines(regret: pd.DataFrame) -> list[str]:
     for row in regret[regret["level"] == "category"].itertuples():
         lines.append(f"- **{row.name}** {regret_sentence(pd.Series(row._asdict()))}.")
     return lines
+
+
+def _noise_lines(noise: pd.DataFrame) -> list[str]:
+    """Each task's eval noise, seed noise beyond it, and the noise its curve found beyond the stated noise."""
+    lines = []
+    for row in noise.itertuples():
+        seeds = (
+            f"seeds {row.seed_sd:.3g} beyond it (from {_count(row.replicated_points, 'grid point')} with 2+ seeds)"
+            if np.isfinite(row.seed_sd)
+            else "no grid point has two seeds, so the seeds' own spread is not measured"
+        )
+        fit = (
+            f"; the curve found {row.fit_extra_sd:.3g} beyond the stated noise" if np.isfinite(row.fit_extra_sd) else ""
+        )
+        lines.append(f"- **{row.task}** ({row.metric}): eval (stderr) {row.eval_sd:.3g}; {seeds}{fit}.")
+    return lines or ["No task has an ok score."]
 
 
 def _law_lines(tables: dict[str, pd.DataFrame]) -> list[str]:

@@ -52,6 +52,7 @@ TABLES = {
     "batch_laws": ["level", "name", "law", "coefficient", "b_noise", "b_noise_ci_low", "b_noise_ci_high", "chosen"],
     "category_contrast": ["category_a", "category_b", "diff_log10_ratio", "ci_low", "ci_high", "p_value", "separable"],
     "divergence_frontier": ["batch_size", "frontier_lr_bs_ratio"],
+    "noise": ["task", "metric", "eval_sd", "seed_sd", "replicated_points", "fit_extra_sd"],
 }
 
 
