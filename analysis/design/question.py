@@ -158,8 +158,8 @@ def between(tried: Sequence[float], step: float) -> list[float]:
 
 def trial_noise(series: dict[str, Series], models: dict[str, TaskGP]) -> np.ndarray:
     """(T, T) covariance of one trial's scores over the tasks of `models`: each task's run variance (the median
-    over its points of the seed mean's variance times its seeds; the GP's nugget where none is known), and between
-    tasks the trial effect they share."""
+    over its points of the seed mean's variance times its seeds, the noise the GP found beyond the stated noise
+    included: `with_noise_variance`), and between tasks the trial effect they share."""
     variance = np.array(
         [
             np.median(rows["variance"] * rows["n_seeds"])
