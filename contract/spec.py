@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -161,14 +161,17 @@ class LoraSpec(StrictModel):
     rank: int = Field(16, gt=0, description="LoRA rank r.")
     alpha: float = Field(32.0, gt=0, description="LoRA alpha: the update is scaled by alpha/r (alpha/sqrt(r) rsLoRA).")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter's input.")
-    target_modules: list[str] | Literal["all-linear"] = Field(
+    target_modules: Annotated[list[str], Field(min_length=1)] | Literal["all-linear"] = Field(
         "all-linear",
         description="Modules that get an adapter: `all-linear` (every linear layer but the output head, as 'LoRA "
         "Without Regret' recommends) or a list of module names, e.g. [q_proj, v_proj].",
     )
     rslora: bool = Field(False, description="Rank-stabilised LoRA: scale by alpha/sqrt(r), so lr* moves less with r.")
     save_merged: bool = Field(
-        False, description="With training.save_model: also save the model with the adapter merged in (`merged/`)."
+        False,
+        description="With training.save_model: also save the model with the adapter merged in, under `merged/` in the "
+        "trial's saved-model folder (beside the adapter): a DPO sweep with `model.from_sweep` starts from it as it is; "
+        "without it that sweep merges the adapter into its base model once, which must then still load.",
     )
 
 
@@ -231,7 +234,10 @@ class TrainingSpec(StrictModel):
         "transformers' `fsdp`), for models that do not fit one device; needs resources.workers > 1 and GPUs.",
     )
     lora: LoraSpec | None = Field(
-        None, description="Train a LoRA adapter (peft) instead of every weight; absent: full fine-tuning."
+        None,
+        description="Train a LoRA adapter (peft) instead of every weight, for SFT and DPO (whose reference is then "
+        "the base model, the adapter disabled); absent: full fine-tuning. `--set training.lora.rank=8` turns it on "
+        "with the other fields' defaults. A trial saves the adapter (training.save_model) and scores the merged model.",
     )
     checkpoint_steps: int | None = Field(
         None,
@@ -610,6 +616,12 @@ def _method_problems(spec: SweepSpec) -> list[str]:
             "training.fsdp: shards over a trial's workers, one GPU each (on CPUs accelerate would quietly run DDP); "
             "set resources.workers > 1 and resources.gpus: 1, or fsdp: false"
         )
+    if spec.training.fsdp and spec.training.lora is not None:
+        problems.append(
+            "training.lora: not with training.fsdp (sharding a frozen base beside a small trainable adapter is "
+            "untested here); a LoRA trial's gradients and optimizer state are the adapter's only, so plain data "
+            "parallelism usually fits: set fsdp: false, or drop lora"
+        )
     if spec.method == "dpo":
         for switch in ("padding_free", "liger_kernel"):
             if getattr(spec.training, switch):
@@ -786,7 +798,9 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node = raw
     *parents, leaf = dotted.split(".")
     for key in parents:
-        node = node.setdefault(key, {})
+        if node.get(key) is None:  # absent, or an optional section left out (`lora: null`): `--set` opens it
+            node[key] = {}
+        node = node[key]
     node[leaf] = value
 
 

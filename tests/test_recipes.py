@@ -1,4 +1,5 @@
-"""The real SmolTulu recipes, run offline: SFT on Tulu-3-shaped chats, then DPO from the SFT sweep's best model.
+"""The real SmolTulu recipes, run offline: SFT on Tulu-3-shaped chats, then DPO from the SFT sweep's best model; the
+LoRA SFT recipe too, then DPO with a LoRA adapter from its best trial's merged model.
 
 Each recipe YAML is loaded as shipped; only what cannot run here is replaced (the hub model and datasets by local
 stand-ins of the same schemas, lm-eval's hub tasks by local ones, the budget, the grid and the resources). So the
@@ -51,14 +52,27 @@ def _trials(table: pd.DataFrame) -> pd.DataFrame:
     return table[table.status != "baseline"]
 
 
-def test_sft_recipe_then_dpo_recipe_from_its_best_model(standins: dict[str, Path]) -> None:
-    sft_dir = standins["root"] / "runs" / "smoltulu_135m_sft"
+@pytest.mark.parametrize(
+    ("sft_recipe", "sft_changes", "dpo_changes"),
+    [
+        ("smoltulu_135m_sft.yaml", {"grid.learning_rate": [3.0e-4, 3.0e-3]}, {}),
+        # The stand-in model has 23k parameters: a rank-64 adapter would outgrow it. DPO then trains an adapter of its
+        # own, its reference log-probs scored up front with the adapter disabled.
+        ("smoltulu_135m_sft_lora.yaml", {"grid.learning_rate": [3.0e-3, 3.0e-2], "training.lora.rank": 4},
+         {"training.lora.rank": 4, "training.precompute_ref_log_probs": True}),
+    ],
+    ids=["full", "lora"],
+)  # fmt: skip
+def test_sft_recipe_then_dpo_recipe_from_its_best_model(
+    standins: dict[str, Path], sft_recipe: str, sft_changes: dict, dpo_changes: dict
+) -> None:
+    sft_dir = standins["root"] / "runs" / Path(sft_recipe).stem
     sft = _spec(
-        "smoltulu_135m_sft.yaml", sft_dir, standins, standins["sft_data"],
-        **{"model.name_or_path": str(standins["model"]), "grid.learning_rate": [3.0e-4, 3.0e-3],
-           "grid.batch_size": [8]},
+        sft_recipe, sft_dir, standins, standins["sft_data"],
+        **{"model.name_or_path": str(standins["model"]), "grid.batch_size": [8]}, **sft_changes,
     )  # fmt: skip
     assert sft.training.save_model and sft.training.bf16 and sft.data.chat_template is None
+    lora = sft.training.lora
     sft_table = run_sweep(sft, analyze=False)
 
     trained = _trials(sft_table)
@@ -69,16 +83,22 @@ def test_sft_recipe_then_dpo_recipe_from_its_best_model(standins: dict[str, Path
     assert set(trained.category) == {"reasoning", "pattern", "other"}
     assert (trained.train_steps == BUDGET["training.max_steps"]).all() and (trained.train_tokens_per_second > 0).all()
     assert set(trained.batch_size) == {8} and set(trained.method) == {"sft"}
+    assert set(trained.adapter) == {"lora" if lora else "full"} and set(trained.lora_rank) == {lora.rank if lora else 0}
+    assert (trained.trainable_parameters < trained.model_parameters).all() == bool(lora)
     for trial_id in trained.trial_id.unique():
         saved = sft_dir / "models" / trial_id
-        assert (saved / "config.json").is_file() and (saved / "model.safetensors").is_file()
+        # a LoRA trial saves its adapter, and the merged model (lora.save_merged) under merged/
+        whole = saved / "merged" if lora else saved
+        assert (whole / "config.json").is_file() and (whole / "model.safetensors").is_file()
+        assert (saved / "adapter_model.safetensors").is_file() == bool(lora)
         # the tokenizer is saved with the model: the DPO stage gets SmolLM2's template from it, not from the spec
         assert (saved / "chat_template.jinja").read_text() == SMOLLM2_CHAT_TEMPLATE
 
-    dpo_dir = standins["root"] / "runs" / "smoltulu_135m_dpo"
+    dpo_dir = standins["root"] / "runs" / f"dpo_from_{sft.name}"
     dpo = _spec(
         "smoltulu_135m_dpo.yaml", dpo_dir, standins, standins["dpo_data"],
         **{"model.from_sweep.path": str(sft_dir), "grid.learning_rate": [1.0e-6], "grid.batch_size": [8]},
+        **dpo_changes,
     )  # fmt: skip
     assert dpo.method == "dpo" and dpo.training.loss_type == ["sigmoid_norm"] and dpo.training.beta == 5.0
     assert dpo.model.from_sweep.best_on == "reasoning"
@@ -89,6 +109,8 @@ def test_sft_recipe_then_dpo_recipe_from_its_best_model(standins: dict[str, Path
     assert not preferred.score.isna().any() and set(preferred.method) == {"dpo"}
     assert (preferred.train_steps == BUDGET["training.max_steps"]).all()
     assert preferred.train_loss.map(math.isfinite).all()
+    assert set(preferred.adapter) == {"lora" if dpo.training.lora else "full"}
+    assert set(dpo_table.model_parameters) == set(trained.model_parameters), "a merged model, no adapter left in it"
 
     # DPO started from the SFT sweep's best model on `reasoning`: the model it resolved is that trial's folder, and
     # its untrained baseline scores exactly what that SFT trial scored (same weights, same tasks, same eval batch).

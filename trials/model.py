@@ -30,12 +30,29 @@ def load_model(name_or_path: str, model: ModelSpec) -> PreTrainedModel:
 
     if model.trust_remote_code:
         log.warning("trust_remote_code is on for %s: its own Python code will run", name_or_path)
-    options: dict[str, Any] = {"dtype": model.torch_dtype, "trust_remote_code": model.trust_remote_code}
-    if model.revision and model.tiny is None:
-        options["revision"] = model.revision
+    options: dict[str, Any] = {"dtype": model.torch_dtype, **_source_options(model)}
     if model.attn_implementation:
         options["attn_implementation"] = model.attn_implementation
     return AutoModelForCausalLM.from_pretrained(name_or_path, **options)
+
+
+def model_skeleton(name_or_path: str, model: ModelSpec) -> PreTrainedModel:
+    """The model's architecture without its weights (on the meta device: no memory and a second, however big the
+    model): its parameter count and module names, known once per sweep before any trial loads it."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(name_or_path, **_source_options(model))
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config, trust_remote_code=model.trust_remote_code)
+
+
+def _source_options(model: ModelSpec) -> dict[str, Any]:
+    """Where the model's files come from: its hub revision (a tiny model has none) and whether its code may run."""
+    options: dict[str, Any] = {"trust_remote_code": model.trust_remote_code}
+    if model.revision and model.tiny is None:
+        options["revision"] = model.revision
+    return options
 
 
 def load_tokenizer(name_or_path: str, spec: SweepSpec) -> PreTrainedTokenizerBase:

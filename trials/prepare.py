@@ -1,5 +1,6 @@
-"""Work done once per sweep, before any trial: the base model (built and pretrained for `tiny`) and the
-tokenized data. Trials receive a `PreparedSweep` of paths and only read from them.
+"""Work done once per sweep, before any trial: the base model (built and pretrained for `tiny`, merged for a LoRA
+trial of `model.from_sweep`), its parameter count (and the LoRA targets checked against it), and the tokenized data.
+Trials receive a `PreparedSweep` of paths and only read from them.
 
 Everything lands in the cache (`trials.cache`) under content-hash keys, so a resumed or repeated sweep reuses it.
 """
@@ -23,6 +24,8 @@ class PreparedSweep:
     data_path: str
     num_examples: int
     num_tokens: int
+    model_parameters: int
+    """The base model's parameter count (the condition of every trial and of the baseline)."""
 
 
 def saved_model_dir(output_dir: Path, trial_id: str) -> Path:
@@ -38,13 +41,15 @@ def checkpoint_dir(output_dir: Path, trial_id: str) -> Path:
 
 def prepare_sweep(spec: SweepSpec, base_model: str | None = None) -> PreparedSweep:
     """Build or locate the base model, then tokenize the training data once (both cached). `base_model`: the
-    folder the driver chose for a `model.from_sweep` spec (the earlier sweep's best trial)."""
+    folder the driver chose for a `model.from_sweep` spec (the earlier sweep's best trial; its adapter merged in, if
+    it trained one). A `training.lora` whose target modules the model lacks stops the sweep here, before any trial."""
     import datasets
     import transformers
 
+    from trials.adapter import check_targets, whole_model
     from trials.cache import cache_root
     from trials.data import prepare_data
-    from trials.model import load_tokenizer
+    from trials.model import load_tokenizer, model_skeleton
 
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
@@ -59,9 +64,16 @@ def prepare_sweep(spec: SweepSpec, base_model: str | None = None) -> PreparedSwe
                 cache_root() / "models", tiny.config, pretrain, tiny.pretrain.corpus_size, tiny.pretrain.seed
             )
         )
+    elif base_model is not None:
+        model_path = str(whole_model(Path(base_model), spec.model, cache_root()))
     else:
-        model_path = base_model or spec.model.name_or_path
+        model_path = spec.model.name_or_path
+    skeleton = model_skeleton(model_path, spec.model)
+    if spec.training.lora is not None:
+        check_targets(skeleton, spec.training.lora, model_path)
     tokenizer_path = spec.model.tokenizer or model_path
     tokenizer = load_tokenizer(tokenizer_path, spec)
     data = prepare_data(spec.data, spec.method, tokenizer, spec.training.max_length, cache_root())
-    return PreparedSweep(model_path, tokenizer_path, str(data.path), data.num_examples, data.num_tokens)
+    return PreparedSweep(
+        model_path, tokenizer_path, str(data.path), data.num_examples, data.num_tokens, skeleton.num_parameters()
+    )

@@ -2,9 +2,10 @@
 
 W&B is a sink, the results store is the source of truth. Each trial's run has a deterministic id (sweep id +
 trial id), so a retried or resumed trial continues its own run instead of adding a duplicate (wandb#3522).
-The config holds the grid point with the ratio as a first-class value; the summary holds the scores per task
-and per category and the status. Offline runs land in `<output_dir>/wandb/` for `wandb sync` later.
-Only values from the spec go into a config: secrets stay in the environment.
+The config holds the grid point with the ratio as a first-class value and the trial's condition (model, its
+parameter count, adapter, LoRA rank, trainable parameters: the counts are added when the trial ends); the summary
+holds the scores per task and per category and the status. Offline runs land in `<output_dir>/wandb/` for
+`wandb sync` later. Only values from the spec and the trial go into a config: secrets stay in the environment.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import os
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,13 +44,15 @@ def sweep_id(output_dir: Path) -> str:
 
 def trial_config(spec: SweepSpec, params: TrialParams) -> dict[str, Any]:
     """The run's config: the grid point with the ratio as a first-class value, and what was trained on what."""
+    from contract.store import spec_condition
+
     return {
         "sweep": spec.name,
         "trial_id": params.trial_id,
         "method": spec.method,
         **params.flat(),
         "log10_lr_bs_ratio": math.log10(params.lr_bs_ratio),
-        "model": spec.model.name_or_path or "tiny",
+        **asdict(spec_condition(spec)),
         "data": spec.data.source,
         "tasks": {
             t.task: {"category": t.category, "metric": t.metric, "higher_is_better": t.higher_is_better}
@@ -80,9 +84,11 @@ def start_trial_run(spec: SweepSpec, params: TrialParams) -> Any | None:
 
 
 def finish_trial_run(run: Any | None, result: TrialResult) -> None:
-    """Scores per task and per category, status and timings as the run's summary; then close it."""
+    """The condition's parameter counts into the config; scores per task and per category, status and timings as
+    the run's summary; then close it."""
     if run is None:
         return
+    run.config.update(asdict(result.condition), allow_val_change=True)
     summary: dict[str, Any] = {
         "status": result.status.value,
         "train_loss": result.train_loss,

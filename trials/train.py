@@ -6,6 +6,8 @@ batch, so 8 × 1 and 2 × 4 take the same step: tests/trials/test_train.py check
 `max_steps`. A `DivergenceGuard` stops a run whose loss turns NaN/inf or explodes, so a diverged point costs
 seconds, not the whole budget, and is reported as data rather than as a crash. With `training.checkpoint_steps`
 the run saves a resumable checkpoint in its output folder and, started again there, goes on from the newest one.
+With `training.lora` the trainer wraps the model with the adapter (`trials.adapter`) and trains only that; the
+batch, the guard and the checkpoints are the same.
 """
 
 from __future__ import annotations
@@ -164,9 +166,12 @@ def build_trainer(
 ) -> tuple[Trainer, DivergenceGuard, TrainingClock]:
     """The trial's TRL trainer (the spec's `method`, with its `training` arguments) at the trial's grid point, for the
     steps the spec's budget gives its batch size over `dataset`; not yet trained, with the guard that stops it on
-    divergence and its clock (`train` runs them). With `training.checkpoint_steps` it checkpoints into `output_dir`."""
+    divergence and its clock (`train` runs them). With `training.checkpoint_steps` it checkpoints into `output_dir`;
+    with `training.lora` its `trainer.model` is the peft model around `model` (adapter layers added in place)."""
     import torch
     from transformers import TrainingArguments
+
+    from trials.adapter import lora_config
 
     training = spec.training
 
@@ -212,7 +217,8 @@ def build_trainer(
     guard = DivergenceGuard(training.divergence_factor)
     clock = TrainingClock(lambda: int(trainer._total_train_tokens))  # TRL's running count, every worker's tokens
     build = _dpo_trainer if spec.method == "dpo" else _sft_trainer
-    trainer = build(model, tokenizer, dataset, config, [guard, clock])
+    peft_config = lora_config(training.lora) if training.lora is not None else None
+    trainer = build(model, tokenizer, dataset, config, [guard, clock], peft_config=peft_config)
     if training.fsdp and trainer.accelerator.distributed_type.name != "FSDP":
         # accelerate falls back to DDP without a word where FSDP cannot run (CPUs): a model that needs sharding
         # would then try to fit whole on every device.
@@ -259,10 +265,17 @@ def _sft_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArgum
     )
 
 
-def _sft_trainer(model, tokenizer, dataset, config, callbacks):
+def _sft_trainer(model, tokenizer, dataset, config, callbacks, *, peft_config):
     from trl import SFTTrainer
 
-    return SFTTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer, callbacks=callbacks)
+    return SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+        peft_config=peft_config,
+    )
 
 
 def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
@@ -276,7 +289,7 @@ def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArgum
     )
 
 
-def _dpo_trainer(model, tokenizer, dataset, config, callbacks):
+def _dpo_trainer(model, tokenizer, dataset, config, callbacks, *, peft_config):
     from trl import DPOTrainer
 
     class PretokenizedDPOTrainer(DPOTrainer):
@@ -287,8 +300,9 @@ def _dpo_trainer(model, tokenizer, dataset, config, callbacks):
             return dataset
 
     # The reference is the policy as the trial received it: a frozen in-memory copy, not a reload by name (TRL's
-    # default), which also works for models that were never saved under a name.
-    reference = copy.deepcopy(model).eval().requires_grad_(False)
+    # default), which also works for models that were never saved under a name. With LoRA it is that model itself:
+    # given no reference, TRL runs the peft model with its adapter disabled.
+    reference = None if peft_config is not None else copy.deepcopy(model).eval().requires_grad_(False)
     return PretokenizedDPOTrainer(
         model=model,
         ref_model=reference,
@@ -296,4 +310,5 @@ def _dpo_trainer(model, tokenizer, dataset, config, callbacks):
         train_dataset=dataset,
         processing_class=tokenizer,
         callbacks=callbacks,
+        peft_config=peft_config,
     )

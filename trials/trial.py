@@ -1,4 +1,5 @@
-"""One trial: load the base model, train at the trial's grid point, evaluate, return a `TrialResult`.
+"""One trial: load the base model, train at the trial's grid point (every weight, or a LoRA adapter), evaluate,
+return a `TrialResult` with the trial's condition (the base model's parameter count, what the optimizer updated).
 
 `run_trial` knows nothing of Ray (debug a single grid point in a plain Python shell); `sweeper.tune_trials` is the
 thin wrapper Ray Tune runs. A diverged trial is a result (status `diverged`, its loss curve kept), not an error;
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from contract.errors import BatchSizeMismatch
 from contract.spec import BASELINE_PARAMS
-from contract.store import TrialResult, TrialStatus, trial_identity, unscored
+from contract.store import TrialResult, TrialStatus, spec_condition, trial_identity, unscored
 
 if TYPE_CHECKING:
     from contract.spec import SweepSpec, TrialParams
@@ -60,6 +62,7 @@ def _train_and_evaluate(
     import torch
     from datasets import load_from_disk
 
+    from trials.adapter import save_trained, trainable_parameters
     from trials.evaluate import evaluate_trained
     from trials.model import load_model, load_tokenizer
     from trials.prepare import checkpoint_dir, saved_model_dir
@@ -70,14 +73,17 @@ def _train_and_evaluate(
     model = load_model(prepared.model_path, spec.model)
     tokenizer = load_tokenizer(prepared.tokenizer_path, spec)
     dataset = load_from_disk(prepared.data_path)
-    record = {**trial_identity(spec, params), "started_at": started_at}
+    record = {**_identity(spec, prepared, params), "started_at": started_at}
     # A checkpointing trial trains in a folder keyed by its own id, so a retry or a resumed sweep finds it.
     checkpoints = (
         checkpoint_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.checkpoint_steps else None
     )
     try:
-        trainer = build_trainer(spec, params, model, tokenizer, dataset, checkpoints or trial_dir, report_to=report_to)
-        outcome = train(*trainer)
+        trainer, guard, clock = build_trainer(
+            spec, params, model, tokenizer, dataset, checkpoints or trial_dir, report_to=report_to
+        )
+        record["condition"] = replace(record["condition"], trainable_parameters=trainable_parameters(trainer.model))
+        outcome = train(trainer, guard, clock)
     except torch.cuda.OutOfMemoryError:
         return _failed(spec, record, OOM_HINT)
     except BatchSizeMismatch as mismatch:
@@ -98,16 +104,22 @@ def _train_and_evaluate(
         return TrialResult(**record, **trained, status=TrialStatus.DIVERGED, scores=unscored(spec),
                            error=outcome.divergence, finished_at=time.time())  # fmt: skip
     saved = saved_model_dir(spec.resolved_output_dir(), params.trial_id) if spec.training.save_model else None
-    if saved is not None:
-        model.save_pretrained(saved)
-        tokenizer.save_pretrained(saved)
+    # The trained model as the trainer holds it (with LoRA: the peft model around `model`), saved, then scored merged.
+    policy = trainer.accelerator.unwrap_model(trainer.model)
+    scored, whole_copy = save_trained(policy, tokenizer, saved, spec.training.lora)
     eval_started = time.perf_counter()
     try:
-        scores = evaluate_trained(model, tokenizer, spec, trial_dir, saved)
+        scores = evaluate_trained(scored, tokenizer, spec, trial_dir, whole_copy)
     except torch.cuda.OutOfMemoryError:
         return _failed(spec, record, OOM_HINT, **trained)
     return TrialResult(**record, **trained, status=TrialStatus.OK, scores=scores,
                        eval_seconds=time.perf_counter() - eval_started, finished_at=time.time())  # fmt: skip
+
+
+def _identity(spec: SweepSpec, prepared: PreparedSweep, params: TrialParams) -> dict[str, Any]:
+    """The record's head (`trial_identity`), its condition with the base model's parameter count."""
+    condition = replace(spec_condition(spec), model_parameters=prepared.model_parameters)
+    return {**trial_identity(spec, params), "condition": condition}
 
 
 def _failed(spec: SweepSpec, record: dict[str, Any], error: str, **trained: Any) -> TrialResult:
@@ -128,6 +140,6 @@ def evaluate_baseline(spec: SweepSpec, prepared: PreparedSweep) -> TrialResult:
     torch.set_num_threads(max(1, int(spec.resources.cpus)))
     scores = evaluate_base(prepared.model_path, load_tokenizer(prepared.tokenizer_path, spec), spec)
     return TrialResult(
-        **trial_identity(spec, BASELINE_PARAMS), status=TrialStatus.BASELINE, scores=scores,
+        **_identity(spec, prepared, BASELINE_PARAMS), status=TrialStatus.BASELINE, scores=scores,
         eval_seconds=time.time() - started_at, started_at=started_at, finished_at=time.time(),
     )  # fmt: skip

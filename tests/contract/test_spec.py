@@ -128,6 +128,9 @@ def _problems(mutate) -> str:
         (lambda r: r["grid"].update(lr_bs_ratio=[1e-5]), "grid: give exactly one of `learning_rate`"),
         (lambda r: r.pop("grid"), "grid: required field is missing"),
         (lambda r: r["evaluation"].update(batch_size="big"), "evaluation.batch_size: Input should be a valid integer"),
+        (lambda r: r["training"].update(lora={"rank": 0}), "training.lora.rank: Input should be greater than 0"),
+        (lambda r: r["training"].update(lora={"target_modules": []}), "training.lora.target_modules: List should"),
+        (lambda r: r["training"].update(lora={"rnak": 8}), "training.lora.rnak: unknown key; did you mean 'rank'"),
         (
             lambda r: r.update(search={"metric": "score/reasonin"}),
             "search.metric: 'score/reasonin' is not reported by trials; did you mean 'score/reasoning'?",
@@ -249,6 +252,7 @@ def test_the_batch_splits_over_workers_and_a_batch_they_cannot_divide_is_refused
         ({"gpus": 2}, {}, "resources.gpus: Input should be less than or equal to 1"),
         ({"gpus": 0.5, "workers": 2}, {}, "resources.gpus: 0.5 per worker, but a multi-worker trial's workers"),
         ({"workers": 2}, {"fsdp": True}, "training.fsdp: shards over a trial's workers, one GPU each"),
+        ({"workers": 2, "gpus": 1}, {"fsdp": True, "lora": {}}, "training.lora: not with training.fsdp"),
     ],
 )
 def test_resources_that_would_change_the_batch_or_cannot_shard_are_refused(resources, training, expected) -> None:
@@ -257,3 +261,16 @@ def test_resources_that_would_change_the_batch_or_cannot_shard_are_refused(resou
         raw["training"].update(training)
 
     assert expected in _problems(mutate)
+
+
+def test_set_opens_an_optional_section_left_out_or_null(tmp_path: Path) -> None:
+    """`--set training.lora.rank=8` turns LoRA on with its other defaults, in the packaged demo (no `lora` key) and
+    in a sweep's resolved spec.yaml (`lora: null`)."""
+    assert load_spec("demo").training.lora is None
+    lora = load_spec("demo", {"training.lora.rank": 8}).training.lora
+    assert lora is not None and lora.rank == 8 and lora.target_modules == "all-linear"
+    resolved = tmp_path / "spec.yaml"
+    raw = demo_dict()
+    raw["training"]["lora"] = None
+    resolved.write_text(yaml.safe_dump(raw))
+    assert load_spec(resolved, {"training.lora.rank": 4, "training.lora.rslora": True}).training.lora.rslora

@@ -193,3 +193,25 @@ def test_gpu_options_without_a_gpu_fail_on_every_machine(tmp_path, monkeypatch, 
         check_spec(spec, for_this_machine=False)
     assert error.value.problems == [f"{field}: needs a GPU; set resources.gpus > 0, or turn it off"]
     check_spec(_spec(tmp_path, **{"resources.gpus": 0}))  # both off on a CPU machine is fine
+
+
+@pytest.mark.parametrize("save_merged", [False, True], ids=["adapter_only", "merged_kept"])
+def test_vllm_serves_a_lora_trials_merged_model_never_its_adapter(tmp_path, vllm_builds, save_merged: bool) -> None:
+    """vLLM takes no peft model: a LoRA trial's scoring serves the merged model, the one kept under merged/ or a copy
+    saved for the run, while the trial's own folder holds the adapter."""
+    from contract.store import TrialStatus
+    from trials.prepare import prepare_sweep, saved_model_dir
+    from trials.trial import run_trial
+
+    lora = {"rank": 4, "save_merged": save_merged}
+    changes = {"evaluation.backend": "vllm", "resources.gpus": 0.25, "training.lora": lora, "training.save_model": True}
+    spec = _spec(tmp_path, **changes)
+    params = spec.trial_params(1e-2, 8, 0)
+    result = run_trial(spec, prepare_sweep(spec), params, tmp_path / "trial")
+    assert result.status is TrialStatus.OK
+
+    [build] = vllm_builds
+    saved = saved_model_dir(spec.resolved_output_dir(), params.trial_id)
+    assert build["pretrained"] == str(saved / "merged" if save_merged else tmp_path / "trial" / VLLM_MODEL_DIR)
+    assert "model.safetensors" in build["files"] and "adapter_config.json" not in build["files"]
+    assert (saved / "adapter_config.json").is_file() and (saved / "merged").is_dir() == save_merged

@@ -1,4 +1,5 @@
-"""Training at a grid point: accumulation equals a bigger batch, loss masking, divergence is caught."""
+"""Training at a grid point: accumulation equals a bigger batch, loss masking, divergence is caught; the same for a
+LoRA adapter, and DPO with LoRA against the base model as its reference."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from trials.train import CLOCK_FILE, DivergenceGuard, TrainingClock, build_train
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
         "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
+LORA = {"rank": 4, "alpha": 8.0}
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +49,10 @@ def _spec(tmp_path: Path, method: str = "sft", **training) -> SweepSpec:
 def _train(tokenizer, dataset, tmp_path: Path, params: TrialParams, steps: int, **training):
     torch.manual_seed(0)
     model = build_tiny_llama(TINY, len(tokenizer))
-    before = {name: p.detach().clone() for name, p in model.named_parameters()}
     spec = _spec(tmp_path, **{"max_steps": steps, "max_length": 64, "logging_steps": 1, **training})
-    outcome = train(*build_trainer(spec, params, model, tokenizer, dataset, tmp_path))
-    return model, before, outcome
+    trainer = build_trainer(spec, params, model, tokenizer, dataset, tmp_path)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}  # with LoRA, the adapter's too
+    return model, before, train(*trainer)
 
 
 def test_prepared_data_masks_the_prompt(tokenizer, dataset) -> None:
@@ -65,8 +67,8 @@ def test_prepared_data_masks_the_prompt(tokenizer, dataset) -> None:
 
 @pytest.mark.parametrize(
     ("micro_batch", "accumulation", "training"),
-    [(2, 4, {}), (8, 1, {"padding_free": True}), (2, 4, {"padding_free": True})],
-    ids=["accumulation", "padding_free", "padding_free_accumulated"],
+    [(2, 4, {}), (8, 1, {"padding_free": True}), (2, 4, {"padding_free": True}), (2, 4, {"lora": LORA})],
+    ids=["accumulation", "padding_free", "padding_free_accumulated", "lora_accumulated"],
 )
 def test_same_update_as_one_padded_batch(tokenizer, dataset, tmp_path, micro_batch, accumulation, training) -> None:
     """A batch of 8 examples must take the same step however it is laid out: 8 padded rows at once, 2 x 4 with
@@ -74,8 +76,11 @@ def test_same_update_as_one_padded_batch(tokenizer, dataset, tmp_path, micro_bat
     concatenated padding-free rows with position_ids (attention must not cross from one example into the next).
 
     Plain SGD, so the step is the gradient itself: Adam's first step is ~lr x sign(gradient), which would turn
-    float noise in near-zero gradients into full-size differences and hide (or fake) a real mismatch."""
-    one, start, _ = _train(tokenizer, dataset, tmp_path / "a", TrialParams(1.0, 8, 0, 8, 1), steps=1, optim="sgd")
+    float noise in near-zero gradients into full-size differences and hide (or fake) a real mismatch. A LoRA
+    adapter is compared with the same adapter trained on the 8 padded rows."""
+    adapter = {"lora": training["lora"]} if "lora" in training else {}
+    whole_batch = TrialParams(1.0, 8, 0, 8, 1)
+    one, start, _ = _train(tokenizer, dataset, tmp_path / "a", whole_batch, steps=1, optim="sgd", **adapter)
     params = TrialParams(1.0, 8, 0, micro_batch, accumulation)
     four, _, _ = _train(tokenizer, dataset, tmp_path / "b", params, steps=1, optim="sgd", **training)
     moved = max((p - start[n]).abs().max().item() for n, p in one.named_parameters())
@@ -84,11 +89,13 @@ def test_same_update_as_one_padded_batch(tokenizer, dataset, tmp_path, micro_bat
         torch.testing.assert_close(p_one, p_four, atol=2e-5, rtol=1e-4, msg=f"{name} differs")
 
 
+@pytest.mark.parametrize("adapter", [{}, {"lora": LORA}], ids=["full", "lora"])
 def test_a_crashed_run_resumes_from_its_checkpoint_and_ends_where_an_unbroken_run_does(
-    tokenizer, dataset, tmp_path: Path, monkeypatch
+    tokenizer, dataset, tmp_path: Path, monkeypatch, adapter: dict
 ) -> None:
     params = TrialParams(1e-3, 4, 0, 2, 2)
-    unbroken, _, whole = _train(tokenizer, dataset, tmp_path / "unbroken", params, steps=8, checkpoint_steps=4)
+    training = {"checkpoint_steps": 4, **adapter}
+    unbroken, _, whole = _train(tokenizer, dataset, tmp_path / "unbroken", params, steps=8, **training)
 
     class Crash(RuntimeError):
         pass
@@ -101,11 +108,13 @@ def test_a_crashed_run_resumes_from_its_checkpoint_and_ends_where_an_unbroken_ru
     folder = tmp_path / "broken"
     monkeypatch.setattr(train_module, "DivergenceGuard", CrashAtStep6)
     with pytest.raises(Crash):
-        _train(tokenizer, dataset, folder, params, steps=8, checkpoint_steps=4)
+        _train(tokenizer, dataset, folder, params, steps=8, **training)
     assert [path.name for path in folder.glob("checkpoint-*")] == ["checkpoint-4"]
+    saved = {path.name for path in (folder / "checkpoint-4").iterdir()}
+    assert ("adapter_model.safetensors" in saved) == bool(adapter), "a LoRA checkpoint holds its adapter"
     monkeypatch.undo()
     clock = json.loads((folder / "checkpoint-4" / "trial_clock.json").read_text())["train_seconds"]
-    resumed, _, outcome = _train(tokenizer, dataset, folder, params, steps=8, checkpoint_steps=4)
+    resumed, _, outcome = _train(tokenizer, dataset, folder, params, steps=8, **training)
     assert outcome.steps == 8
     assert outcome.seconds > clock > 0, "a resumed trial's training time counts the checkpoint's steps too"
     assert outcome.tokens == whole.tokens > 0, "so do its tokens"
@@ -183,9 +192,14 @@ def test_stable_run_reports_loss_and_throughput(tokenizer, dataset, tmp_path: Pa
     assert outcome.loss_history[-1] < outcome.loss_history[0] * 1.5
 
 
-def test_dpo_trains_on_pairs_tokenized_once(tokenizer, tmp_path: Path) -> None:
-    prepared = prepare_data(DataSpec(source="demo", num_examples=32), "dpo", tokenizer, 64, tmp_path / "cache")
-    pairs = load_from_disk(str(prepared.path))
+@pytest.fixture(scope="module")
+def pairs(tokenizer, tmp_path_factory):
+    data = DataSpec(source="demo", num_examples=32)
+    prepared = prepare_data(data, "dpo", tokenizer, 64, tmp_path_factory.mktemp("c"))
+    return load_from_disk(str(prepared.path))
+
+
+def test_dpo_trains_on_pairs_tokenized_once(tokenizer, pairs, tmp_path: Path) -> None:
     assert set(pairs.column_names) == {"prompt_ids", "chosen_ids", "rejected_ids"}
     first = pairs[0]
     assert tokenizer.decode(first["prompt_ids"]).startswith("Q: ")
@@ -199,6 +213,29 @@ def test_dpo_trains_on_pairs_tokenized_once(tokenizer, tmp_path: Path) -> None:
     assert all(math.isfinite(loss) for loss in outcome.loss_history)
     # sigmoid DPO starts at log(2): policy == reference
     assert outcome.loss_history[0] == pytest.approx(math.log(2), abs=1e-3)
+
+
+@pytest.mark.parametrize("precompute_ref_log_probs", [False, True])
+def test_dpo_with_lora_takes_the_base_model_with_its_adapter_disabled_as_reference(
+    tokenizer, pairs, tmp_path: Path, precompute_ref_log_probs: bool
+) -> None:
+    """No copy of the model: the reference is the policy's own base, run with the adapter off (scored up front with
+    precompute_ref_log_probs), so the loss starts at log(2), and only the adapter trains."""
+    torch.manual_seed(0)
+    model = build_tiny_llama(TINY, len(tokenizer))
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
+    spec = _spec(tmp_path, "dpo", max_steps=4, max_length=64, logging_steps=1, beta=0.1, lora=LORA,
+                 precompute_ref_log_probs=precompute_ref_log_probs)  # fmt: skip
+    trainer, guard, clock = build_trainer(spec, TrialParams(1e-2, 4, 0, 2, 2), model, tokenizer, pairs, tmp_path)
+    assert trainer.ref_model is None, "no reference model beside the policy"
+    assert ("ref_chosen_logps" in trainer.train_dataset.column_names) == precompute_ref_log_probs
+    outcome = train(trainer, guard, clock)
+    assert outcome.steps == 4 and outcome.divergence == ""
+    assert outcome.loss_history[0] == pytest.approx(math.log(2), abs=1e-3)
+    assert outcome.loss_history[-1] < math.log(2), "the adapter learns to prefer the chosen answers"
+    base = {name.replace(".base_layer", ""): p for name, p in model.named_parameters() if "lora_" not in name}
+    assert base.keys() == start.keys()
+    assert all(torch.equal(p, start[name]) for name, p in base.items()), "the base weights stay frozen"
 
 
 def test_preference_rows_without_a_prompt_column_split_at_the_shared_prefix(tokenizer, tmp_path: Path) -> None:

@@ -81,3 +81,54 @@ def test_a_trial_whose_optimizer_would_see_another_batch_fails_before_its_first_
     assert result.status is TrialStatus.FAILED and result.train_steps == 0
     assert "the optimizer would see batches of 16 sequences" in result.error
     assert "not the grid's batch size 8" in result.error
+
+
+def test_a_lora_trial_records_its_condition_saves_its_adapter_and_scores_the_merged_model(tmp_path: Path) -> None:
+    from torch.nn import Linear
+
+    from trials.adapter import whole_model
+    from trials.cache import cache_root
+    from trials.evaluate import evaluate_model
+    from trials.model import load_model, load_tokenizer
+    from trials.prepare import saved_model_dir
+
+    lora = {"rank": 8, "alpha": 16.0, "save_merged": True}
+    spec = spec_from_dict(micro_spec_dict(tmp_path / "run", **{"training.lora": lora, "training.save_model": True}))
+    prepared = prepare_sweep(spec)
+    base = load_model(prepared.model_path, spec.model)
+    params = spec.trial_params(1e-2, 8, 0)
+    result = trial_module.run_trial(spec, prepared, params, tmp_path / "trial")
+    assert result.status is TrialStatus.OK and all(math.isfinite(score.score) for score in result.scores)
+
+    condition = result.condition
+    assert (condition.adapter, condition.lora_rank) == ("lora", 8)
+    assert condition.model_parameters == base.num_parameters() > 0, "the base model's count, before the adapter"
+    # all-linear: r x (in + out) for every linear layer but the output head
+    adapter = sum(8 * (m.in_features + m.out_features) for n, m in base.named_modules() if isinstance(m, Linear))
+    head = base.get_output_embeddings()
+    assert condition.trainable_parameters == adapter - 8 * (head.in_features + head.out_features)
+
+    saved = saved_model_dir(spec.resolved_output_dir(), params.trial_id)
+    assert (saved / "adapter_model.safetensors").is_file() and not (saved / "model.safetensors").exists()
+    merged = load_model(str(saved / "merged"), spec.model)
+    changed = [n for n, p in merged.named_parameters() if not torch.equal(p, base.get_parameter(n))]
+    assert changed and all("proj" in name for name in changed), "the adapter merged into the linear layers alone"
+    assert whole_model(saved, spec.model, cache_root()) == saved / "merged", "model.from_sweep takes the merged copy"
+    rescored = evaluate_model(merged, load_tokenizer(prepared.tokenizer_path, spec), spec.evaluation)
+    assert [s.score for s in rescored] == [s.score for s in result.scores], "the trial scored the merged model"
+
+    # Without the merged copy, a later sweep merges the adapter into its base model itself, to the same weights.
+    (saved / "merged").rename(tmp_path / "merged")
+    rebuilt = load_model(str(whole_model(saved, spec.model, cache_root())), spec.model)
+    for name, parameter in merged.named_parameters():
+        torch.testing.assert_close(rebuilt.get_parameter(name), parameter, msg=name)
+
+
+def test_lora_target_modules_the_model_lacks_stop_the_sweep_before_any_trial(tmp_path: Path) -> None:
+    from contract.errors import SweeperError
+
+    lora = {"target_modules": ["q_proj", "vproj"]}
+    spec = spec_from_dict(micro_spec_dict(tmp_path / "run", **{"training.lora": lora}))
+    with pytest.raises(SweeperError, match=r"training.lora.target_modules: \['vproj'\] match no module") as caught:
+        prepare_sweep(spec)
+    assert "'v_proj'" in str(caught.value) and "all-linear" in str(caught.value), "the names it does have, the fix"
