@@ -41,23 +41,24 @@ def test_unknown_noise_is_learnt_as_the_nugget() -> None:
     assert smooth.nugget_variance() < model.nugget_variance() / 3, "known noise leaves the nugget little to explain"
 
 
-def test_with_noise_variance_fills_unknown_noise_with_the_nugget() -> None:
+def test_with_noise_variance_is_the_stated_noise_plus_what_the_fit_found_beyond_it() -> None:
+    """A stderr is a floor, never the whole noise: each point's variance is its stated noise (none where the table
+    gives no stderr) plus the GP's nugget, in the series' units."""
     tasks = {"known": PlantedTask("r", best_z=-4.5, noise=0.02), "unknown": PlantedTask("r", best_z=-4.0, noise=0.02)}
     table = planted_table(tasks, LEARNING_RATES, BATCH_SIZES)
     table.loc[table["task"] == "unknown", "stderr"] = np.nan
     series = _series(table)
     models = {task: fit_task_gp(series[task], ("x",)) for task in tasks}
+    nugget = {task: models[task].nugget_variance() for task in tasks}
     known = with_noise_variance(series["known"], models)
-    np.testing.assert_allclose(known["variance"], 0.02**2)
+    np.testing.assert_allclose(known["variance"], 0.02**2 + nugget["known"])
     unknown = with_noise_variance(series["unknown"], models)
-    np.testing.assert_allclose(unknown["variance"], models["unknown"].nugget_variance())
+    np.testing.assert_allclose(unknown["variance"], nugget["unknown"])
     category = with_noise_variance(series["r"], models)
     spread = series["r"].scales["spread"]
     by_task = category.groupby("task")["variance"]
-    np.testing.assert_allclose(by_task.get_group("known"), 0.02**2 / spread["known"] ** 2)
-    np.testing.assert_allclose(
-        by_task.get_group("unknown"), models["unknown"].nugget_variance() / spread["unknown"] ** 2
-    )
+    np.testing.assert_allclose(by_task.get_group("known"), (0.02**2 + nugget["known"]) / spread["known"] ** 2)
+    np.testing.assert_allclose(by_task.get_group("unknown"), nugget["unknown"] / spread["unknown"] ** 2)
 
 
 def _shared_trial_effect(table: pd.DataFrame, sd: float) -> pd.DataFrame:
