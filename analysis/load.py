@@ -52,9 +52,11 @@ def load_results(source: Source) -> pd.DataFrame:
 
 
 def load_study(sources: list[Source]) -> pd.DataFrame:
-    """Several sources (sweeps of one study, e.g. full fine-tuning and LoRA) as one table; a trial seen twice (the
-    same sweep given twice) is kept once, from the first source that has it."""
-    return _joined([load_results(source) for source in sources])
+    """One source as `load_results` reads it, or several (sweeps of one study, e.g. full fine-tuning and LoRA) as
+    one table, where a trial seen twice (the same sweep given twice) is kept once, from the first source that has
+    it."""
+    tables = [load_results(source) for source in sources]
+    return tables[0] if len(tables) == 1 else _joined(tables)
 
 
 def _joined(tables: list[pd.DataFrame]) -> pd.DataFrame:

@@ -217,8 +217,14 @@ def build_trainer(
     guard = DivergenceGuard(training.divergence_factor)
     clock = TrainingClock(lambda: int(trainer._total_train_tokens))  # TRL's running count, every worker's tokens
     build = _dpo_trainer if spec.method == "dpo" else _sft_trainer
-    peft_config = lora_config(training.lora) if training.lora is not None else None
-    trainer = build(model, tokenizer, dataset, config, [guard, clock], peft_config=peft_config)
+    trainer = build(
+        model=model,
+        args=config,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[guard, clock],
+        peft_config=lora_config(training.lora) if training.lora is not None else None,
+    )
     if training.fsdp and trainer.accelerator.distributed_type.name != "FSDP":
         # accelerate falls back to DDP without a word where FSDP cannot run (CPUs): a model that needs sharding
         # would then try to fit whole on every device.
@@ -265,17 +271,11 @@ def _sft_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArgum
     )
 
 
-def _sft_trainer(model, tokenizer, dataset, config, callbacks, *, peft_config):
+def _sft_trainer(**arguments: Any) -> Trainer:
+    """TRL's SFTTrainer with `build_trainer`'s arguments (model, args, data, tokenizer, callbacks, peft_config)."""
     from trl import SFTTrainer
 
-    return SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-        peft_config=peft_config,
-    )
+    return SFTTrainer(**arguments)
 
 
 def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
@@ -289,7 +289,8 @@ def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArgum
     )
 
 
-def _dpo_trainer(model, tokenizer, dataset, config, callbacks, *, peft_config):
+def _dpo_trainer(**arguments: Any) -> Trainer:
+    """TRL's DPOTrainer with `build_trainer`'s arguments, over the sweep's pretokenized pairs, and its reference."""
     from trl import DPOTrainer
 
     class PretokenizedDPOTrainer(DPOTrainer):
@@ -302,13 +303,6 @@ def _dpo_trainer(model, tokenizer, dataset, config, callbacks, *, peft_config):
     # The reference is the policy as the trial received it: a frozen in-memory copy, not a reload by name (TRL's
     # default), which also works for models that were never saved under a name. With LoRA it is that model itself:
     # given no reference, TRL runs the peft model with its adapter disabled.
-    reference = None if peft_config is not None else copy.deepcopy(model).eval().requires_grad_(False)
-    return PretokenizedDPOTrainer(
-        model=model,
-        ref_model=reference,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        callbacks=callbacks,
-        peft_config=peft_config,
-    )
+    model = arguments["model"]
+    reference = None if arguments["peft_config"] is not None else copy.deepcopy(model).eval().requires_grad_(False)
+    return PretokenizedDPOTrainer(ref_model=reference, **arguments)

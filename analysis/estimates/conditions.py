@@ -48,15 +48,10 @@ def split_conditions(frame: pd.DataFrame) -> list[Condition]:
         return [Condition("all", {}, frame)]
     if "model" in varying and "model_parameters" in varying:
         varying.remove("model")  # the size says it, shorter
-    groups = frame.groupby(varying, sort=False, dropna=False)
-    conditions = [
-        Condition(
-            _label(dict(zip(varying, keys, strict=True))),
-            dict(zip(varying, keys, strict=True)),
-            rows.reset_index(drop=True),
-        )
-        for keys, rows in ((key if isinstance(key, tuple) else (key,), rows) for key, rows in groups)
-    ]
+    conditions = []
+    for keys, rows in frame.groupby(varying, sort=False, dropna=False):  # a list of columns: keys are tuples
+        values = dict(zip(varying, keys, strict=True))
+        conditions.append(Condition(_label(values), values, rows.reset_index(drop=True)))
     return sorted(conditions, key=_order)
 
 

@@ -23,23 +23,21 @@ def noise_table(frame: pd.DataFrame, fits: list[CurveFit]) -> pd.DataFrame:
     grid point beyond the eval noise, pooled over the `replicated_points` that have two or more; NaN where none has),
     `fit_extra_sd` (the noise the task's curve found beyond the stated noise: its GP's nugget; NaN without a curve)."""
     ok = frame[frame["status"] == FIT_STATUS].dropna(subset=["score"])
-    cells = ok.groupby(["task", "learning_rate", "batch_size"])
-    spread = cells["score"].agg(["var", "count"]).join(cells["stderr"].apply(lambda values: (values**2).mean()))
-    replicated = spread[spread["count"] > 1]
+    cells = ok.assign(eval_variance=ok["stderr"] ** 2).groupby(["task", "learning_rate", "batch_size"])
+    spread = cells.agg(variance=("score", "var"), seeds=("score", "size"), eval_variance=("eval_variance", "mean"))
+    replicated = spread[spread["seeds"] > 1]
+    beyond = (replicated["variance"] - replicated["eval_variance"].fillna(0.0)).groupby(level="task")
+    seed_variance, replicated_points = beyond.mean(), beyond.size()
     models = {fit.name: fit.model for fit in fits if fit.level == "task" and fit.model is not None}
-    rows = []
-    for task, rows_of_task in ok.groupby("task", sort=True):
-        own = replicated.loc[[task]] if task in replicated.index.get_level_values("task") else replicated.iloc[:0]
-        beyond = (own["var"] - own["stderr"].fillna(0.0)).mean() if len(own) else np.nan
-        model = models.get(task)
-        rows.append(
-            {
-                "task": task,
-                "metric": ", ".join(sorted(set(rows_of_task["metric"]))),
-                "eval_sd": float(rows_of_task["stderr"].median()),
-                "seed_sd": float(np.sqrt(max(beyond, 0.0))) if np.isfinite(beyond) else np.nan,
-                "replicated_points": len(own),
-                "fit_extra_sd": float(np.sqrt(model.nugget_variance())) if model is not None else np.nan,
-            }
-        )
+    rows = [
+        {
+            "task": task,
+            "metric": ", ".join(sorted(set(rows_of_task["metric"]))),
+            "eval_sd": float(rows_of_task["stderr"].median()),
+            "seed_sd": float(np.sqrt(max(seed_variance[task], 0.0))) if task in seed_variance else np.nan,
+            "replicated_points": int(replicated_points.get(task, 0)),
+            "fit_extra_sd": float(np.sqrt(models[task].nugget_variance())) if task in models else np.nan,
+        }
+        for task, rows_of_task in ok.groupby("task", sort=True)
+    ]
     return pd.DataFrame(rows, columns=COLUMNS)

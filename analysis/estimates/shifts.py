@@ -57,7 +57,8 @@ class ConditionFit:
     fits: list[CurveFit]
     series: list[Series]
 
-    def optimum(self, level: str, name: str) -> CurveFit | None:
+    def fit(self, level: str, name: str) -> CurveFit | None:
+        """The condition's fit of one series (None where the condition has no such series)."""
         return next((fit for fit in self.fits if (fit.level, fit.name) == (level, name)), None)
 
 
@@ -100,7 +101,7 @@ def condition_shifts(conditions: list[ConditionFit]) -> pd.DataFrame:
     rows = []
     for a, b in itertools.combinations(conditions, 2):
         for fit_b in (fit for fit in b.fits if fit.level == "category" and fit.kind == "gp"):
-            fit_a = a.optimum("category", fit_b.name)
+            fit_a = a.fit("category", fit_b.name)
             if fit_a is None or fit_a.kind != "gp":
                 continue
             moved = shift(fit_a.optimum, fit_b.optimum)
@@ -163,11 +164,16 @@ MIN_SIZES = 3
 """Sizes a line needs: two determine it exactly and say nothing of its error (their shift is reported instead)."""
 
 
-def size_laws(conditions: list[ConditionFit]) -> list[SizeLaw]:
-    """Per category, the line through its optima over three or more model sizes with closed CIs; none when the
-    conditions are not model sizes (one parameter count each, all recorded and distinct)."""
+def is_size_study(conditions: list[ConditionFit]) -> bool:
+    """Whether the conditions are model sizes: one parameter count each, all recorded and distinct."""
     sizes = [condition.parameters for condition in conditions]
-    if len(sizes) < MIN_SIZES or not np.isfinite(sizes).all() or len(set(sizes)) != len(sizes):
+    return bool(np.isfinite(sizes).all()) and len(set(sizes)) == len(sizes)
+
+
+def size_laws(conditions: list[ConditionFit]) -> list[SizeLaw]:
+    """Per category, the line through its optima over MIN_SIZES or more model sizes with closed CIs; none when the
+    conditions are not model sizes (`is_size_study`) or too few."""
+    if len(conditions) < MIN_SIZES or not is_size_study(conditions):
         return []
     categories = dict.fromkeys(
         fit.name for condition in conditions for fit in condition.fits if fit.level == "category"
@@ -176,7 +182,7 @@ def size_laws(conditions: list[ConditionFit]) -> list[SizeLaw]:
     for category in categories:
         used, left_out = [], []
         for condition in conditions:
-            fit = condition.optimum("category", category)
+            fit = condition.fit("category", category)
             optimum = fit.optimum if fit is not None and fit.kind == "gp" else Interval.missing()
             closed = not optimum.is_open and np.isfinite([optimum.low, optimum.high]).all()
             (used if closed else left_out).append((condition, optimum))

@@ -128,9 +128,11 @@ class _Settings:
 
 @dataclass(frozen=True)
 class _Analysed:
-    """One condition's result, and the fits and series the comparison across conditions reads."""
+    """One condition's result, its tables by CSV name, and the fits and series the comparison across conditions
+    reads."""
 
     result: AnalysisResult
+    tables: dict[str, pd.DataFrame]
     fits: list[CurveFit]
     series: list[Series]
 
@@ -179,7 +181,7 @@ def _analysed(
     result = AnalysisResult(
         results=frame, **tables, answer=answer, warnings=warnings, output_dir=output, files=files, timings=timings
     )
-    return _Analysed(result, fits, series)
+    return _Analysed(result, tables, fits, series)
 
 
 def _analyze_study(
@@ -206,12 +208,14 @@ def _analyze_study(
         answers={label: result.answer for label, result in results.items()},
         warnings={label: result.warnings for label, result in results.items()},
     )
+    names = next(iter(analysed.values())).tables
     stacked = {
         name: pd.concat(
-            [getattr(result, name).assign(condition=label) for label, result in results.items()], ignore_index=True
+            [one.tables[name].assign(condition=label) for label, one in analysed.items()], ignore_index=True
         ).pipe(lambda table: table[["condition", *table.columns.drop("condition")]])
-        for name in _TABLES
+        for name in names
     }
+    stages = dict.fromkeys(stage for result in results.values() for stage in result.timings)
     return AnalysisResult(
         results=frame,
         **stacked,
@@ -220,18 +224,10 @@ def _analyze_study(
         output_dir=output,
         files=compared.files + [path for result in results.values() for path in result.files],
         timings=timings
-        | {stage: sum(result.timings.get(stage, 0.0) for result in results.values()) for stage in _STAGES},
+        | {stage: sum(result.timings.get(stage, 0.0) for result in results.values()) for stage in stages},
         conditions=results,
         comparison=compared.tables,
     )
-
-
-_TABLES = (
-    "fits", "optima", "category_contrast", "regret", "invariants", "optimal_lr", "batch_laws", "divergence_frontier",
-    "noise",
-)  # fmt: skip
-_STAGES = ("fit", "surfaces", "invariants", "plots", "report")
-"""The stages a study's timings add up over its conditions (its loading is timed once, in `analyze`)."""
 
 
 @contextmanager

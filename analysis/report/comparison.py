@@ -18,6 +18,7 @@ from analysis.estimates.shifts import (
     ConditionFit,
     condition_optima,
     condition_shifts,
+    is_size_study,
     size_law_tables,
     size_laws,
 )
@@ -140,11 +141,9 @@ def _comparison_warnings(
         missing = sorted(set(_categories(one)) - everywhere)
         if missing:
             warnings.append(f"{', '.join(missing)}: not in every condition; compared only where present.")
-    sizes = [one.parameters for one in fitted]
-    is_size_study = np.isfinite(sizes).all() and len(set(sizes)) == len(sizes)
-    if is_size_study and len(sizes) < MIN_SIZES:
+    if is_size_study(fitted) and len(fitted) < MIN_SIZES:
         warnings.append(
-            f"{len(sizes)} model sizes: the shift between them only; a line in parameters needs {MIN_SIZES} or more."
+            f"{len(fitted)} model sizes: the shift between them only; a line in parameters needs {MIN_SIZES} or more."
         )
     for _, row in tables["size_law"].iterrows():
         if row["left_out"]:
