@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.estimates.frontier import GRID_EDGE
+from analysis.estimates.frontier import FRONTIER, GRID_EDGE
 from analysis.estimates.intervals import TAILS, Interval
 from analysis.estimates.optimum import BestTried, locate_optimum
 from analysis.estimates.series import Series, within_float_noise
@@ -97,12 +97,10 @@ def fit_curves(series: list[Series], rng: np.random.Generator) -> list[CurveFit]
     high = max((one.x_range[1] for one in fitted), default=np.nan)
     grid = np.linspace(low, high, CURVE_POINTS)
     draws = joint_draw(list(models.values()), grid[:, None], N_SAMPLES, rng) if models else {}
-    return [_fit(one, grid, draws, models, rng) for one in series]
+    return [_fit(one, grid, draws, models) for one in series]
 
 
-def _fit(
-    series: Series, grid: np.ndarray, draws: dict[str, np.ndarray], models: dict[str, TaskGP], rng: np.random.Generator
-) -> CurveFit:
+def _fit(series: Series, grid: np.ndarray, draws: dict[str, np.ndarray], models: dict[str, TaskGP]) -> CurveFit:
     points = series.points
     common = {"level": series.level, "name": series.name, "n_points": len(points)}
     members = [task for task in series.tasks if task in draws]
@@ -128,13 +126,14 @@ def _fit(
             "cv_rmse": float(np.sqrt(np.mean(residuals**2))),
             "hyperparameters": model.top_setting(),
         }
+    high_edge = series.frontier.ratio_edge(x_high)
+    tried = with_noise_variance(series, models)
+    cliff = BestTried.of(tried, series.shared_correlation) if high_edge == FRONTIER else None
     return CurveFit(
         kind="gp",
         x_range=(x_low, x_high),
-        optimum=locate_optimum(
-            x[np.argmax(samples, axis=1)], (x[0], x[-1]), BestTried.draw(with_noise_variance(series, models), rng)
-        ),
-        high_edge=series.frontier.ratio_edge(x_high),
+        optimum=locate_optimum(x[np.argmax(samples, axis=1)], (x[0], x[-1]), cliff),
+        high_edge=high_edge,
         curve=pd.DataFrame({"x": x, "fit": sign * samples.mean(axis=0), "band_low": band[0], "band_high": band[1]}),
         points=pd.DataFrame({"task": points["task"], "x": points["x"], "y": sign * points["y"]}),
         samples=samples,

@@ -4,14 +4,17 @@ An optimum is searched over a range (the ratios a series' ok trials cover, or th
 size). Its estimate is the median of the posterior curves' argmax, its CI their central 95%, open at an end that
 reaches the range's bound (intervals.py): the truth may lie beyond.
 
-A smooth curve cannot turn over as fast as scores fall at a cliff, so there it places the peak too early and is sure
-of it. `BestTried` is the evidence that needs no curve: in each of N_SAMPLES draws of the tried points' mean scores
-from their noise alone, which one scored best. If tried point k scored best, a single-peaked curve peaks between
-points k-1 and k+1, whatever its shape; so the CI also spans the tried points next to those that may have scored
-best (in 95% of the draws), and an end at the first or last tried point is open.
+A smooth curve cannot turn over as fast as scores fall at a cliff, so where runs diverged just past the peak it
+places the peak too early and is sure of it. `BestTried` is the evidence that needs no curve: which tried points
+may have scored best, given their noise. If tried point k is truly the best, a single-peaked curve peaks between
+points k-1 and k+1, whatever its shape. So where the range ends at the divergence frontier (the data show the cliff),
+the CI's high end also reaches the tried point after the last that may have scored best, open when that is the last
+tried point. Elsewhere the curve's own CI stands: its
+posterior already carries every smooth shape the data allow (a skew through the warps, gp.py), and widening it there
+would spend the user's trials on width the data do not call for.
 
 The ratio optimum (curves.py) and the optimal learning rate at each batch size (surfaces.py, over the learning
-rates tried there) both use both parts.
+rates tried there) both use this rule.
 """
 
 from __future__ import annotations
@@ -20,43 +23,65 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import optimize, stats
 
-from analysis.estimates.intervals import TAILS, Interval
-from analysis.estimates.task_gp import MAX_BINS, N_SAMPLES
+from analysis.estimates.intervals import LEVEL, Interval
+from analysis.estimates.task_gp import MAX_BINS
 
 
 @dataclass(frozen=True)
 class BestTried:
-    """The tried points (sorted) and, per draw of their mean scores from their noise, the index of the best."""
+    """The tried points (sorted) and which of them may have scored best: Gupta's subset selection (1965), the set
+    that holds the truly best tried point with 95% probability whatever the true scores. Point k stays in when no
+    other point beat it by more than `d` standard errors of their difference, `d` being what the largest of n - 1
+    equal rivals' leads over the best would reach in 95% of cases."""
 
     positions: np.ndarray
-    best: np.ndarray
+    possible: np.ndarray
+    """(len(positions),) bool: may have scored best."""
 
     @classmethod
-    def draw(cls, points: pd.DataFrame, rng: np.random.Generator) -> BestTried:
+    def of(cls, points: pd.DataFrame, shared_correlation: float = 0.0) -> BestTried:
         """From `points` (x, y, variance: each task × grid point, in one series' units), averaged per tried x over
-        tasks; a huge grid's x values are binned as the GP's are."""
+        tasks whose noise is `shared_correlation` alike at one grid point (a trial's luck lifts all its tasks); a
+        huge grid's x values are binned as the GP's are."""
         many = points["x"].nunique() > MAX_BINS[1]
         keys = pd.cut(points["x"], MAX_BINS[1], labels=False) if many else points["x"]
-        grouped = points.groupby(keys)
+        grouped = points.assign(sd=np.sqrt(points["variance"])).groupby(keys)
         positions, mean = grouped["x"].mean().to_numpy(), grouped["y"].mean().to_numpy()
-        spread = np.sqrt(grouped["variance"].sum().to_numpy()) / grouped.size().to_numpy()
-        draws = mean + spread * rng.standard_normal((N_SAMPLES, len(positions)))
-        return cls(positions, np.argmax(draws, axis=1))
+        own, together = grouped["variance"].sum().to_numpy(), grouped["sd"].sum().to_numpy() ** 2
+        variance = (own + shared_correlation * (together - own)) / grouped.size().to_numpy() ** 2
+        lead = mean[None, :] - mean[:, None]
+        reach = _gupta_constant(len(positions)) * np.sqrt(variance[None, :] + variance[:, None])
+        return cls(positions, (lead <= reach).all(axis=1))
 
 
-def locate_optimum(argmax: np.ndarray, bounds: tuple[float, float], tried: BestTried | None = None) -> Interval:
+def _gupta_constant(n: int) -> float:
+    """d with P(max over n - 1 rivals of (Z_k - Z_best) / sqrt(2) <= d) = 95% for standard normals Z."""
+    if n < 2:
+        return 0.0
+    z = np.linspace(-8.0, 8.0, 2001)
+    density = stats.norm.pdf(z) * (z[1] - z[0])
+
+    def coverage(d: float) -> float:
+        return float(density @ stats.norm.cdf(z + d * np.sqrt(2.0)) ** (n - 1)) - LEVEL
+
+    return float(optimize.brentq(coverage, 0.0, 10.0))
+
+
+def locate_optimum(argmax: np.ndarray, bounds: tuple[float, float], cliff: BestTried | None = None) -> Interval:
     """The optimum from the posterior curves' `argmax` samples, which cannot leave `bounds`: their median and central
-    95%, widened to the tried points next to those that scored best in 95% of draws when `tried` is given."""
+    95%; when the range ends at a cliff (`cliff`: the tried points), the high end widened to the tried point
+    after the last that may have scored best."""
     curve = Interval.from_samples(argmax, bounds)
-    if tried is None:
+    if cliff is None:
         return curve
-    positions = tried.positions
-    first, last = np.quantile(tried.best, [TAILS[0], TAILS[2]], method="inverted_cdf")
+    positions = cliff.positions
+    last = int(np.flatnonzero(cliff.possible)[-1])
     return Interval(
         curve.estimate,
-        min(curve.low, positions[max(first - 1, 0)]),
+        curve.low,
         max(curve.high, positions[min(last + 1, len(positions) - 1)]),
-        curve.low_open or first == 0,
+        curve.low_open,
         curve.high_open or last == len(positions) - 1,
     )

@@ -2,11 +2,12 @@
 jointly, a category pooling its tasks' surfaces (`Series.pooled`), as for the ratio curves.
 
 From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at
-that batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (widened to
-the tried learning rates next to those that may have scored best at that batch size, so a cliff does not make it
-sure of a peak placed too early), open where it reaches the lowest or highest learning rate scored there; and the
-posterior mean surface on a fine grid, for the paper's contour figure. The kernel's coordinates are the ratio and the
-batch size, so a long batch-size lengthscale is ratio invariance and the data decide how far from it they are.
+that batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (where
+higher learning rates diverged at that batch size, its high end reaches the tried learning rate after those that may
+have scored best, so a cliff does not make it sure of a peak placed too early), open where it reaches the lowest or
+highest learning rate scored there; and the posterior mean surface on a fine grid, for the paper's contour figure.
+The kernel's coordinates are the ratio and the batch size, so a long batch-size lengthscale is ratio invariance and
+the data decide how far from it they are.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.estimates.frontier import FRONTIER
 from analysis.estimates.intervals import Interval
 from analysis.estimates.optimum import BestTried, locate_optimum
 from analysis.estimates.series import Series
@@ -77,8 +79,6 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     map_lr_grid, map_bs_grid = np.meshgrid(map_lr, map_bs)
     map_coords = np.column_stack([(map_lr_grid - map_bs_grid).ravel(), map_bs_grid.ravel()])
     means = {name: model.mean(map_coords) for name, model in models.items()}
-    # The tried points' draws come from a stream of their own, so the stages after this one draw as they did before.
-    (tried_rng,) = rng.spawn(1)
     fits = []
     for one in eligible:
         members = [task for task in one.tasks if task in models]
@@ -87,8 +87,7 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
         surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
         mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
         contour = (map_lr, map_bs, mean.reshape(map_lr_grid.shape))
-        tried = with_noise_variance(one, models)
-        fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, (tried, tried_rng)))
+        fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, with_noise_variance(one, models)))
     return fits
 
 
@@ -103,15 +102,15 @@ def _surface_fit(
     axes: tuple[np.ndarray, np.ndarray],
     surface: np.ndarray,
     contour: tuple[np.ndarray, np.ndarray, np.ndarray],
-    tried: tuple[pd.DataFrame, np.random.Generator],
+    noisy: pd.DataFrame,
 ) -> SurfaceFit:
     """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
     they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
     batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge.
-    `axes`: the batch sizes and learning rates (log10) the surface was drawn at; `tried`: the series' points with
-    their noise variance, and the stream their draws come from."""
+    `axes`: the batch sizes and learning rates (log10) the surface was drawn at; `noisy`: the series' points with
+    their noise variance."""
     log10_bs, log10_lr = axes
-    (noisy, rng), sign = tried, series.metric_sign
+    sign = series.metric_sign
     points = series.points
     nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
     located, intervals, edges, ridge = [], [], [], []
@@ -124,10 +123,11 @@ def _surface_fit(
         lrs = log10_lr[inside]
         best = lrs[np.argmax(sign * surface[:, index, inside], axis=1)]
         ridge.append(best)
-        at_batch = noisy[nearest == index]
-        scored_best = BestTried.draw(at_batch.assign(x=at_batch["log10_lr"]), rng)
-        intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), scored_best))
-        edges.append(series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1]))
+        edge = series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1])
+        at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
+        cliff = BestTried.of(at_batch, series.shared_correlation) if edge == FRONTIER else None
+        intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), cliff))
+        edges.append(edge)
     return SurfaceFit(
         level=series.level,
         name=series.name,
