@@ -22,7 +22,7 @@ from analysis.design.fantasy import fantasy_table
 from analysis.design.study import Candidate, PlannedTrial, Study
 from analysis.estimates.intervals import Interval
 from analysis.estimates.series import Series, build_series
-from analysis.estimates.task_gp import TaskGP, joint_draw, with_noise_variance
+from analysis.estimates.task_gp import TaskGP, joint_draw, trial_correlation, with_noise_variance
 
 MAX_SPACING = 0.2
 """New ratios (learning rates, for the batch-size laws) split the gaps between those tried into parts at most this
@@ -159,14 +159,14 @@ def between(tried: Sequence[float], step: float) -> list[float]:
 def trial_noise(series: dict[str, Series], models: dict[str, TaskGP]) -> np.ndarray:
     """(T, T) covariance of one trial's scores over the tasks of `models`: each task's run variance (the median
     over its points of the seed mean's variance times its seeds, the noise the GP found beyond the stated noise
-    included: `with_noise_variance`), and between tasks the trial effect they share."""
+    included: `with_noise_variance`), and between tasks the trial effect they share (`trial_correlation`)."""
     variance = np.array(
         [
             np.median(rows["variance"] * rows["n_seeds"])
             for rows in (with_noise_variance(series[task], models) for task in models)
         ]
     )
-    correlation = next(iter(series.values())).shared_correlation if series else 0.0
+    correlation = trial_correlation(list(models.values()))
     covariance = correlation * np.sqrt(np.outer(variance, variance))
     np.fill_diagonal(covariance, variance)
     return covariance

@@ -18,7 +18,14 @@ from analysis.estimates.frontier import FRONTIER, GRID_EDGE
 from analysis.estimates.intervals import TAILS, Interval
 from analysis.estimates.optimum import BestTried, locate_optimum
 from analysis.estimates.series import Series, within_float_noise
-from analysis.estimates.task_gp import N_SAMPLES, TaskGP, fit_task_gp, joint_draw, with_noise_variance
+from analysis.estimates.task_gp import (
+    N_SAMPLES,
+    TaskGP,
+    fit_task_gp,
+    joint_draw,
+    trial_correlation,
+    with_noise_variance,
+)
 
 CURVE_POINTS = 121
 
@@ -38,6 +45,9 @@ class CurveFit:
     optimum: Interval = field(default_factory=Interval.missing)
     high_edge: str = GRID_EDGE
     """What ends the range at high lr/bs: GRID_EDGE, or FRONTIER when a trial beyond it diverged."""
+    frontier_bounds: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    """At FRONTIER: the batch sizes whose trials diverged above the range, each with the lowest learning rate that
+    diverged there (what holds the optimum at the frontier)."""
     r2: float = np.nan
     """Leave-one-out R² of a task's grid points (how much of their spread its curve predicts)."""
     cv_rmse: float = np.nan
@@ -97,10 +107,13 @@ def fit_curves(series: list[Series], rng: np.random.Generator) -> list[CurveFit]
     high = max((one.x_range[1] for one in fitted), default=np.nan)
     grid = np.linspace(low, high, CURVE_POINTS)
     draws = joint_draw(list(models.values()), grid[:, None], N_SAMPLES, rng) if models else {}
-    return [_fit(one, grid, draws, models) for one in series]
+    correlation = trial_correlation(list(models.values()))
+    return [_fit(one, grid, draws, models, correlation) for one in series]
 
 
-def _fit(series: Series, grid: np.ndarray, draws: dict[str, np.ndarray], models: dict[str, TaskGP]) -> CurveFit:
+def _fit(
+    series: Series, grid: np.ndarray, draws: dict[str, np.ndarray], models: dict[str, TaskGP], correlation: float
+) -> CurveFit:
     points = series.points
     common = {"level": series.level, "name": series.name, "n_points": len(points)}
     members = [task for task in series.tasks if task in draws]
@@ -128,12 +141,13 @@ def _fit(series: Series, grid: np.ndarray, draws: dict[str, np.ndarray], models:
         }
     high_edge = series.frontier.ratio_edge(x_high)
     tried = with_noise_variance(series, models)
-    cliff = BestTried.of(tried, series.shared_correlation) if high_edge == FRONTIER else None
+    cliff = BestTried.of(tried, correlation) if high_edge == FRONTIER else None
     return CurveFit(
         kind="gp",
         x_range=(x_low, x_high),
         optimum=locate_optimum(x[np.argmax(samples, axis=1)], (x[0], x[-1]), cliff),
         high_edge=high_edge,
+        frontier_bounds=series.frontier.bounds_above(x_high),
         curve=pd.DataFrame({"x": x, "fit": sign * samples.mean(axis=0), "band_low": band[0], "band_high": band[1]}),
         points=pd.DataFrame({"task": points["task"], "x": points["x"], "y": sign * points["y"]}),
         samples=samples,

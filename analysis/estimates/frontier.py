@@ -66,6 +66,14 @@ class DivergenceFrontier:
         """What ends a range of ratios at `log10_ratio_high`: FRONTIER when a trial above it diverged."""
         return FRONTIER if bool((self.diverged["log10_ratio"] > log10_ratio_high + 1e-9).any()) else GRID_EDGE
 
+    def bounds_above(self, log10_ratio_high: float) -> pd.Series:
+        """The batch sizes whose first diverged ratio lies above `log10_ratio_high`, each with the lowest learning
+        rate that diverged there (indexed by batch size, ascending). These end a range of ratios at the frontier: at
+        any other batch size runs diverged below that ratio already, so they say nothing of the ratios above it."""
+        diverged = self.diverged.assign(batch_size=self.diverged["batch_size"].astype(int)).groupby("batch_size")
+        first = diverged.agg(log10_ratio=("log10_ratio", "min"), learning_rate=("learning_rate", "min"))
+        return first.loc[first["log10_ratio"] > log10_ratio_high + 1e-9, "learning_rate"].sort_index()
+
     def learning_rate_edge(self, log10_bs: float, log10_lr_high: float) -> str:
         """What ends the learning rates scored at batch size 10**log10_bs at 10**log10_lr_high: FRONTIER when a
         trial at that batch size and a higher learning rate diverged."""

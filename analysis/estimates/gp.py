@@ -8,9 +8,10 @@ One component per task, on inputs scaled to about [-1, 1] (1-D: x = log10(lr/bs)
 
     y_i = o_c + f_c(s_i) + e_i                c = the row's component (task)
     f_c ~ GP(0, signal · Matérn-ν(warped s / lengthscales)),  o_c ~ N(0, OFFSET_VARIANCE) (the task's level)
-    e ~ N(0, noise + nugget · I)              noise known: lm-eval's stderr, the seeds' spread, and between tasks
+    e ~ N(0, noise + nuggets)                 noise known: lm-eval's stderr, the seeds' spread, and between tasks
                                               the trial effect they share; the nugget is lack of fit, or all of
-                                              the noise when none is known
+                                              the noise when none is known (a one-seed run's own luck), and as
+                                              that luck is the trial's, shared between tasks at one trial too
 
 Each component's hyperparameters (lengthscales, warp, smoothness ν, signal, nugget) are not fitted to one value
 but averaged over a grid, weighted by marginal likelihood (flat prior on the grid): on a small sweep the data
@@ -51,6 +52,9 @@ class GPData:
     """(n, n) known noise covariance (zeros where nothing is known)."""
     components: np.ndarray
     """(n,) which component (task) each row belongs to."""
+    shared: np.ndarray | None = None
+    """(n, n) the correlation of two components' nuggets on rows of one trial (a trial's luck lifts all its tasks;
+    zero elsewhere and on the diagonal); None: no nugget is shared."""
 
 
 WARP_LOW, WARP_HIGH, SMOOTHNESS, SIGNAL, NUGGET = -5, -4, -3, -2, -1
@@ -120,12 +124,22 @@ def evidence_weights(log_evidence_values: np.ndarray) -> np.ndarray:
 
 def _train_covariance(data: GPData, settings: list[np.ndarray]) -> np.ndarray:
     """(m, n, n) covariance of the rows for m combinations; settings[c] (m, d+2) is component c's setting."""
-    covariance = np.broadcast_to(data.noise, (len(settings[0]), *data.noise.shape)).copy()
+    covariance = _noise_covariance(data, np.column_stack([setting[:, NUGGET] for setting in settings]))
     for component, setting in enumerate(settings):
         rows = np.flatnonzero(data.components == component)
         block = np.ix_(rows, rows)
-        diagonal = (setting[:, NUGGET] + JITTER * setting[:, SIGNAL])[:, None, None] * np.eye(len(rows))
+        diagonal = (JITTER * setting[:, SIGNAL])[:, None, None] * np.eye(len(rows))
         covariance[:, block[0], block[1]] += kernel(data.coords[rows], data.coords[rows], setting) + diagonal
+    return covariance
+
+
+def _noise_covariance(data: GPData, nuggets: np.ndarray) -> np.ndarray:
+    """(m, n, n) noise of the rows for m combinations of the components' nuggets (m, components): the known noise,
+    each row's component's nugget, and the shared part of two components' nuggets on rows of one trial."""
+    by_row = nuggets[:, data.components]
+    covariance = data.noise + by_row[:, :, None] * np.eye(len(data.y))
+    if data.shared is not None:
+        covariance = covariance + data.shared * np.sqrt(by_row[:, :, None] * by_row[:, None, :])
     return covariance
 
 
@@ -152,7 +166,7 @@ def draw(
     nuggets, inverse = np.unique(
         np.column_stack([setting[:, NUGGET] for setting in settings]), axis=0, return_inverse=True
     )
-    noise_factor = _factor(data.noise + nuggets[:, data.components, None] * np.eye(n_rows))[inverse.ravel()]
+    noise_factor = _factor(_noise_covariance(data, nuggets))[inverse.ravel()]
     noise = noise_factor @ rng.standard_normal((n_settings, n_rows, per_setting))
     residual = data.y[None, :, None] - np.swapaxes(prior_rows, 1, 2) - noise
     solved = solve_triangular(lower, solve_triangular(lower, residual, lower=True), lower=True, trans="T")

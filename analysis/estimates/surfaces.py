@@ -21,7 +21,14 @@ from analysis.estimates.frontier import FRONTIER
 from analysis.estimates.intervals import Interval
 from analysis.estimates.optimum import BestTried, locate_optimum
 from analysis.estimates.series import Series
-from analysis.estimates.task_gp import MAX_BINS, N_SAMPLES, fit_task_gp, joint_draw, with_noise_variance
+from analysis.estimates.task_gp import (
+    MAX_BINS,
+    N_SAMPLES,
+    fit_task_gp,
+    joint_draw,
+    trial_correlation,
+    with_noise_variance,
+)
 
 LR_POINTS = 41
 """Learning rates per batch size at which the surface is sampled (the argmax's resolution)."""
@@ -70,6 +77,7 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     lr_grid, bs_grid = np.meshgrid(log10_lr, log10_bs)
     coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
     draws = joint_draw(list(models.values()), coords, N_SAMPLES, rng)
+    correlation = trial_correlation(list(models.values()))
     map_lr, map_bs = (
         np.linspace(
             axis[0] - MAP_MARGIN * (axis[-1] - axis[0]), axis[-1] + MAP_MARGIN * (axis[-1] - axis[0]), MAP_POINTS
@@ -87,7 +95,8 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
         surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
         mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
         contour = (map_lr, map_bs, mean.reshape(map_lr_grid.shape))
-        fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, with_noise_variance(one, models)))
+        noisy = (with_noise_variance(one, models), correlation)
+        fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, noisy))
     return fits
 
 
@@ -102,15 +111,15 @@ def _surface_fit(
     axes: tuple[np.ndarray, np.ndarray],
     surface: np.ndarray,
     contour: tuple[np.ndarray, np.ndarray, np.ndarray],
-    noisy: pd.DataFrame,
+    noisy: tuple[pd.DataFrame, float],
 ) -> SurfaceFit:
     """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
     they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
     batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge.
     `axes`: the batch sizes and learning rates (log10) the surface was drawn at; `noisy`: the series' points with
-    their noise variance."""
+    their noise variance, and how alike a trial's noise is across its tasks."""
     log10_bs, log10_lr = axes
-    sign = series.metric_sign
+    sign, (noisy, correlation) = series.metric_sign, noisy
     points = series.points
     nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
     located, intervals, edges, ridge = [], [], [], []
@@ -125,7 +134,7 @@ def _surface_fit(
         ridge.append(best)
         edge = series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1])
         at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
-        cliff = BestTried.of(at_batch, series.shared_correlation) if edge == FRONTIER else None
+        cliff = BestTried.of(at_batch, correlation) if edge == FRONTIER else None
         intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), cliff))
         edges.append(edge)
     return SurfaceFit(

@@ -11,6 +11,7 @@ mixes trials, so coarsened rows carry no trial-shared noise. Samples come back i
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +44,8 @@ HYPER_GRIDS = {
 }
 """Lengthscales in scaled units (the task's range is [-1, 1]; a long log10-bs lengthscale is ratio invariance),
 warps, Matérn smoothness, signal variance and nugget in units of the task's variance."""
+MIN_SHARED_POINTS = 5
+"""Grid points two tasks must share before their residuals' correlation is read as their trials' shared luck."""
 SETTINGS_DRAWN = 24
 """Hyperparameter settings drawn from their posterior weights per draw; each gives an equal share of the samples."""
 
@@ -128,14 +131,18 @@ def joint_draw(
     models: list[TaskGP], coords: np.ndarray, n_samples: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Posterior samples (n, q) of every task's curve at original `coords` (q, d), by task name, drawn jointly:
-    the trials the tasks share correlate their noise, so sample i of every task comes from one joint draw (that
-    pairs category contrasts). n is n_samples rounded up to a multiple of SETTINGS_DRAWN; each task's
-    hyperparameter settings are drawn from its own posterior weights."""
+    the trials the tasks share correlate their noise (`trial_correlation`, on the stated noise and on the noise the
+    fits found beyond it alike), so sample i of every task comes from one joint draw (that pairs category contrasts).
+    n is n_samples rounded up to a multiple of SETTINGS_DRAWN; each task's hyperparameter settings are drawn from
+    its own posterior weights."""
+    correlation = trial_correlation(models)
+    same_trial = _same_trial(models)
     data = gp.GPData(
         coords=np.concatenate([model.data.coords for model in models]),
         y=np.concatenate([model.data.y for model in models]),
-        noise=_joint_noise(models),
+        noise=_joint_noise(models, correlation, same_trial),
         components=np.concatenate([np.full(len(model.data.y), index) for index, model in enumerate(models)]),
+        shared=correlation * (same_trial & ~np.eye(len(same_trial), dtype=bool)),
     )
     settings = [model.grid[rng.choice(len(model.weights), SETTINGS_DRAWN, p=model.weights)] for model in models]
     queries = [model.scaled(coords) for model in models]
@@ -154,13 +161,39 @@ def with_noise_variance(series: Series, models: dict[str, TaskGP]) -> pd.DataFra
     return points.assign(variance=points["noise_variance"].fillna(0.0) + found)
 
 
-def _joint_noise(models: list[TaskGP]) -> np.ndarray:
-    """Each task's own noise on the diagonal; between tasks, the trial effect shared by rows of one grid point
-    (each task's noise is on its own standardised scale; the correlation is scale-free)."""
-    variance = np.concatenate([np.diagonal(model.data.noise) for model in models])
+def trial_correlation(models: list[TaskGP]) -> float:
+    """How alike one trial's luck is across its tasks, in [0, 0.95]: from the seeds' deviations where grid points
+    have several (`Series.shared_correlation`); with one seed, the mean correlation over task pairs of their fits'
+    leave-one-out residuals at the grid points both scored. A curve's lack of fit that a category's tasks share
+    counts there too, which errs towards wider intervals, never narrower."""
+    if not models:
+        return 0.0
+    if any((model.series.points["n_seeds"] > 1).any() for model in models):
+        return models[0].series.shared_correlation
+    residuals = [
+        pd.Series(model.loo_residuals(), index=model.points["point"].to_numpy())
+        for model in models
+        if (model.points["point"] >= 0).all()
+    ]
+    correlations = []
+    for first, second in itertools.combinations(residuals, 2):
+        both = first.index.intersection(second.index)
+        if len(both) >= MIN_SHARED_POINTS:
+            correlations.append(np.corrcoef(first[both], second[both])[0, 1])
+    correlations = [value for value in correlations if np.isfinite(value)]
+    return float(np.clip(np.mean(correlations), 0.0, 0.95)) if correlations else 0.0
+
+
+def _same_trial(models: list[TaskGP]) -> np.ndarray:
+    """(n, n) whether two rows of the joint data are one grid point's (coarsened rows mix trials: never)."""
     point = np.concatenate([model.points["point"].to_numpy() for model in models])
-    same_trial = (point[:, None] == point[None, :]) & (point[:, None] >= 0)
-    correlation = models[0].series.shared_correlation if models else 0.0
+    return (point[:, None] == point[None, :]) & (point[:, None] >= 0)
+
+
+def _joint_noise(models: list[TaskGP], correlation: float, same_trial: np.ndarray) -> np.ndarray:
+    """Each task's own stated noise on the diagonal; between tasks, the trial effect shared by rows of one grid
+    point (each task's noise is on its own standardised scale; the correlation is scale-free)."""
+    variance = np.concatenate([np.diagonal(model.data.noise) for model in models])
     noise = correlation * np.sqrt(variance[:, None] * variance[None, :]) * same_trial
     np.fill_diagonal(noise, variance)
     return noise

@@ -76,6 +76,12 @@ def flat_warning(fit: CurveFit, series: Series) -> str:
     )
 
 
+def frontier_batch_sizes(bounds: pd.Series) -> str:
+    """The batch sizes that hold an optimum at the frontier, in words: "batch size 4 (diverged from lr 1.0e-2)"."""
+    parts = [f"{batch_size} (diverged from lr {sci(rate)})" for batch_size, rate in bounds.items()]
+    return f"batch size{'s' if len(parts) > 1 else ''} {', '.join(parts)}"
+
+
 def edge_warning(fit: CurveFit, series: Series) -> str | None:
     """What an open optimum means and what to do about it; None for a closed one."""
     optimum, (low, high) = fit.optimum, fit.x_range
@@ -86,13 +92,13 @@ def edge_warning(fit: CurveFit, series: Series) -> str | None:
             "curve within noise, or a grid too coarse for the noise); more seeds or a denser grid would narrow it."
         )
     if optimum.high_open and fit.high_edge == FRONTIER:
-        first_diverged = series.frontier.diverged.loc[
-            series.frontier.diverged["log10_ratio"] > high, "log10_ratio"
-        ].min()
+        first_diverged = series.frontier.lowest_log10_ratio(above=high)
         return (
             f"{label}: the score still rises at the largest stable lr/bs ({ratio(high)}) and every higher ratio "
-            f"diverged (from {ratio(first_diverged)}): the optimum lies at the divergence frontier. A wider grid "
-            f"cannot help; ratios between {ratio(high)} and {ratio(first_diverged)} can place it."
+            f"diverged (from {ratio(first_diverged)}): the optimum lies at the divergence frontier, held there by "
+            f"{frontier_batch_sizes(fit.frontier_bounds)}. A wider grid cannot help; ratios between {ratio(high)} and "
+            f"{ratio(first_diverged)} can place it, and where divergence follows the learning rate so can higher "
+            "ratios at smaller batch sizes, with learning rates below those that diverged."
         )
     if optimum.high_open:
         return (

@@ -31,7 +31,8 @@ def fits_table(fits: list[CurveFit]) -> pd.DataFrame:
 
 def optima_table(fits: list[CurveFit]) -> pd.DataFrame:
     """Best log10(lr/bs) per series with its 95% CI (log10 units) and its open ends: `ci_low_open` /
-    `ci_high_open` mean the CI reaches the range scored, `high_edge` says what ends that range above."""
+    `ci_high_open` mean the CI reaches the range scored, `high_edge` says what ends that range above, and
+    `frontier_batch_sizes` (at the frontier) the batch sizes whose divergences end it."""
     rows = [
         {
             "level": fit.level,
@@ -41,6 +42,7 @@ def optima_table(fits: list[CurveFit]) -> pd.DataFrame:
             "best_lr_bs_ratio": 10**fit.best_log10_ratio,
             "at_edge": fit.at_edge,
             "high_edge": fit.high_edge,
+            "frontier_batch_sizes": " ".join(str(size) for size in fit.frontier_bounds.index),
             "n_points": fit.n_points,
             "worse_log10_ratio": fit.worse_log10_ratio,
             "score_gain": fit.score_gain,

@@ -154,6 +154,26 @@ def test_an_optimum_at_the_divergence_frontier_is_not_advised_to_extend_the_grid
     assert "95% CI reaches the divergence frontier" in report
 
 
+def test_an_optimum_held_at_the_frontier_names_the_batch_sizes_that_hold_it(tmp_path) -> None:
+    """Learning rates above 1e-4 diverge at every batch size, the optimum lies above every stable ratio: the report
+    says which batch sizes' divergences end the range (only the smallest reach above it), and optima.csv lists them."""
+    task = PlantedTask("r", best_z=-3.0)
+    table = planted_table({"t": task}, LEARNING_RATES, BATCH_SIZES, diverge_above_lr=1.01e-4)
+    result = analyze(table, tmp_path)
+    row = result.optima.set_index("name").loc["t"]
+    frontier = result.divergence_frontier.set_index("batch_size")
+    high = np.log10(1e-4 / min(BATCH_SIZES))
+    above = [size for size in BATCH_SIZES if np.log10(frontier.loc[size, "frontier_lr_bs_ratio"]) > high]
+    assert row["ci_high_open"] and row["high_edge"] == "the divergence frontier"
+    assert row["frontier_batch_sizes"] == " ".join(str(size) for size in above) and above
+    report = (tmp_path / "report.md").read_text()
+    rate = frontier.loc[above[0], "frontier_learning_rate"]
+    assert (
+        f"batch size{'s' if len(above) > 1 else ''} {above[0]} (diverged from lr {rate:.1e}".replace("e-0", "e-")
+        in report
+    )
+
+
 def test_the_reference_ratio_outside_the_sweep_is_not_measured(tmp_path) -> None:
     result = analyze(planted_table(PAPER_LIKE, LEARNING_RATES, BATCH_SIZES), tmp_path, reference_ratio=5e-6 / 128)
     rows = result.regret[result.regret["against"] == "reference"]
