@@ -32,9 +32,11 @@ from analysis.estimates.task_gp import MAX_BINS
 @dataclass(frozen=True)
 class BestTried:
     """The tried points (sorted) and which of them may have scored best: Gupta's subset selection (1965), the set
-    that holds the truly best tried point with 95% probability whatever the true scores. Point k stays in when no
-    other point beat it by more than `d` standard errors of their difference, `d` being what the largest of n - 1
-    equal rivals' leads over the best would reach in 95% of cases."""
+    that holds the truly best tried point with 95% probability. Point k stays in when no other point beat it by more
+    than `d` standard errors of their difference, `d` being what the largest lead of n - 1 equal rivals over the best
+    would reach in 95% of cases. Counting every tried point as a rival assumes all may tie, which a peaked curve
+    never has: n is the number of contenders, the points within reach of the best at the constant of all of them
+    (at least two)."""
 
     positions: np.ndarray
     possible: np.ndarray
@@ -51,9 +53,9 @@ class BestTried:
         positions, mean = grouped["x"].mean().to_numpy(), grouped["y"].mean().to_numpy()
         own, together = grouped["variance"].sum().to_numpy(), grouped["sd"].sum().to_numpy() ** 2
         variance = (own + shared_correlation * (together - own)) / grouped.size().to_numpy() ** 2
-        lead = mean[None, :] - mean[:, None]
-        reach = _gupta_constant(len(positions)) * np.sqrt(variance[None, :] + variance[:, None])
-        return cls(positions, (lead <= reach).all(axis=1))
+        lead = (mean[None, :] - mean[:, None]) / np.sqrt(variance[None, :] + variance[:, None])
+        contenders = (lead <= _gupta_constant(len(positions))).all(axis=1)
+        return cls(positions, (lead <= _gupta_constant(max(int(contenders.sum()), 2))).all(axis=1))
 
 
 def _gupta_constant(n: int) -> float:

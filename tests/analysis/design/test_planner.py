@@ -64,7 +64,7 @@ def test_planned_trials_lie_inside_the_uncertain_optimums_ci_and_settle_it(study
     ratios = _ratios(plan)
     assert plan.trials and plan.widths_now["reasoning optimum"] > 1.5 >= plan.widths_after["reasoning optimum"]
     assert ((ratios > optimum.low) & (ratios < optimum.high)).all(), "only where the optimum may be"
-    assert abs(np.median(ratios) - BEST) < 0.5, "around the planted optimum"
+    assert ratios.min() < BEST < ratios.max(), "on both sides of the planted optimum, so they can place it"
     assert any("another seed" in trial.reason for trial in plan.trials), "replicates where noise limits the CI"
     assert {trial.batch_size for trial in plan.trials} <= {8, 16, 32}
     assert plan.message.startswith(f"{len(plan.trials)} trials")
@@ -112,14 +112,14 @@ def test_a_target_beyond_one_follow_up_gets_a_step_toward_it_unless_a_budget_was
 
 def test_without_a_budget_a_plan_a_step_could_halve_is_that_step() -> None:
     """Fantasies drawn from a pilot's wide posterior ask for more trials than rounds that zoom in spend."""
-    step = _plan(planted_study(best_z=-4.0), 0.8)
+    step = _plan(planted_study(best_z=-4.0), 0.5)
     settling = re.fullmatch(
-        r"(\d+) trials would settle every quantity within 0.8 decades in one follow-up: .*", step.message
+        r"(\d+) trials would settle every quantity within 0.5 decades in one follow-up: .*", step.message
     )
     assert settling and "a step toward it" in step.message, step.message
     assert step.trials and len(step.trials) <= STEP_SHARE * int(settling[1])
     now = step.widths_now["reasoning optimum"]
-    assert step.widths_after["reasoning optimum"] <= np.sqrt(now * 0.8), "half the narrowing, in decades"
+    assert step.widths_after["reasoning optimum"] <= np.sqrt(now * 0.5), "half the narrowing, in decades"
 
 
 def test_a_shortfall_under_the_step_gain_still_gets_a_step() -> None:

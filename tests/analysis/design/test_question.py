@@ -14,7 +14,7 @@ from analysis.design.question import between, trial_noise
 from analysis.design.ratio_question import RatioQuestion
 from analysis.estimates import gp
 from analysis.estimates.series import Series, build_series
-from analysis.estimates.task_gp import TaskGP, fit_task_gp, joint_draw
+from analysis.estimates.task_gp import TaskGP, fit_task_gp, joint_draw, trial_correlation
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES
@@ -43,7 +43,10 @@ def test_trial_noise_holds_each_tasks_run_variance_and_their_shared_trial_effect
     series, models = _fitted(planted_table(tasks, LEARNING_RATES, BATCH_SIZES))
     independent = trial_noise(series, models)
     beyond = [models[task].nugget_variance() for task in ("a", "b")]  # what the fit found beyond the stderr
-    np.testing.assert_allclose(independent, np.diag([0.02**2 + beyond[0], 0.05**2 + beyond[1]]), rtol=1e-9, atol=1e-15)
+    variance = [0.02**2 + beyond[0], 0.05**2 + beyond[1]]
+    np.testing.assert_allclose(np.diag(independent), variance, rtol=1e-9)
+    read_off_fits = trial_correlation(list(models.values()))  # one seed: from the fits' residuals
+    assert read_off_fits < 0.2 and independent[0, 1] == pytest.approx(read_off_fits * np.sqrt(np.prod(variance)))
 
     table = planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1))
     effect = np.random.default_rng(3).normal(0, 0.1, table["trial_id"].nunique())

@@ -69,15 +69,17 @@ def test_best_tried_averages_tasks_per_ratio_and_keeps_those_within_reach_of_the
 
 def test_a_rival_within_the_subset_selection_reach_stays_possible() -> None:
     """Gupta's constant for n equal rivals, checked by simulation; a lead of less than that many standard errors of
-    the difference keeps a point, whatever its share of wins in redraws would be."""
+    the difference keeps a point, n being the contenders (the points within reach at the constant of all)."""
     rng = np.random.default_rng(0)
     draws = rng.standard_normal((200_000, 4))
     simulated = np.quantile((draws[:, 1:] - draws[:, :1]).max(axis=1) / np.sqrt(2), 0.95)
-    constant = _gupta_constant(4)
-    assert constant == pytest.approx(simulated, abs=0.02)
-    lead = 0.95 * constant * np.sqrt(2 * 0.01)
+    assert _gupta_constant(4) == pytest.approx(simulated, abs=0.02)
+    assert _gupta_constant(2) == pytest.approx(1.645, abs=0.01), "one rival: the one-sided 95% normal quantile"
+    lead = 0.95 * _gupta_constant(2) * np.sqrt(2 * 0.01)
     points = pd.DataFrame({"x": [-6.0, -5.0, -4.0, -3.0], "y": [0.0, 1.0, 1.0 - lead, 0.0], "variance": 0.01})
     assert BestTried.of(points).possible.tolist() == [False, True, True, False]
+    further = points.assign(y=[0.0, 1.0, 1.0 - 1.1 * lead, 0.0])
+    assert BestTried.of(further).possible.tolist() == [False, True, False, False], "two contenders: d for two"
     together = BestTried.of(pd.concat([points.assign(task="a"), points.assign(task="b")]), shared_correlation=0.9)
     apart = BestTried.of(pd.concat([points.assign(task="a"), points.assign(task="b")]))
     assert together.possible.tolist() == [False, True, True, False], "shared noise does not average out"
