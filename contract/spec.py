@@ -191,7 +191,11 @@ class TrainingSpec(StrictModel):
     lr_scheduler_type: str = Field("linear", description="transformers scheduler name.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 turns clipping off.")
-    optim: str = Field("adamw_torch", description="transformers optimizer name.")
+    optim: str = Field(
+        "adamw_torch_fused",
+        description="transformers optimizer name. The default is transformers 5's own: AdamW in one fused kernel per "
+        "step (torch's CUDA, CPU and MPS kernels; the same update as `adamw_torch` up to float rounding).",
+    )
     seeds: list[int] = Field([0], min_length=1, description="Each grid cell is trained once per seed.")
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPU).")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
@@ -200,11 +204,13 @@ class TrainingSpec(StrictModel):
         description="Pack sequences (padding-free) so no FLOP goes to padding. A batch then counts packed rows of "
         "max_length tokens, not examples, so lr/bs is no longer per conversation: keep it off for ratio studies.",
     )
-    padding_free: bool = Field(
-        False,
+    padding_free: bool | None = Field(
+        None,
         description="Concatenate each micro-batch into one row with position_ids (TRL `padding_free`): no FLOP goes "
         "to padding and a batch still counts examples, so lr/bs keeps its meaning. Exact with flash_attention_2 "
-        "(varlen kernels, the full gain) and with sdpa/eager (a block-diagonal mask, a smaller gain). SFT only.",
+        "(varlen kernels, the full gain) and with sdpa/eager (a block-diagonal mask, a smaller gain). Unset: on for "
+        "SFT (the same step as padded rows, tests/trials/test_train.py), none for DPO (TRL's DPOTrainer has none); "
+        "`false` pads each micro-batch to its longest row instead.",
     )
     liger_kernel: bool = Field(
         False,

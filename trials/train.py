@@ -256,7 +256,8 @@ def _checkpointing(training: TrainingSpec) -> dict[str, Any]:
 def _sft_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
     from trl import SFTConfig
 
-    padding_free = training.padding_free or training.packing
+    # Padding-free unless the spec opts out: the same step as padded rows, without the FLOPs of the padding.
+    padding_free = training.padding_free is not False or training.packing
     return SFTConfig(
         **{
             **shared,
