@@ -117,13 +117,16 @@ def cpu_burner(active: bool, limit_seconds: float) -> Iterator[None]:
 class Worker:
     """A child process that answers one JSON request per line with one JSON line (its side: `serve`)."""
 
-    def __init__(self, command: list[str], log: Path) -> None:
-        """The child's stderr (the libraries' chatter) goes to `log`, shown if the child dies."""
+    def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        """The child's stderr (the libraries' chatter) goes to `log`, shown if the child dies; `env` is added to this
+        process's environment for it."""
         self.command, self.log = command, log
+        log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as stderr:
             self.process = subprocess.Popen(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
-            )
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                env={**os.environ, **(env or {})},
+            )  # fmt: skip
 
     def ask(self, request: dict) -> dict:
         assert self.process.stdin is not None and self.process.stdout is not None

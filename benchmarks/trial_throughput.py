@@ -72,11 +72,13 @@ def main() -> None:
     parser.add_argument("--under-load", action="store_true", help="keep one core busy with a CPU burner meanwhile")
     parser.add_argument("--with-trl-defaults", action="store_true", help="add plain TRL with its own defaults")
     parser.add_argument("--model", type=Path, help="a local model folder (e.g. SmolLM2-135M from trials.gguf)")
+    parser.add_argument("--examples", type=Path, help="a jsonl of SFT examples (default: the demo generator's)")
     parser.add_argument("--steps", type=int, help="optimizer steps per round")
     parser.add_argument("--rounds", type=int, help="measured rounds (a warm-up round comes first)")
     parser.add_argument("--batch", type=int, default=16, help="effective batch size in sequences")
     parser.add_argument("--micro-batch", type=int, default=8, help="per-device batch (accumulation = batch / micro)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (CPU)")
+    parser.add_argument("--max-length", type=int, default=1024, help="tokens per sequence (longer are truncated)")
     parser.add_argument("--profile", choices=ALL_VARIANTS, help="one round of this variant under cProfile")
     parser.add_argument("--serve", choices=ALL_VARIANTS, help=argparse.SUPPRESS)  # a variant's warm process
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -123,16 +125,20 @@ def prepare_inputs(args: argparse.Namespace) -> dict:
         tokenizer.save_pretrained(model_dir)
         size = sum(p.numel() for p in model.parameters()) / 1e6
         description = f"small Llama {SMALL_LLAMA['num_hidden_layers']} x {SMALL_LLAMA['hidden_size']} ({size:.1f}M)"
-    examples = demo_data.sft_examples(args.steps * args.batch, seed=0)
-    (args.workdir / "examples.jsonl").write_text("\n".join(json.dumps(e) for e in examples))
     args.model = model_dir
+    if args.examples:
+        return {"model": description, "examples": len(args.examples.read_text().splitlines())}
+    examples = demo_data.sft_examples(args.steps * args.batch, seed=0)
+    args.examples = args.workdir / "examples.jsonl"
+    args.examples.write_text("\n".join(json.dumps(e) for e in examples))
     return {"model": description, "examples": len(examples)}
 
 
 def child_command(name: str, args: argparse.Namespace) -> list[str]:
-    sizes = ["--steps", args.steps, "--batch", args.batch, "--micro-batch", args.micro_batch, "--threads", args.threads]
-    return [sys.executable, __file__, "--serve", name, "--workdir", str(args.workdir), "--model", str(args.model),
-            *map(str, sizes)]  # fmt: skip
+    sizes = ["--steps", args.steps, "--batch", args.batch, "--micro-batch", args.micro_batch, "--threads", args.threads,
+             "--max-length", args.max_length]  # fmt: skip
+    paths = ["--workdir", args.workdir, "--model", args.model, "--examples", args.examples]
+    return [sys.executable, __file__, "--serve", name, *map(str, paths + sizes)]
 
 
 class Variant:
@@ -161,6 +167,8 @@ class Variant:
         started = time.perf_counter()
         trainer = self.build(request["round"])
         setup = time.perf_counter() - started
+        if request.get("count_reads"):
+            return count_host_reads(trainer)
         started = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - started
@@ -176,15 +184,15 @@ class Variant:
     def _plain_data(self):
         from datasets import load_dataset
 
-        dataset = load_dataset("json", data_files=str(self.args.workdir / "examples.jsonl"), split="train")
-        return dataset.remove_columns("skill")
+        dataset = load_dataset("json", data_files=str(self.args.examples), split="train")
+        return dataset.remove_columns([name for name in dataset.column_names if name == "skill"])  # the demo's label
 
     def _plain_trl(self, round_index: int):
         from trl import SFTConfig, SFTTrainer
 
         options = {}
         if self.name != "plain_trl":
-            options = {"bf16": self.gpu, "gradient_checkpointing": False}
+            options = {"bf16": self.gpu, "gradient_checkpointing": False, "max_length": self.args.max_length}
         if self.name.endswith("padding_free"):
             options |= {"padding_free": True, "max_length": None}
         config = SFTConfig(
@@ -208,8 +216,8 @@ class Variant:
 
         # flash-attention's varlen kernels where installed (a GPU): what padding-free needs for its full gain.
         attention = "flash_attention_2" if self.gpu and importlib.util.find_spec("flash_attn") else "sdpa"
-        training = {"max_steps": self.args.steps, "max_length": 1024, "bf16": self.gpu, "logging_steps": 10,
-                    "max_per_device_batch": self.args.micro_batch}  # fmt: skip
+        training = {"max_steps": self.args.steps, "max_length": self.args.max_length, "bf16": self.gpu,
+                    "logging_steps": 10, "max_per_device_batch": self.args.micro_batch}  # fmt: skip
         if self.name.endswith("padded"):
             training["padding_free"] = False
         self.spec = spec_from_dict(
@@ -217,7 +225,7 @@ class Variant:
                 "name": "throughput",
                 "model": {"name_or_path": str(self.args.model), "torch_dtype": "float32",
                           "attn_implementation": attention},
-                "data": {"source": str(self.args.workdir / "examples.jsonl")},
+                "data": {"source": str(self.args.examples)},
                 "grid": {"learning_rate": [LEARNING_RATE], "batch_size": [self.args.batch]},
                 "training": training,
                 "categories": ["throughput"],
@@ -241,6 +249,26 @@ class Variant:
         output = self.args.workdir / f"out-{self.name}"
         trainer, *_ = build_trainer(self.spec, params, model, self.tokenizer, self.data, output)
         return trainer
+
+
+def count_host_reads(trainer) -> dict:
+    """One training run under the torch profiler (not timed): per optimizer step, the host's reads of device values
+    (`aten::_local_scalar_dense`: what `.item()`, `float()`, `int()` and `bool()` of a tensor run), how many of them
+    this project's `trials/` code made (its callbacks: 0 expected; the rest are TRL's and transformers' own), and the
+    CUDA synchronisations (`cuda*Synchronize`, GPU only)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])]
+    with profile(activities=activities, with_stack=True) as profiler:
+        trainer.train()
+    steps = max(1, trainer.state.global_step)
+    events = profiler.events()
+    reads = [event for event in events if event.name == "aten::_local_scalar_dense"]
+    ours = [event for event in reads if any(str(REPO / "trials") in frame for frame in event.stack or ())]
+    syncs = [event for event in events if event.name.startswith("cuda") and "Synchronize" in event.name]
+    return {"reads_per_step": len(reads) / steps, "reads_from_trials_per_step": len(ours) / steps,
+            "syncs_per_step": len(syncs) / steps}  # fmt: skip
 
 
 def profile(args: argparse.Namespace) -> None:
