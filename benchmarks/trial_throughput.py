@@ -29,9 +29,9 @@ Tokens are non-padding tokens (TRL's `num_tokens`), train seconds those of `trai
 model load and trainer build (TRL's tokenization for the plain scripts; the trial's is cached per sweep).
 
     python benchmarks/trial_throughput.py --quick              # CPU, small Llama, ~1 minute
-    python benchmarks/trial_throughput.py                      # CPU, 40 rounds of 20 steps, ~8 minutes
+    python benchmarks/trial_throughput.py                      # CPU, 40 rounds of 20 steps: 8 min at load 5, 18 at 8.6
     python benchmarks/trial_throughput.py --under-load         # the same while one core spins (a CPU burner)
-    python benchmarks/trial_throughput.py --profile sweeper_trial   # one round under cProfile, the top functions
+    python benchmarks/trial_throughput.py --profile sweeper_trial   # host cost per step of each part of the loop
     python benchmarks/trial_throughput.py --model runs/smollm2-135m --steps 20 --batch 32   # GPU, SmolLM2-135M
 """
 
@@ -251,29 +251,66 @@ class Variant:
         return trainer
 
 
+DEVICE_READS = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__")
+"""Tensor -> Python conversions: on a GPU each one makes the host wait for the device."""
+
+
 def count_host_reads(trainer) -> dict:
-    """One training run under the torch profiler (not timed): per optimizer step, the host's reads of device values
-    (`aten::_local_scalar_dense`: what `.item()`, `float()`, `int()` and `bool()` of a tensor run), how many of them
-    this project's `trials/` code made (its callbacks: 0 expected; the rest are TRL's and transformers' own), and the
-    CUDA synchronisations (`cuda*Synchronize`, GPU only)."""
+    """One training run (not timed) with every tensor -> Python conversion counted: per optimizer step, all of them,
+    and those asked for by this project's `trials/` code (the innermost caller outside torch: our callbacks, 0
+    expected; the rest are TRL's and transformers' own); on a GPU also the CUDA synchronisations the torch profiler
+    records (`cuda*Synchronize`)."""
+    import traceback
+
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])]
-    with profile(activities=activities, with_stack=True) as profiler:
-        trainer.train()
+    ours, library = str(REPO / "trials"), str(Path(torch.__file__).parent)
+    reads = {"all": 0, "trials": 0}
+
+    def counted(original):
+        def read(tensor, *args, **kwargs):
+            caller = next(f for f in reversed(traceback.extract_stack()[:-1]) if not f.filename.startswith(library))
+            reads["all"] += 1
+            reads["trials"] += caller.filename.startswith(ours)
+            return original(tensor, *args, **kwargs)
+
+        return read
+
+    originals = {name: getattr(torch.Tensor, name) for name in DEVICE_READS}
+    activities = [ProfilerActivity.CUDA] if torch.cuda.is_available() else [ProfilerActivity.CPU]
+    for name, original in originals.items():
+        setattr(torch.Tensor, name, counted(original))
+    try:
+        with profile(activities=activities) as profiler:
+            trainer.train()
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)
     steps = max(1, trainer.state.global_step)
-    events = profiler.events()
-    reads = [event for event in events if event.name == "aten::_local_scalar_dense"]
-    ours = [event for event in reads if any(str(REPO / "trials") in frame for frame in event.stack or ())]
-    syncs = [event for event in events if event.name.startswith("cuda") and "Synchronize" in event.name]
-    return {"reads_per_step": len(reads) / steps, "reads_from_trials_per_step": len(ours) / steps,
+    syncs = [event for event in profiler.events() if event.name.startswith("cuda") and "Synchronize" in event.name]
+    return {"reads_per_step": reads["all"] / steps, "reads_from_trials_per_step": reads["trials"] / steps,
             "syncs_per_step": len(syncs) / steps}  # fmt: skip
 
 
+PROFILED = (
+    ("training_step (forward, loss, backward)", "transformers/trainer.py", "training_step"),
+    ("  compute_loss (TRL: forward, loss, metrics)", "trl/trainer/sft_trainer.py", "compute_loss"),
+    ("  backward", "accelerate/accelerator.py", "backward"),
+    ("collator (TRL)", "trl/trainer/sft_trainer.py", "torch_call"),
+    ("gradient clipping", "accelerate/accelerator.py", "clip_grad_norm_"),
+    ("optimizer step (AdamW)", "accelerate/optimizer.py", "step"),
+    ("lr scheduler step", "torch/optim/lr_scheduler.py", "step"),
+    ("logging (_maybe_log_save_evaluate)", "transformers/trainer.py", "_maybe_log_save_evaluate"),
+    ("callbacks, all (CallbackHandler.call_event)", "transformers/trainer_callback.py", "call_event"),
+    ("  ours (trials/train.py: guard, clock)", "trials/train.py", "on_"),
+)
+"""What `--profile` reports per optimizer step: label, file (its tail), function name (its start)."""
+
+
 def profile(args: argparse.Namespace) -> None:
-    """A warm-up round, then one round of `args.profile` under cProfile: the functions that took the most time of
-    their own, and the cumulative time of the callbacks, the collator and the loss (host side, per step)."""
+    """A warm-up round, then one round of `args.profile` under cProfile: the host-side cost per optimizer step of each
+    part of the loop (`PROFILED`, cumulative), then the functions that took the most time of their own."""
     import cProfile
     import pstats
 
@@ -284,12 +321,16 @@ def profile(args: argparse.Namespace) -> None:
     profiler.enable()
     trainer.train()
     profiler.disable()
-    stats = pstats.Stats(profiler).sort_stats("tottime")
-    stats.print_stats(25)
-    stats.sort_stats("cumulative").print_stats(
-        r"(train\.py.*(on_|seconds|tokens))|callback_handler|call_event|collat|compute_loss|training_step|"
-        r"_maybe_log|clip_grad|optimizer.*step|forward|backward"
-    )
+    stats = pstats.Stats(profiler)
+    steps = trainer.state.global_step
+    total = max(entry[3] for entry in stats.stats.values())
+    print(f"{args.profile}: {steps} steps, {1000 * total / steps:.2f} ms per step in trainer.train() (cProfile on)")
+    print(f"{'part of the loop':<46}{'calls/step':>11}{'ms/step':>9}{'share':>7}")
+    for label, file, function in PROFILED:
+        found = [value for (path, _, name), value in stats.stats.items() if file in path and name.startswith(function)]
+        calls, seconds = sum(value[1] for value in found), sum(value[3] for value in found)
+        print(f"{label:<46}{calls / steps:>11.1f}{1000 * seconds / steps:>9.3f}{seconds / total:>7.1%}")
+    stats.sort_stats("tottime").print_stats(15)
 
 
 def report(answers: dict[str, list[dict]], setup: dict, args: argparse.Namespace, load: LoadMonitor, wall: float):
