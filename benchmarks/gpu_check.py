@@ -27,11 +27,12 @@ padded run's MFU is its useful work. The peak comes from the device name (`PEAK_
     python benchmarks/gpu_check.py --smoke    # the same code on the CPU with the demo's tiny model, seconds
 
 Side by side: the matched plain TRL script (`benchmarks/trial_throughput.py`'s variants: plain TRL with bf16 and
-checkpointing as the trial sets them, padded and padding-free, beside the trial padded and as the recipe trains) on
-the same model folder and conversations, each variant in its own warm process pinned to the GPU, in interleaved
-rounds (`benchmarks/rounds.py`: rotating order, the ratio within each round, its median with a 95% CI over rounds);
-then one more run of the trial and of the matched script under the torch profiler: host reads of device values per
-step (`aten::_local_scalar_dense`), those made from `trials/` (our callbacks: must be 0), and CUDA synchronisations.
+checkpointing as the trial sets them, padded and padding-free, beside the trial with the spec's defaults and with
+`padding_free: true`) on the same model folder and conversations, each variant in its own warm process pinned to
+the GPU, in interleaved rounds (`benchmarks/rounds.py`: rotating order, the ratio within each round, its median with
+a 95% CI over rounds); then one more run of the trial and of the matched script counting, per step, the tensor ->
+Python reads (each a wait for the device), those asked for by `trials/` (our callbacks: must be 0), and the CUDA
+synchronisations the torch profiler records.
 
 A bare GPU machine lacks TRL, datasets and lm-eval: `benchmarks/gpu_wheels.py` brings their wheels. The last line:
 tokens_per_s= (padding-free trial) mfu= padding_free_speedup= shared4_speedup= peak_gib_per_trial= (allocated, max
@@ -325,10 +326,10 @@ def _trial_process(job: tuple) -> dict:
 
 def side_by_side(scale: Scale, workdir: Path, gpu: int | None) -> dict[str, Any]:
     """The trial beside the matched plain TRL script, on the same model folder and conversations: the variants of
-    `benchmarks/trial_throughput.py` (plain TRL matched, padded and padding-free; the trial padded and as the recipe
-    trains), each in its own warm process, in interleaved rounds of `scale.side_steps` steps (`benchmarks/rounds.py`:
-    rotating order, a ratio per round, its median and 95% CI); then one more run of the trial and of the matched
-    script under the torch profiler, counting host reads and syncs per step."""
+    `benchmarks/trial_throughput.py` (plain TRL matched, padded and padding-free; the trial with the spec's defaults
+    and padding-free), each in its own warm process, in interleaved rounds of `scale.side_steps` steps
+    (`benchmarks/rounds.py`: rotating order, a ratio per round, its median and 95% CI); then one more run of the
+    trial and of the matched script counting host reads and CUDA syncs per step."""
     from benchmarks import trial_throughput as throughput
     from benchmarks.rounds import Worker, interleave, median_ci, round_ratios
 

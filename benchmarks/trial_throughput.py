@@ -6,11 +6,11 @@
                             on this CPU and checkpointing recomputes the forward: `--with-trl-defaults` adds that run).
   plain_trl_matched_padding_free  the same script with `padding_free=True` (and `max_length=None`, which TRL asks
                             for without packing): the strongest script a user would write.
-  sweeper_trial_padded      `trials.data.prepare_data` (tokenized once, masks built, cached) then
-                            `trials.train.build_trainer` + `train`, the path of `trials.trial.run_trial`, with
-                            `training.padding_free: false`.
-  sweeper_trial             the same with the spec's defaults (padding-free: each micro-batch one concatenated row with
-                            position_ids, no FLOP on padding, the batch still counts examples).
+  sweeper_trial             `trials.data.prepare_data` (tokenized once, masks built, cached) then
+                            `trials.train.build_trainer` + `train`, the path of `trials.trial.run_trial`, with the
+                            spec's defaults (fused AdamW; padding-free only with flash-attention, so padded on a CPU).
+  sweeper_trial_padding_free  the same with `training.padding_free: true`: each micro-batch one concatenated row with
+                            position_ids, no FLOP on padding, the batch still counts examples.
 
 Same model weights (saved once, loaded from disk in every round), same examples, same steps, same effective batch
 (micro-batch × accumulation), one torch thread (as a trial with `resources.cpus: 1`).
@@ -24,7 +24,8 @@ per variant the median of its rounds (tokens/s, train and setup seconds, peak me
 
     speedup_vs_matched_trl=X [lo, hi] speedup_vs_matched_padding_free_trl=Y [lo, hi] load=Z
 
-(sweeper_trial ÷ plain_trl_matched, and ÷ plain_trl_matched_padding_free; load: the mean 1-minute load average).
+(sweeper_trial ÷ plain_trl_matched, sweeper_trial_padding_free ÷ plain_trl_matched_padding_free; load: the mean
+1-minute load average).
 Tokens are non-padding tokens (TRL's `num_tokens`), train seconds those of `trainer.train()`; setup seconds are
 model load and trainer build (TRL's tokenization for the plain scripts; the trial's is cached per sweep).
 
@@ -55,12 +56,12 @@ from benchmarks.rounds import LoadMonitor, Worker, cpu_burner, interleave, media
 # A small Llama for CPU runs (~0.5M parameters): big enough that a step is not all Python, small enough for many rounds.
 SMALL_LLAMA = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 2, "num_attention_heads": 4,
                "num_key_value_heads": 4, "max_position_embeddings": 512, "tie_word_embeddings": True}  # fmt: skip
-VARIANTS = ("plain_trl_matched", "plain_trl_matched_padding_free", "sweeper_trial_padded", "sweeper_trial")
+VARIANTS = ("plain_trl_matched", "plain_trl_matched_padding_free", "sweeper_trial", "sweeper_trial_padding_free")
 ALL_VARIANTS = (*VARIANTS, "plain_trl")
 RATIOS = (
     ("speedup_vs_matched_trl", "sweeper_trial", "plain_trl_matched"),
-    ("speedup_vs_matched_padding_free_trl", "sweeper_trial", "plain_trl_matched_padding_free"),
-    ("speedup_padded_vs_matched_trl", "sweeper_trial_padded", "plain_trl_matched"),
+    ("speedup_vs_matched_padding_free_trl", "sweeper_trial_padding_free", "plain_trl_matched_padding_free"),
+    ("speedup_padding_free_vs_matched_trl", "sweeper_trial_padding_free", "plain_trl_matched"),
     ("speedup_vs_trl_defaults", "sweeper_trial", "plain_trl"),
 )
 LEARNING_RATE = 1e-4
@@ -218,8 +219,8 @@ class Variant:
         attention = "flash_attention_2" if self.gpu and importlib.util.find_spec("flash_attn") else "sdpa"
         training = {"max_steps": self.args.steps, "max_length": self.args.max_length, "bf16": self.gpu,
                     "logging_steps": 10, "max_per_device_batch": self.args.micro_batch}  # fmt: skip
-        if self.name.endswith("padded"):
-            training["padding_free"] = False
+        if self.name.endswith("padding_free"):
+            training["padding_free"] = True
         self.spec = spec_from_dict(
             {
                 "name": "throughput",

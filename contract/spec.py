@@ -208,9 +208,10 @@ class TrainingSpec(StrictModel):
         None,
         description="Concatenate each micro-batch into one row with position_ids (TRL `padding_free`): no FLOP goes "
         "to padding and a batch still counts examples, so lr/bs keeps its meaning. Exact with flash_attention_2 "
-        "(varlen kernels, the full gain) and with sdpa/eager (a block-diagonal mask, a smaller gain). Unset: on for "
-        "SFT (the same step as padded rows, tests/trials/test_train.py), none for DPO (TRL's DPOTrainer has none); "
-        "`false` pads each micro-batch to its longest row instead.",
+        "(varlen kernels, the full gain) and with sdpa/eager (a block-diagonal mask over the whole row, whose "
+        "attention grows with the row's length squared: on a CPU 1.16x faster at micro-batch 8 of ~40-token rows, "
+        "2x slower at micro-batch 64; benchmarks/RESULTS.md). Unset: on for SFT where `model.attn_implementation` "
+        "is a flash-attention kernel, off elsewhere (set `true` for small micro-batches of short rows); DPO has none.",
     )
     liger_kernel: bool = Field(
         False,

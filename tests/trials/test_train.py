@@ -67,7 +67,7 @@ def test_prepared_data_masks_the_prompt(tokenizer, dataset) -> None:
 
 @pytest.mark.parametrize(
     ("micro_batch", "accumulation", "training"),
-    [(2, 4, {"padding_free": False}), (8, 1, {}), (2, 4, {}), (2, 4, {"padding_free": False, "lora": LORA})],
+    [(2, 4, {}), (8, 1, {"padding_free": True}), (2, 4, {"padding_free": True}), (2, 4, {"lora": LORA})],
     ids=["accumulation", "padding_free", "padding_free_accumulated", "lora_accumulated"],
 )
 def test_same_update_as_one_padded_batch(tokenizer, dataset, tmp_path, micro_batch, accumulation, training) -> None:
@@ -153,6 +153,18 @@ def test_every_token_is_counted_whatever_the_logging_interval(tokenizer, dataset
     _, _, every_step = _train(tokenizer, dataset, tmp_path / "a", params, steps=5)
     _, _, sparse = _train(tokenizer, dataset, tmp_path / "b", params, steps=5, logging_steps=4)
     assert sparse.tokens == every_step.tokens > 0, "step 5 is not a logging step, its tokens count all the same"
+
+
+@pytest.mark.parametrize(
+    ("attention", "setting", "expected"),
+    [(None, None, False), ("sdpa", None, False), ("flash_attention_2", None, True), ("sdpa", True, True),
+     ("flash_attention_2", False, False)],
+)  # fmt: skip
+def test_padding_free_by_default_where_the_attention_has_varlen_kernels(
+    tmp_path: Path, attention: str | None, setting: bool | None, expected: bool
+) -> None:
+    raw = micro_spec_dict(tmp_path, **{"model.attn_implementation": attention, "training.padding_free": setting})
+    assert train_module.padding_free(spec_from_dict(raw)) is expected
 
 
 def test_absurd_learning_rate_is_stopped_as_diverged(tokenizer, dataset, tmp_path: Path) -> None:
