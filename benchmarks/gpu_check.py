@@ -26,9 +26,18 @@ padded run's MFU is its useful work. The peak comes from the device name (`PEAK_
     python benchmarks/gpu_check.py            # one H100/H200: a few minutes (budget: < 8)
     python benchmarks/gpu_check.py --smoke    # the same code on the CPU with the demo's tiny model, seconds
 
+Side by side: the matched plain TRL script (`benchmarks/trial_throughput.py`'s variants: plain TRL with bf16 and
+checkpointing as the trial sets them, padded and padding-free, beside the trial with the spec's defaults and with
+`padding_free: true`) on the same model folder and conversations, each variant in its own warm process pinned to
+the GPU, in interleaved rounds (`benchmarks/rounds.py`: rotating order, the ratio within each round, its median with
+a 95% CI over rounds); then one more run of the trial and of the matched script counting, per step, the tensor ->
+Python reads (each a wait for the device), those asked for by `trials/` (our callbacks: must be 0), and the CUDA
+synchronisations the torch profiler records.
+
 A bare GPU machine lacks TRL, datasets and lm-eval: `benchmarks/gpu_wheels.py` brings their wheels. The last line:
 tokens_per_s= (padding-free trial) mfu= padding_free_speedup= shared4_speedup= peak_gib_per_trial= (allocated, max
-over the four shared trials) eval_s= (scoring seconds of the padding-free trial).
+over the four shared trials) eval_s= (scoring seconds of the padding-free trial) speedup_vs_matched_trl= (the
+side-by-side's median ratio, trial ÷ matched padded script).
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ import math
 import os
 import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -84,10 +94,14 @@ class Scale:
     eval_limit: int | None
     cpus: int | None
     """Torch threads per trial; None: the recipe's `resources.cpus`."""
+    side_steps: int
+    side_rounds: int
+    side_warmup: int
+    """Steps per round, rounds and discarded warm-up rounds of the side-by-side with the matched plain TRL script."""
 
 
-GPU = Scale(REPO / "benchmarks" / "assets" / "smollm2-135m", (100, 2048), 2048, 60, 32, 8, None, None)
-SMOKE = Scale(REPO / "trials" / "demo" / "base_model", (16, 160), 192, 4, 4, 2, 8, 1)
+GPU = Scale(REPO / "benchmarks" / "assets" / "smollm2-135m", (100, 2048), 2048, 60, 32, 8, None, None, 20, 6, 1)
+SMOKE = Scale(REPO / "trials" / "demo" / "base_model", (16, 160), 192, 4, 4, 2, 8, 1, 2, 2, 0)
 
 
 def main() -> None:
@@ -121,7 +135,8 @@ def main() -> None:
             name: run_group(setup, count, padding_free, None if args.smoke else args.gpu, Path(workdir), name)
             for name, count, padding_free in GROUPS
         }
-    report(scale, setup, groups, device, peak_tflops, time.perf_counter() - started)
+        beside = side_by_side(scale, Path(workdir), None if args.smoke else args.gpu)
+    report(scale, setup, groups, beside, device, peak_tflops, time.perf_counter() - started)
 
 
 def fail(message: str) -> None:
@@ -309,6 +324,46 @@ def _trial_process(job: tuple) -> dict:
     }
 
 
+def side_by_side(scale: Scale, workdir: Path, gpu: int | None) -> dict[str, Any]:
+    """The trial beside the matched plain TRL script, on the same model folder and conversations: the variants of
+    `benchmarks/trial_throughput.py` (plain TRL matched, padded and padding-free; the trial with the spec's defaults
+    and padding-free), each in its own warm process, in interleaved rounds of `scale.side_steps` steps
+    (`benchmarks/rounds.py`: rotating order, a ratio per round, its median and 95% CI); then one more run of the
+    trial and of the matched script counting host reads and CUDA syncs per step."""
+    from benchmarks import trial_throughput as throughput
+    from benchmarks.rounds import Worker, interleave, median_ci, round_ratios
+
+    args = argparse.Namespace(
+        workdir=workdir / "side_by_side", model=workdir / "model", examples=workdir / "conversations.jsonl",
+        steps=scale.side_steps, batch=scale.batch, micro_batch=scale.micro_batch, threads=scale.cpus or 1,
+        max_length=scale.max_length,
+    )  # fmt: skip
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    pinned = {} if gpu is None else {"CUDA_VISIBLE_DEVICES": visible.split(",")[gpu] if visible else str(gpu)}
+    workers = {
+        name: Worker(throughput.child_command(name, args), args.workdir / f"{name}.log", pinned)
+        for name in throughput.VARIANTS
+    }
+    try:
+        answers = interleave(workers, scale.side_rounds, {"steps": scale.side_steps}, warmup=scale.side_warmup)
+        reads = {
+            name: workers[name].ask({"round": -1, "count_reads": True})
+            for name in ("plain_trl_matched", "sweeper_trial")
+        }
+    except SystemExit as error:  # a variant's process died: its log's tail, in the table
+        return {"error": str(error).splitlines()[-1][:200]}
+    finally:
+        for worker in workers.values():
+            worker.process.kill()
+    ratios = {
+        label: median_ci(round_ratios(answers, top, bottom, "tokens_per_second"))
+        for label, top, bottom in throughput.RATIOS
+        if top in answers and bottom in answers
+    }
+    tokens = {name: statistics.median(r["tokens_per_second"] for r in rounds) for name, rounds in answers.items()}
+    return {"tokens_per_second": tokens, "ratios": ratios, "reads": reads}
+
+
 def summarise(trials: list[dict], single: float, flops_per_token: float, peak_tflops: float) -> dict[str, Any]:
     """A group's row: per-trial mean tokens/s, aggregate tokens/s over the group's training span, speedup, MFU."""
     errors = [trial["error"] for trial in trials if "error" in trial]
@@ -328,7 +383,13 @@ def summarise(trials: list[dict], single: float, flops_per_token: float, peak_tf
 
 
 def report(
-    scale: Scale, setup: Setup, groups: dict[str, list[dict]], device: str, peak_tflops: float, wall: float
+    scale: Scale,
+    setup: Setup,
+    groups: dict[str, list[dict]],
+    beside: dict[str, Any],
+    device: str,
+    peak_tflops: float,
+    wall: float,
 ) -> None:
     import torch
     import transformers
@@ -373,6 +434,26 @@ def report(
         f"micro-batch 8 x 2048 tokens; measured peak per trial: padded {padded.get('peak_gib', math.nan):.2f} GiB, "
         f"padding-free shared x4 {shared.get('peak_gib', math.nan):.2f} GiB"
     )
+    speedup = math.nan
+    if "error" in beside:
+        print(f"side by side with plain TRL: failed: {beside['error']}")
+    else:
+        print(
+            f"side by side with plain TRL, same model and conversations, {scale.side_steps} steps x batch "
+            f"{scale.batch} per round, {scale.side_rounds} rounds (+{scale.side_warmup} warm-up), rotating order; "
+            "median tokens/s:"
+        )
+        for name, tokens in beside["tokens_per_second"].items():
+            print(f"  {name:<32}{tokens:>10.0f}")
+        for label, ratio in beside["ratios"].items():
+            print(f"  {label:<38}{ratio}  (95% CI over rounds, coverage {ratio.confidence:.3f})")
+        speedup = beside["ratios"]["speedup_vs_matched_trl"].median
+        for name, reads in beside["reads"].items():
+            print(
+                f"host reads per step ({name}, torch profiler): {reads['reads_per_step']:.1f} device-value reads, "
+                f"{reads['reads_from_trials_per_step']:.1f} from trials/ (our callbacks: must be 0), "
+                f"{reads['syncs_per_step']:.1f} CUDA synchronisations"
+            )
     print(f"wall {wall:.0f} s")
     figures = {
         "tokens_per_s": single,
@@ -381,6 +462,7 @@ def report(
         "shared4_speedup": shared.get("speedup", math.nan),
         "peak_gib_per_trial": shared.get("peak_gib", math.nan),
         "eval_s": rows["padding_free"].get("eval_seconds", math.nan),
+        "speedup_vs_matched_trl": speedup,
     }
     print(" ".join(f"{key}={value:.4g}" for key, value in figures.items()))
 

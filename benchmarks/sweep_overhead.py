@@ -16,6 +16,10 @@ the ratio mean "time not spent training or scoring". The base model and the toke
 timed apart (`prepare`): once per sweep, cached by content hash, not paid again on resume. Per trial, `setup` is
 finished_at - started_at - train - eval: loading the model and data and building the trainer, in the trial.
 
+Load: the ratio compares the sweep with its own trials, measured in the same run (both sides of it feel the same
+neighbours), so it needs no interleaving with another variant; the 1-minute load average during the sweep is
+printed with it (`benchmarks/rounds.LoadMonitor`), so a figure taken on a busy machine says so.
+
     python benchmarks/sweep_overhead.py            # the demo sweep, ~10 minutes on 2 cores
     python benchmarks/sweep_overhead.py --quick    # the micro sweep, ~1.5 minutes
 """
@@ -31,6 +35,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchmarks.rounds import LoadMonitor  # noqa: E402
 
 
 def main() -> None:
@@ -52,12 +58,13 @@ def main() -> None:
         prepare_sweep(spec)
         prepare_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        table = run_sweep(spec, analyze=False)
+        with LoadMonitor() as load:
+            table = run_sweep(spec, analyze=False)
         wall = time.perf_counter() - started
-    report(spec, table, prepare_seconds, wall)
+    report(spec, table, prepare_seconds, wall, load)
 
 
-def report(spec, table, prepare_seconds: float, wall: float) -> None:
+def report(spec, table, prepare_seconds: float, wall: float, load: LoadMonitor) -> None:
     trials = table.drop_duplicates("trial_id").set_index("trial_id")
     first_start = trials.started_at.min()
     print(f"{'trial':<18}{'status':>9}{'train s':>9}{'eval s':>8}{'setup s':>9}{'start +s':>10}{'end +s':>8}")
@@ -73,6 +80,7 @@ def report(spec, table, prepare_seconds: float, wall: float) -> None:
     print(f"sweep wall (run_sweep, prepare cached): {wall:.1f} s for {len(trials) - 1} trials + baseline")
     print(f"work (train + eval): {work:.1f} s; in-trial setup: {in_trial_setup:.1f} s; concurrency {concurrency}; "
           f"ideal wall {ideal:.1f} s")  # fmt: skip
+    print(f"load average (1 min) during the sweep: {load.summary()} on {os.cpu_count()} cores")
     print(f"overhead_with_prepare={(wall + prepare_seconds) / ideal:.2f}")
     print(f"overhead={wall / ideal:.2f}")
 

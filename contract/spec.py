@@ -191,7 +191,11 @@ class TrainingSpec(StrictModel):
     lr_scheduler_type: str = Field("linear", description="transformers scheduler name.")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
     max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm; 0 turns clipping off.")
-    optim: str = Field("adamw_torch", description="transformers optimizer name.")
+    optim: str = Field(
+        "adamw_torch_fused",
+        description="transformers optimizer name. The default is transformers 5's own: AdamW in one fused kernel per "
+        "step (torch's CUDA, CPU and MPS kernels; the same update as `adamw_torch` up to float rounding).",
+    )
     seeds: list[int] = Field([0], min_length=1, description="Each grid cell is trained once per seed.")
     bf16: bool = Field(False, description="bfloat16 mixed precision (GPU).")
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory.")
@@ -200,11 +204,14 @@ class TrainingSpec(StrictModel):
         description="Pack sequences (padding-free) so no FLOP goes to padding. A batch then counts packed rows of "
         "max_length tokens, not examples, so lr/bs is no longer per conversation: keep it off for ratio studies.",
     )
-    padding_free: bool = Field(
-        False,
+    padding_free: bool | None = Field(
+        None,
         description="Concatenate each micro-batch into one row with position_ids (TRL `padding_free`): no FLOP goes "
         "to padding and a batch still counts examples, so lr/bs keeps its meaning. Exact with flash_attention_2 "
-        "(varlen kernels, the full gain) and with sdpa/eager (a block-diagonal mask, a smaller gain). SFT only.",
+        "(varlen kernels, the full gain) and with sdpa/eager (a block-diagonal mask over the whole row, whose "
+        "attention grows with the row's length squared: on a CPU 1.16x faster at micro-batch 8 of ~40-token rows, "
+        "2x slower at micro-batch 64; benchmarks/RESULTS.md). Unset: on for SFT where `model.attn_implementation` "
+        "is a flash-attention kernel, off elsewhere (set `true` for small micro-batches of short rows); DPO has none.",
     )
     liger_kernel: bool = Field(
         False,

@@ -212,7 +212,9 @@ def build_trainer(
     }
     if training.fsdp:
         shared |= {"fsdp": "full_shard auto_wrap", "fsdp_config": {"use_orig_params": True}}
-    config = _dpo_config(shared, training) if spec.method == "dpo" else _sft_config(shared, training)
+    config = (
+        _dpo_config(shared, training) if spec.method == "dpo" else _sft_config(shared, training, padding_free(spec))
+    )
     _check_batch(config, params)
     guard = DivergenceGuard(training.divergence_factor)
     clock = TrainingClock(lambda: int(trainer._total_train_tokens))  # TRL's running count, every worker's tokens
@@ -253,10 +255,22 @@ def _checkpointing(training: TrainingSpec) -> dict[str, Any]:
     return {"save_strategy": "steps", "save_steps": training.checkpoint_steps, "save_total_limit": 1}
 
 
-def _sft_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
+def padding_free(spec: SweepSpec) -> bool:
+    """Whether an SFT trial concatenates each micro-batch into one row: the spec's `training.padding_free`, or unset,
+    where the attention has varlen kernels (flash-attention: the same step as padded rows without the padding's FLOPs
+    and no extra attention). With sdpa/eager the row gets a block-diagonal mask, and its attention grows with the
+    row's length squared (benchmarks/RESULTS.md: 2x slower at micro-batch 64 on a CPU). Packing implies it."""
+    training = spec.training
+    if training.packing:
+        return True
+    if training.padding_free is not None:
+        return training.padding_free
+    return (spec.model.attn_implementation or "").startswith("flash_attention")
+
+
+def _sft_config(shared: dict[str, Any], training: TrainingSpec, padding_free: bool) -> TrainingArguments:
     from trl import SFTConfig
 
-    padding_free = training.padding_free or training.packing
     return SFTConfig(
         **{
             **shared,

@@ -80,7 +80,8 @@ def test_same_update_as_one_padded_batch(tokenizer, dataset, tmp_path, micro_bat
     adapter is compared with the same adapter trained on the 8 padded rows."""
     adapter = {"lora": training["lora"]} if "lora" in training else {}
     whole_batch = TrialParams(1.0, 8, 0, 8, 1)
-    one, start, _ = _train(tokenizer, dataset, tmp_path / "a", whole_batch, steps=1, optim="sgd", **adapter)
+    padded = {"padding_free": False, **adapter}
+    one, start, _ = _train(tokenizer, dataset, tmp_path / "a", whole_batch, steps=1, optim="sgd", **padded)
     params = TrialParams(1.0, 8, 0, micro_batch, accumulation)
     four, _, _ = _train(tokenizer, dataset, tmp_path / "b", params, steps=1, optim="sgd", **training)
     moved = max((p - start[n]).abs().max().item() for n, p in one.named_parameters())
@@ -154,6 +155,18 @@ def test_every_token_is_counted_whatever_the_logging_interval(tokenizer, dataset
     assert sparse.tokens == every_step.tokens > 0, "step 5 is not a logging step, its tokens count all the same"
 
 
+@pytest.mark.parametrize(
+    ("attention", "setting", "expected"),
+    [(None, None, False), ("sdpa", None, False), ("flash_attention_2", None, True), ("sdpa", True, True),
+     ("flash_attention_2", False, False)],
+)  # fmt: skip
+def test_padding_free_by_default_where_the_attention_has_varlen_kernels(
+    tmp_path: Path, attention: str | None, setting: bool | None, expected: bool
+) -> None:
+    raw = micro_spec_dict(tmp_path, **{"model.attn_implementation": attention, "training.padding_free": setting})
+    assert train_module.padding_free(spec_from_dict(raw)) is expected
+
+
 def test_absurd_learning_rate_is_stopped_as_diverged(tokenizer, dataset, tmp_path: Path) -> None:
     _, _, outcome = _train(tokenizer, dataset, tmp_path, TrialParams(1e4, 4, 0, 4, 1), steps=12)
     assert outcome.divergence, "a run at lr=1e4 must be flagged"
@@ -177,6 +190,76 @@ def test_a_nan_loss_is_caught_even_without_a_grad_norm(tokenizer, dataset, tmp_p
     _, _, outcome = _train(tokenizer, dataset, tmp_path, TrialParams(1e-3, 4, 0, 4, 1), steps=10, max_grad_norm=0)
     assert "non-finite loss nan" in outcome.divergence
     assert outcome.steps == 4, "stopped at the first NaN"
+
+
+@pytest.mark.parametrize(("logging_steps", "stopped_at"), [(1, 4), (3, 6), (5, 5)])
+def test_a_nan_is_caught_at_the_first_logging_step_that_sees_it(
+    tokenizer, dataset, tmp_path: Path, monkeypatch, logging_steps: int, stopped_at: int
+) -> None:
+    """The bound the guard keeps while reading nothing from the device itself: the weights turn NaN after step 3, so
+    step 4's loss is the first NaN, and the run stops at the first logging step from 4 on (steps 1, L, 2L, ...)."""
+    monkeypatch.setattr(train_module, "DivergenceGuard", PoisonAtStep3)
+    params = TrialParams(1e-3, 4, 0, 4, 1)
+    _, _, outcome = _train(tokenizer, dataset, tmp_path, params, steps=12, logging_steps=logging_steps)
+    assert "non-finite" in outcome.divergence
+    assert outcome.steps == stopped_at
+
+
+DEVICE_READS = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__")
+"""Tensor -> Python: on a GPU each of these makes the host wait for the device."""
+
+
+class ReadsTheWeightsEveryStep(DivergenceGuard):
+    """A guard that reads a device value every step (a norm, as a float): what the check below must catch."""
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self.last_norm = float(torch.linalg.vector_norm(next(model.parameters())))
+
+
+@pytest.mark.parametrize(
+    ("guard", "per_step"), [(None, False), (ReadsTheWeightsEveryStep, True)], ids=["trial", "planted_reader"]
+)
+def test_no_callback_of_a_trial_reads_a_device_value_every_step(
+    tokenizer, dataset, tmp_path: Path, monkeypatch, guard, per_step: bool
+) -> None:
+    """Every tensor -> Python read made while one of the trial's own callbacks (guard, clock) runs is counted, over 8
+    real steps logged every 4: the trial's callbacks work from what the trainer logs, so they read nothing; a planted
+    callback that reads a value each step shows the count would catch one."""
+    if guard is not None:
+        monkeypatch.setattr(train_module, "DivergenceGuard", guard)
+    inside, reads = [False], []
+    for name in DEVICE_READS:
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if inside[0]:
+                reads.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    torch.manual_seed(0)
+    model = build_tiny_llama(TINY, len(tokenizer))
+    spec = _spec(tmp_path, max_steps=8, max_length=64, logging_steps=4)
+    trainer, *callbacks = build_trainer(spec, TrialParams(1e-3, 4, 0, 2, 2), model, tokenizer, dataset, tmp_path)
+    for callback in callbacks:
+        for event in [name for name in dir(callback) if name.startswith("on_")]:
+            setattr(callback, event, _flagged(getattr(callback, event), inside))
+    outcome = train(trainer, *callbacks)
+    assert outcome.steps == 8 and outcome.divergence == ""
+    assert (len(reads) >= 8) is per_step, f"device reads from the trial's callbacks over 8 steps: {reads}"
+
+
+def _flagged(method, inside: list[bool]):
+    """`method`, with inside[0] true while it runs."""
+
+    def flagged(*args, **kwargs):
+        inside[0] = True
+        try:
+            return method(*args, **kwargs)
+        finally:
+            inside[0] = False
+
+    return flagged
 
 
 def test_a_run_without_gradient_clipping_is_not_collapsed(tokenizer, dataset, tmp_path: Path) -> None:
