@@ -42,6 +42,7 @@ import argparse
 import itertools
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -260,7 +261,7 @@ def run_truth(seed: int, index: int, target: float) -> list[dict]:
     )
     rows, sizes = [], []
     for number, strategy in enumerate(STRATEGIES, start=1):
-        start = time.perf_counter()
+        start = time.process_time()
         run = Run(truth, target, np.random.default_rng([seed, index, number]), pilot)
         if strategy == "designer":
             sizes = designed(run)
@@ -280,9 +281,11 @@ def run_truth(seed: int, index: int, target: float) -> list[dict]:
                 "trials_run": run.n_trials,
                 "covered": [optima[name].contains(value) for name, value in truth.optima.items()],
                 "widths": [np.inf if one.is_open else round(one.high - one.low, 2) for one in optima.values()],
-                "seconds": time.perf_counter() - start,
+                "seconds": time.process_time() - start,
             }
         )
+    outcome = ", ".join(f"{row['strategy']} {row['trials']:g}" for row in rows)
+    print(f"truth {seed}/{index} ({truth.kind}): {outcome}", file=sys.stderr, flush=True)
     return rows
 
 
@@ -353,7 +356,7 @@ def main() -> None:
     seconds = frame.groupby("strategy")["seconds"].sum()
     print(
         f"\nwall {time.perf_counter() - start:.0f} s, {arguments.workers} workers; "
-        f"seconds per strategy: {seconds.round().astype(int).to_dict()}"
+        f"CPU seconds per strategy: {seconds.round().astype(int).to_dict()}"
     )
     holdout, dev = ratios.get("holdout", {}), ratios.get("dev", {})
     print(
