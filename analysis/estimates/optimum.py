@@ -4,14 +4,14 @@ An optimum is searched over a range (the ratios a series' ok trials cover, or th
 size). Its estimate is the median of the posterior curves' argmax, its CI their central 95%, open at an end that
 reaches the range's bound (intervals.py): the truth may lie beyond.
 
-A smooth curve cannot turn over as fast as scores fall at a cliff, so where runs diverged just past the peak it
-places the peak too early and is sure of it. `BestTried` is the evidence that needs no curve: which tried points
-may have scored best, given their noise. If tried point k is truly the best, a single-peaked curve peaks between
-points k-1 and k+1, whatever its shape. So where the range ends at the divergence frontier (the data show the cliff),
-the CI's high end also reaches the tried point after the last that may have scored best, open when that is the last
-tried point. Elsewhere the curve's own CI stands: its
-posterior already carries every smooth shape the data allow (a skew through the warps, gp.py), and widening it there
-would spend the user's trials on width the data do not call for.
+A smooth curve cannot turn over as fast as scores fall at a cliff, so there it places the peak too early and is
+sure of it; a strongly skewed peak strains it the same way. `BestTried` is the evidence that needs no curve: which
+tried points may have scored best, given their noise. If tried point k is truly the best, a single-peaked curve
+peaks between points k-1 and k+1, whatever its shape. So where the data show a cliff (the range ends at the
+divergence frontier) the CI's high end also reaches the tried point after the last that may have scored best, and
+where they show a skew (the evidence puts most of its weight on a warped axis, gp.py) both ends reach the
+neighbours of those points; an end at the first or last tried point is then open. Elsewhere the curve's own CI
+stands: widening a symmetric peak's would spend the user's trials on width the data do not call for.
 
 The ratio optimum (curves.py) and the optimal learning rate at each batch size (surfaces.py, over the learning
 rates tried there) both use this rule.
@@ -71,19 +71,21 @@ def _gupta_constant(n: int) -> float:
     return float(optimize.brentq(coverage, 0.0, 10.0))
 
 
-def locate_optimum(argmax: np.ndarray, bounds: tuple[float, float], cliff: BestTried | None = None) -> Interval:
+def locate_optimum(
+    argmax: np.ndarray, bounds: tuple[float, float], tried: BestTried | None = None, *, low_too: bool = False
+) -> Interval:
     """The optimum from the posterior curves' `argmax` samples, which cannot leave `bounds`: their median and central
-    95%; when the range ends at a cliff (`cliff`: the tried points), the high end widened to the tried point
-    after the last that may have scored best."""
+    95%; with `tried` (a cliff or a skew the data show) the high end widened to the tried point after the last that
+    may have scored best, and with `low_too` (a skew) the low end to the one before the first."""
     curve = Interval.from_samples(argmax, bounds)
-    if cliff is None:
+    if tried is None:
         return curve
-    positions = cliff.positions
-    last = int(np.flatnonzero(cliff.possible)[-1])
+    positions = tried.positions
+    first, last = np.flatnonzero(tried.possible)[[0, -1]]
     return Interval(
         curve.estimate,
-        curve.low,
+        min(curve.low, positions[max(first - 1, 0)]) if low_too else curve.low,
         max(curve.high, positions[min(last + 1, len(positions) - 1)]),
-        curve.low_open,
+        curve.low_open or (low_too and first == 0),
         curve.high_open or last == len(positions) - 1,
     )

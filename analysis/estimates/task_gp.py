@@ -44,6 +44,8 @@ HYPER_GRIDS = {
 }
 """Lengthscales in scaled units (the task's range is [-1, 1]; a long log10-bs lengthscale is ratio invariance),
 warps, Matérn smoothness, signal variance and nugget in units of the task's variance."""
+SKEW_EVIDENCE = 0.5
+"""Posterior weight on warped settings above which a task's peak counts as skewed (optimum.py widens its CI)."""
 MIN_SHARED_POINTS = 5
 """Grid points two tasks must share before their residuals' correlation is read as their trials' shared luck."""
 SETTINGS_DRAWN = 24
@@ -84,6 +86,12 @@ class TaskGP:
     def nugget_variance(self) -> float:
         """The nugget averaged over the settings' weights, in the task's units: the noise when none is known."""
         return float(self.weights @ self.grid[:, gp.NUGGET]) * self.y_scale**2
+
+    def is_skewed(self) -> bool:
+        """Whether the evidence puts most of its weight (more than SKEW_EVIDENCE) on settings whose ratio axis is
+        warped: the data show a peak a stationary curve does not fit."""
+        warped = np.any(self.grid[:, [gp.WARP_LOW, gp.WARP_HIGH]] != 1.0, axis=1)
+        return float(self.weights @ warped) > SKEW_EVIDENCE
 
     def at_setting(self, index: int) -> TaskGP:
         """This GP with all the weight on setting `index` of its grid."""
