@@ -140,13 +140,13 @@ def _fit(
             "hyperparameters": model.top_setting(),
         }
     high_edge = series.frontier.ratio_edge(x_high)
-    skewed = any(models[task].is_skewed() for task in members)
-    noisy = with_noise_variance(series, models)
-    tried = BestTried.of(noisy, correlation) if high_edge == FRONTIER or skewed else None
+    sharp = [models[task].sharp_sides() for task in members]
+    widen = (any(low for low, _ in sharp), high_edge == FRONTIER or any(high for _, high in sharp))
+    tried = BestTried.of(with_noise_variance(series, models), correlation) if any(widen) else None
     return CurveFit(
         kind="gp",
         x_range=(x_low, x_high),
-        optimum=locate_optimum(x[np.argmax(samples, axis=1)], (x[0], x[-1]), tried, low_too=skewed),
+        optimum=locate_optimum(x[np.argmax(samples, axis=1)], (x[0], x[-1]), tried, widen),
         high_edge=high_edge,
         frontier_bounds=series.frontier.bounds_above(x_high),
         curve=pd.DataFrame({"x": x, "fit": sign * samples.mean(axis=0), "band_low": band[0], "band_high": band[1]}),

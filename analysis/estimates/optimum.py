@@ -5,13 +5,13 @@ size). Its estimate is the median of the posterior curves' argmax, its CI their 
 reaches the range's bound (intervals.py): the truth may lie beyond.
 
 A smooth curve cannot turn over as fast as scores fall at a cliff, so there it places the peak too early and is
-sure of it; a strongly skewed peak strains it the same way. `BestTried` is the evidence that needs no curve: which
-tried points may have scored best, given their noise. If tried point k is truly the best, a single-peaked curve
-peaks between points k-1 and k+1, whatever its shape. So where the data show a cliff (the range ends at the
-divergence frontier) the CI's high end also reaches the tried point after the last that may have scored best, and
-where they show a skew (the evidence puts most of its weight on a warped axis, gp.py) both ends reach the
-neighbours of those points; an end at the first or last tried point is then open. Elsewhere the curve's own CI
-stands: widening a symmetric peak's would spend the user's trials on width the data do not call for.
+sure of it; a strongly skewed peak strains it the same way on its sharp side. `BestTried` is the evidence that needs
+no curve: which tried points may have scored best, given their noise. If tried point k is truly the best, a
+single-peaked curve peaks between points k-1 and k+1, whatever its shape. So on a side where the data show a sharp
+fall (the range ends at the divergence frontier above, or the evidence puts most of its weight on warps that stretch
+that end, gp.py) the CI's end also reaches the tried point beyond the last that may have scored best, open when that
+is the range's last tried point. Elsewhere the curve's own CI stands: widening a smooth side would spend the user's
+trials on width the data do not call for.
 
 The ratio optimum (curves.py) and the optimal learning rate at each batch size (surfaces.py, over the learning
 rates tried there) both use this rule.
@@ -72,20 +72,23 @@ def _gupta_constant(n: int) -> float:
 
 
 def locate_optimum(
-    argmax: np.ndarray, bounds: tuple[float, float], tried: BestTried | None = None, *, low_too: bool = False
+    argmax: np.ndarray,
+    bounds: tuple[float, float],
+    tried: BestTried | None = None,
+    widen: tuple[bool, bool] = (False, False),
 ) -> Interval:
     """The optimum from the posterior curves' `argmax` samples, which cannot leave `bounds`: their median and central
-    95%; with `tried` (a cliff or a skew the data show) the high end widened to the tried point after the last that
-    may have scored best, and with `low_too` (a skew) the low end to the one before the first."""
+    95%; with `tried`, the ends `widen` names (low, high: where the data show a sharp fall) reach the tried point
+    before the first, and after the last, that may have scored best."""
     curve = Interval.from_samples(argmax, bounds)
     if tried is None:
         return curve
-    positions = tried.positions
+    positions, (low, high) = tried.positions, widen
     first, last = np.flatnonzero(tried.possible)[[0, -1]]
     return Interval(
         curve.estimate,
-        min(curve.low, positions[max(first - 1, 0)]) if low_too else curve.low,
-        max(curve.high, positions[min(last + 1, len(positions) - 1)]),
-        curve.low_open or (low_too and first == 0),
-        curve.high_open or last == len(positions) - 1,
+        min(curve.low, positions[max(first - 1, 0)]) if low else curve.low,
+        max(curve.high, positions[min(last + 1, len(positions) - 1)]) if high else curve.high,
+        curve.low_open or (low and first == 0),
+        curve.high_open or (high and last == len(positions) - 1),
     )

@@ -1,14 +1,13 @@
 """Score over (log10 lr, log10 bs): a GP per task over x = log10(lr/bs) and log10 bs (task_gp.py), all tasks drawn
 jointly, a category pooling its tasks' surfaces (`Series.pooled`), as for the ratio curves.
 
-From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at
-that batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (where
-higher learning rates diverged at that batch size, or a member task's surface is skewed, it reaches the tried
-learning rates next to those that may have scored best, so a cliff does not make it sure of a peak placed too early),
-open where it reaches the lowest or
-highest learning rate scored there; and the posterior mean surface on a fine grid, for the paper's contour figure.
-The kernel's coordinates are the ratio and the batch size, so a long batch-size lengthscale is ratio invariance and
-the data decide how far from it they are.
+From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at that
+batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (where higher
+learning rates diverged at that batch size, or a member task's surface falls sharply, that side reaches the tried
+learning rate beyond those that may have scored best, so a cliff does not make it sure of a peak placed too early),
+open where it reaches the lowest or highest learning rate scored there; and the posterior mean surface on a fine grid,
+for the paper's contour figure. The kernel's coordinates are the ratio and the batch size, so a long batch-size
+lengthscale is ratio invariance and the data decide how far from it they are.
 """
 
 from __future__ import annotations
@@ -96,8 +95,8 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
         surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
         mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
         contour = (map_lr, map_bs, mean.reshape(map_lr_grid.shape))
-        skewed = any(models[task].is_skewed() for task in members)
-        noisy = (with_noise_variance(one, models), correlation, skewed)
+        sharp = [models[task].sharp_sides() for task in members]
+        noisy = (with_noise_variance(one, models), correlation, tuple(any(side) for side in zip(*sharp)))
         fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, noisy))
     return fits
 
@@ -113,15 +112,16 @@ def _surface_fit(
     axes: tuple[np.ndarray, np.ndarray],
     surface: np.ndarray,
     contour: tuple[np.ndarray, np.ndarray, np.ndarray],
-    noisy: tuple[pd.DataFrame, float, bool],
+    noisy: tuple[pd.DataFrame, float, tuple[bool, bool]],
 ) -> SurfaceFit:
     """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
     they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
     batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge.
     `axes`: the batch sizes and learning rates (log10) the surface was drawn at; `noisy`: the series' points with
-    their noise variance, how alike a trial's noise is across its tasks, and whether a member's peak is skewed."""
+    their noise variance, how alike a trial's noise is across its tasks, and on which sides (low, high) a member's
+    surface falls sharply."""
     log10_bs, log10_lr = axes
-    sign, (noisy, correlation, skewed) = series.metric_sign, noisy
+    sign, (noisy, correlation, sharp) = series.metric_sign, noisy
     points = series.points
     nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
     located, intervals, edges, ridge = [], [], [], []
@@ -136,8 +136,9 @@ def _surface_fit(
         ridge.append(best)
         edge = series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1])
         at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
-        tried = BestTried.of(at_batch, correlation) if edge == FRONTIER or skewed else None
-        intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), tried, low_too=skewed))
+        widen = (sharp[0], edge == FRONTIER or sharp[1])
+        tried = BestTried.of(at_batch, correlation) if any(widen) else None
+        intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), tried, widen))
         edges.append(edge)
     return SurfaceFit(
         level=series.level,

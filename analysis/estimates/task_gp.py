@@ -45,7 +45,7 @@ HYPER_GRIDS = {
 """Lengthscales in scaled units (the task's range is [-1, 1]; a long log10-bs lengthscale is ratio invariance),
 warps, Matérn smoothness, signal variance and nugget in units of the task's variance."""
 SKEW_EVIDENCE = 0.5
-"""Posterior weight on warped settings above which a task's peak counts as skewed (optimum.py widens its CI)."""
+"""Posterior weight on settings stretching one end above which a task's peak counts as falling sharply there."""
 MIN_SHARED_POINTS = 5
 """Grid points two tasks must share before their residuals' correlation is read as their trials' shared luck."""
 SETTINGS_DRAWN = 24
@@ -87,11 +87,12 @@ class TaskGP:
         """The nugget averaged over the settings' weights, in the task's units: the noise when none is known."""
         return float(self.weights @ self.grid[:, gp.NUGGET]) * self.y_scale**2
 
-    def is_skewed(self) -> bool:
-        """Whether the evidence puts most of its weight (more than SKEW_EVIDENCE) on settings whose ratio axis is
-        warped: the data show a peak a stationary curve does not fit."""
-        warped = np.any(self.grid[:, [gp.WARP_LOW, gp.WARP_HIGH]] != 1.0, axis=1)
-        return float(self.weights @ warped) > SKEW_EVIDENCE
+    def sharp_sides(self) -> tuple[bool, bool]:
+        """(low, high): whether the evidence puts most of its weight (more than SKEW_EVIDENCE) on settings that
+        stretch that end of the ratio axis, room for a sharper fall there than a stationary curve allows."""
+        warps = self.grid[:, [gp.WARP_LOW, gp.WARP_HIGH]] < 1.0
+        low, high = self.weights @ warps
+        return bool(low > SKEW_EVIDENCE), bool(high > SKEW_EVIDENCE)
 
     def at_setting(self, index: int) -> TaskGP:
         """This GP with all the weight on setting `index` of its grid."""

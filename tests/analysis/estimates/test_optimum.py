@@ -15,6 +15,8 @@ from analysis.estimates.task_gp import MAX_BINS, N_SAMPLES
 BOUNDS = (-6.0, -3.0)
 POSITIONS = np.array([-6.0, -5.0, -4.0, -3.0])
 """Four tried ratios spanning the bounds."""
+HIGH = (False, True)
+"""Widen the high end only (a cliff: the range ends at the divergence frontier)."""
 
 
 def _argmax(centre: float = -4.5, spread: float = 0.1) -> np.ndarray:
@@ -36,26 +38,28 @@ def test_without_a_cliff_the_optimum_is_the_argmax_samples_interval() -> None:
 def test_at_a_cliff_the_high_end_reaches_the_point_after_the_possible_bests() -> None:
     argmax = _argmax(-4.5, 0.05)
     curve = locate_optimum(argmax, BOUNDS)
-    widened = locate_optimum(argmax, BOUNDS, _tried([1, 2]))
+    widened = locate_optimum(argmax, BOUNDS, _tried([1, 2]), HIGH)
     assert curve.high < -4.0 and curve.low > -5.0
     assert widened == Interval(curve.estimate, curve.low, -3.0, False, False), "point 3 follows the best ones"
-    one = locate_optimum(argmax, BOUNDS, _tried([1]))
+    one = locate_optimum(argmax, BOUNDS, _tried([1]), HIGH)
     assert (one.low, one.high, one.is_open) == (curve.low, -4.0, False), "a peak before point 2: inside the range"
-    early = locate_optimum(_argmax(-5.5, 0.05), BOUNDS, _tried([2]))
+    early = locate_optimum(_argmax(-5.5, 0.05), BOUNDS, _tried([2]), HIGH)
     assert early.high == -3.0 and early.low < -5.4, "the curve peaks too early: the high end moves, the low stays"
 
 
 def test_a_last_tried_point_that_may_score_best_opens_the_high_end() -> None:
     argmax = _argmax(-4.5, 0.05)
     curve = locate_optimum(argmax, BOUNDS)
-    always_last = locate_optimum(argmax, BOUNDS, _tried([3]))
+    always_last = locate_optimum(argmax, BOUNDS, _tried([3]), HIGH)
     assert always_last.high_open and not always_last.low_open
     assert (always_last.low, always_last.high) == (curve.low, -3.0), "the curves' low end is below point 2"
     assert always_last.estimate == curve.estimate, "the estimate stays the curves'"
-    inside = locate_optimum(argmax, BOUNDS, _tried([1, 2]))
+    inside = locate_optimum(argmax, BOUNDS, _tried([1, 2]), HIGH)
     assert not inside.high_open, "point 3 follows the possible bests"
-    first = locate_optimum(argmax, BOUNDS, _tried([0, 1]))
+    first = locate_optimum(argmax, BOUNDS, _tried([0, 1]), HIGH)
     assert not first.is_open and first.low == curve.low, "the low end is the curves' alone"
+    both = locate_optimum(argmax, BOUNDS, _tried([0, 1]), (True, True))
+    assert both.low_open and both.low == -6.0 and both.high == -4.0, "a sharp low side: from the first tried point"
 
 
 def test_best_tried_averages_tasks_per_ratio_and_keeps_those_within_reach_of_the_best() -> None:
