@@ -29,6 +29,7 @@ the shift and of the size law's slope.
 
     python -m benchmarks.calibration            # 200 tables per case
     python -m benchmarks.calibration --quick    # 30 tables per case, about 3 minutes on 2 cores
+    python -m benchmarks.calibration --first 1000   # tables 1000.. of each case: a set no rule was chosen on
 """
 
 from __future__ import annotations
@@ -349,6 +350,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--shapes", nargs="+", help="only these cases (e.g. cliff 'categories 0')")
     parser.add_argument("--grids", nargs="+", choices=list(GRIDS), help="only these grids")
+    parser.add_argument(
+        "--first", type=int, default=0, help="index of each case's first table: another set of tables (held out)"
+    )
     arguments = parser.parse_args()
     n_tables = arguments.tables or (30 if arguments.quick else 200)
     start = time.perf_counter()
@@ -358,7 +362,10 @@ def main() -> None:
         if (not arguments.shapes or case.shape in arguments.shapes)
         and (not arguments.grids or case.grid in arguments.grids)
     ]
-    chunks = [(case, first, min(10, n_tables - first)) for case in all_cases for first in range(0, n_tables, 10)]
+    offset = arguments.first
+    chunks = [
+        (case, offset + first, min(10, n_tables - first)) for case in all_cases for first in range(0, n_tables, 10)
+    ]
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"  # one BLAS thread per worker process
     with ProcessPoolExecutor(arguments.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(run_tables, *zip(*chunks, strict=True)))
