@@ -106,8 +106,8 @@ def fit_curves(series: list[Series], rng: np.random.Generator) -> list[CurveFit]
     low = min((one.x_range[0] for one in fitted), default=np.nan)
     high = max((one.x_range[1] for one in fitted), default=np.nan)
     grid = np.linspace(low, high, CURVE_POINTS)
-    draws = joint_draw(list(models.values()), grid[:, None], N_SAMPLES, rng) if models else {}
     correlation = trial_correlation(list(models.values()))
+    draws = joint_draw(list(models.values()), grid[:, None], N_SAMPLES, rng, correlation) if models else {}
     return [_fit(one, grid, draws, models, correlation) for one in series]
 
 

@@ -171,7 +171,14 @@ def shared_correlation(ok: pd.DataFrame, signs: pd.Series) -> float:
     by_point = quality.groupby(["task", "learning_rate", "batch_size"])["y"]
     quality = quality.assign(deviation=quality["y"] - by_point.transform("mean"))[by_point.transform("size") > 1]
     wide = quality.pivot_table(index=["learning_rate", "batch_size", "seed"], columns="task", values="deviation")
-    correlations = [wide[first].corr(wide[second]) for first, second in itertools.combinations(wide.columns, 2)]
+    return mean_pair_correlation(wide)
+
+
+def mean_pair_correlation(wide: pd.DataFrame, min_shared: int = 2) -> float:
+    """The mean over column pairs of their correlation on the rows both have (at least `min_shared`), clipped to
+    [0, 0.95]; 0 when no pair has enough: how alike a trial's luck is across its tasks."""
+    pairs = itertools.combinations(wide.columns, 2)
+    correlations = [wide[first].corr(wide[second], min_periods=min_shared) for first, second in pairs]
     correlations = [value for value in correlations if np.isfinite(value)]
     return float(np.clip(np.mean(correlations), 0.0, 0.95)) if correlations else 0.0
 

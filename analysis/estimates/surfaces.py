@@ -76,8 +76,8 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     log10_lr = np.linspace(points["log10_lr"].min(), points["log10_lr"].max(), LR_POINTS)
     lr_grid, bs_grid = np.meshgrid(log10_lr, log10_bs)
     coords = np.column_stack([(lr_grid - bs_grid).ravel(), bs_grid.ravel()])
-    draws = joint_draw(list(models.values()), coords, N_SAMPLES, rng)
     correlation = trial_correlation(list(models.values()))
+    draws = joint_draw(list(models.values()), coords, N_SAMPLES, rng, correlation)
     map_lr, map_bs = (
         np.linspace(
             axis[0] - MAP_MARGIN * (axis[-1] - axis[0]), axis[-1] + MAP_MARGIN * (axis[-1] - axis[0]), MAP_POINTS

@@ -11,14 +11,13 @@ mixes trials, so coarsened rows carry no trial-shared noise. Samples come back i
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from analysis.estimates import gp
-from analysis.estimates.series import Series
+from analysis.estimates.series import Series, mean_pair_correlation
 
 N_SAMPLES = 2400
 """Joint posterior draws per analysis (the 2.5% tails of an estimate then rest on 60 draws each)."""
@@ -137,14 +136,18 @@ def fit_task_gp(series: Series, columns: tuple[str, ...]) -> TaskGP:
 
 
 def joint_draw(
-    models: list[TaskGP], coords: np.ndarray, n_samples: int, rng: np.random.Generator
+    models: list[TaskGP],
+    coords: np.ndarray,
+    n_samples: int,
+    rng: np.random.Generator,
+    correlation: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Posterior samples (n, q) of every task's curve at original `coords` (q, d), by task name, drawn jointly:
     the trials the tasks share correlate their noise (`trial_correlation`, on the stated noise and on the noise the
     fits found beyond it alike), so sample i of every task comes from one joint draw (that pairs category contrasts).
     n is n_samples rounded up to a multiple of SETTINGS_DRAWN; each task's hyperparameter settings are drawn from
-    its own posterior weights."""
-    correlation = trial_correlation(models)
+    its own posterior weights. `correlation`: `trial_correlation(models)` when the caller has it already."""
+    correlation = trial_correlation(models) if correlation is None else correlation
     same_trial = _same_trial(models)
     data = gp.GPData(
         coords=np.concatenate([model.data.coords for model in models]),
@@ -179,18 +182,12 @@ def trial_correlation(models: list[TaskGP]) -> float:
         return 0.0
     if any((model.series.points["n_seeds"] > 1).any() for model in models):
         return models[0].series.shared_correlation
-    residuals = [
-        pd.Series(model.loo_residuals(), index=model.points["point"].to_numpy())
+    residuals = {
+        model.series.name: pd.Series(model.loo_residuals(), index=model.points["point"].to_numpy())
         for model in models
         if (model.points["point"] >= 0).all()
-    ]
-    correlations = []
-    for first, second in itertools.combinations(residuals, 2):
-        both = first.index.intersection(second.index)
-        if len(both) >= MIN_SHARED_POINTS:
-            correlations.append(np.corrcoef(first[both], second[both])[0, 1])
-    correlations = [value for value in correlations if np.isfinite(value)]
-    return float(np.clip(np.mean(correlations), 0.0, 0.95)) if correlations else 0.0
+    }
+    return mean_pair_correlation(pd.DataFrame(residuals), MIN_SHARED_POINTS)
 
 
 def _same_trial(models: list[TaskGP]) -> np.ndarray:
