@@ -20,9 +20,11 @@ import yaml
 from transformers import TrainerCallback
 
 from contract.spec import SweepSpec, TrialParams, spec_from_dict
+from contract.store import TrialStatus
 from sweeper.ray_train import _fit
 from tests.conftest import micro_spec_dict
 from trials.prepare import PreparedSweep, prepare_sweep
+from trials.trial import run_trial
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers run this module's loop by value
 
@@ -129,24 +131,29 @@ def test_a_killed_two_worker_trial_resumes_from_its_checkpoint_and_ends_where_an
 RECORDED = {"tokens", "steps", "seconds", "moved"}
 
 
-def _sweep(tmp_path: Path, name: str, **changes: Any) -> pd.DataFrame:
-    raw = micro_spec_dict(tmp_path / name, **{"grid": {"learning_rate": [1e-3], "batch_size": [8]}, **changes})
-    spec_path = tmp_path / f"{name}.yaml"
+def _sweep_raw(tmp_path: Path, name: str, **changes: Any) -> dict[str, Any]:
+    return micro_spec_dict(tmp_path / name, **{"grid": {"learning_rate": [1e-3], "batch_size": [8]}, **changes})
+
+
+def test_a_two_worker_sweep_runs_through_the_cli_and_consumes_a_one_worker_trials_tokens(tmp_path: Path) -> None:
+    """The two-worker sweep through the real CLI and its own Ray; the one-worker trial it is held against is the same
+    grid point trained by `run_trial` here, the function a one-worker sweep's trial runs (its Ray start would only add
+    a minute)."""
+    raw = _sweep_raw(tmp_path, "two", resources={"cpus": 1, "workers": 2}, **{"training.max_per_device_batch": 4})
+    spec_path = tmp_path / "two.yaml"
     spec_path.write_text(yaml.safe_dump(raw))
     done = subprocess.run(
         [sys.executable, "-m", "sweeper.cli", "run", str(spec_path), "--quiet", "--no-analyze"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "RAY_ADDRESS": ""},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    return pd.read_parquet(tmp_path / name / "results.parquet")
-
-
-def test_a_two_worker_sweep_runs_through_the_cli_and_consumes_a_one_worker_sweeps_tokens(tmp_path: Path) -> None:
-    together = _sweep(tmp_path, "two", resources={"cpus": 1, "workers": 2}, **{"training.max_per_device_batch": 4})
-    alone = _sweep(tmp_path, "one", **{"evaluation.baseline": False})
+    together = pd.read_parquet(tmp_path / "two" / "results.parquet")
+    one = spec_from_dict(_sweep_raw(tmp_path, "one", **{"evaluation.baseline": False}))
+    alone = run_trial(one, prepare_sweep(one), one.trial_params(1e-3, 8, 0), tmp_path / "one-trial")
+    assert alone.status is TrialStatus.OK and alone.params.world_size == 1
     trial = together[together.status != "baseline"].iloc[0]
     assert trial.status == "ok" and trial.world_size == 2
     assert (trial.per_device_batch_size, trial.gradient_accumulation_steps) == (4, 1)
-    assert trial.train_tokens == alone.iloc[0].train_tokens > 0
+    assert trial.train_tokens == alone.train_tokens > 0
     assert set(together.status) == {"ok", "baseline"}, "the untrained model is scored on a worker too"
     assert together[together.status == "baseline"].score.notna().any()
