@@ -18,8 +18,8 @@ at most `--target` decades wide, or MAX_TRIALS trials (pilot included) are spent
   unsettled category (CI open or wider than the target), independent posterior draws of its curve from the
   analysis' GP (the category fit's joint samples); each trial goes to the argmax ratio of one draw, at the batch
   sizes in turn (the first whose learning rate lies inside the study's and that no divergence blocks), a new seed
-  where the point was trained. Its rounds have the designer's round sizes on the same truth, in order (the last one
-  repeated once the designer has stopped), and at most MAX_ROUNDS of them.
+  where the point was trained. Its rounds are SAMPLING_ROUND trials each, as many as MAX_TRIALS allows: it goes on
+  where the designer plans nothing.
 Every strategy reveals trials one at a time and is checked at the same granularity: the analysis runs after every
 CHECK_EVERY trials and at the end of each round or level; once the target holds, bisection inside the last block
 finds the trial where it first holds (exact when it stays met within a block), and the study stops there. Trials
@@ -73,6 +73,8 @@ MAX_ROUNDS = 8
 CHECK_EVERY = 4
 """Trials revealed between two runs of the analysis (then bisection finds the trial that met the target)."""
 STRATEGIES = ("designer", "refine", "sampling")
+SAMPLING_ROUND = 8
+"""Trials per round of posterior sampling (the analysis refits between rounds)."""
 PLACEMENT_TRIES = 20
 """Posterior draws tried per sampled trial before giving up on it (a draw's argmax no batch size may train)."""
 
@@ -188,9 +190,8 @@ class Run:
         self.met_at = self.n_trials
 
 
-def designed(run: Run) -> list[int]:
-    """Rounds of the designer; the sizes of its rounds."""
-    sizes = []
+def designed(run: Run) -> None:
+    """Rounds of the designer, until the study is done, a plan is empty or MAX_ROUNDS are spent."""
     for _ in range(MAX_ROUNDS):
         if run.done:
             break
@@ -203,9 +204,7 @@ def designed(run: Run) -> list[int]:
         )
         if not plan.trials:
             break
-        sizes.append(len(plan.trials))
         run.reveal([(trial.learning_rate, trial.batch_size, trial.seed) for trial in plan.trials])
-    return sizes
 
 
 def refined(values: list[float], integer: bool) -> list[float]:
@@ -229,17 +228,16 @@ def refinement(run: Run, order: np.random.Generator) -> None:
         run.reveal([new[index] for index in order.permutation(len(new))])
 
 
-def sampling(run: Run, sizes: list[int], draws: np.random.Generator) -> None:
-    """Rounds of posterior sampling, sized as the designer's rounds (`sizes`, the last repeated)."""
-    for number in range(MAX_ROUNDS):
-        if run.done or not sizes:
-            break
+def sampling(run: Run, draws: np.random.Generator) -> None:
+    """Rounds of posterior sampling, SAMPLING_ROUND trials each, until the study is done or no draw's argmax can
+    be placed."""
+    while not run.done:
         study = Study(load_results(run.table()), BATCH_SIZES, lambda size: 1.0)
         unsettled = [fit for fit in run.fits.values() if fit.kind == "gp" and not settled(fit.optimum, run.target)]
         rows = {fit.name: iter(draws.permutation(len(fit.samples))) for fit in unsettled}
         planned: list[PlannedTrial] = []
         turn = 0
-        for fit in itertools.islice(itertools.cycle(unsettled), sizes[min(number, len(sizes) - 1)]):
+        for fit in itertools.islice(itertools.cycle(unsettled), SAMPLING_ROUND):
             for row in itertools.islice(rows[fit.name], PLACEMENT_TRIES):
                 ratio = fit.curve["x"].iloc[int(np.argmax(fit.samples[row]))]
                 in_turn = [BATCH_SIZES[(turn + step) % len(BATCH_SIZES)] for step in range(len(BATCH_SIZES))]
@@ -259,16 +257,16 @@ def run_truth(seed: int, index: int, target: float) -> list[dict]:
     pilot = planted_table(
         truth.tasks, *PILOT, (0,), random_state=np.random.default_rng([seed, index, 0]), **truth.options
     )
-    rows, sizes = [], []
+    rows = []
     for number, strategy in enumerate(STRATEGIES, start=1):
         start = time.process_time()
         run = Run(truth, target, np.random.default_rng([seed, index, number]), pilot)
         if strategy == "designer":
-            sizes = designed(run)
+            designed(run)
         elif strategy == "refine":
             refinement(run, np.random.default_rng([seed, index, 10 + number]))
         else:
-            sampling(run, sizes, np.random.default_rng([seed, index, 10 + number]))
+            sampling(run, np.random.default_rng([seed, index, 10 + number]))
         optima = {name: fit.optimum for name, fit in run.fits.items()}
         rows.append(
             {

@@ -3,11 +3,13 @@ jointly, a category pooling its tasks' surfaces (`Series.pooled`), as for the ra
 
 From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at that
 batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (where higher
-learning rates diverged at that batch size, or a member task's surface falls sharply, that side reaches the tried
+learning rates diverged at that batch size, or a member task's peak falls sharply, that side reaches the tried
 learning rate beyond those that may have scored best, so a cliff does not make it sure of a peak placed too early),
-open where it reaches the lowest or highest learning rate scored there; and the posterior mean surface on a fine grid,
-for the paper's contour figure. The kernel's coordinates are the ratio and the batch size, so a long batch-size
-lengthscale is ratio invariance and the data decide how far from it they are.
+open where it reaches the lowest or highest learning rate scored there. Where a peak falls sharply is read from the
+task's ratio fit, the evidence the ratio optimum widens on: its warps are richer than the surface's (which has only
+the high end's stretch a cliff needs), so the two optima cannot disagree on a skew. And the posterior mean surface on
+a fine grid, for the paper's contour figure. The kernel's coordinates are the ratio and the batch size, so a long
+batch-size lengthscale is ratio invariance and the data decide how far from it they are.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     map_lr_grid, map_bs_grid = np.meshgrid(map_lr, map_bs)
     map_coords = np.column_stack([(map_lr_grid - map_bs_grid).ravel(), map_bs_grid.ravel()])
     means = {name: model.mean(map_coords) for name, model in models.items()}
+    sharp_sides = {name: fit_task_gp(model.series, ("x",)).sharp_sides() for name, model in models.items()}
     fits = []
     for one in eligible:
         members = [task for task in one.tasks if task in models]
@@ -95,7 +98,7 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
         surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
         mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
         contour = (map_lr, map_bs, mean.reshape(map_lr_grid.shape))
-        sharp = [models[task].sharp_sides() for task in members]
+        sharp = [sharp_sides[task] for task in members]
         noisy = (with_noise_variance(one, models), correlation, tuple(any(side) for side in zip(*sharp)))
         fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, noisy))
     return fits

@@ -64,3 +64,36 @@ def test_the_optimal_lr_at_each_batch_size_holds_the_truth_at_a_cliff(seed: int)
             for log10_bs, interval in zip(fit.log10_bs, fit.optimal_lr, strict=True):
                 truth = float(tasks[fit.name].optimal_log10_lr(np.array(10**log10_bs)))
                 assert interval.contains(truth), (fit.name, 10**log10_bs, interval, truth)
+
+
+def test_the_optimal_lr_at_each_batch_size_holds_the_truth_of_skewed_peaks() -> None:
+    """The score falls three times as fast on one side of its peak as on the other (above on half the tables, below
+    on the rest), tasks of the calibration's range of levels, curvatures and eval sizes: the surface smooths the
+    sharp side and leans toward the gentle one, sure of it. The ratio fit, whose warps can stretch either end, shows
+    which side falls sharply, that side of each CI reaches the tried learning rate beyond those that may have scored
+    best, and the tasks' CIs hold the truth at 90% of these batch sizes or more (read from the surface's own warps,
+    which stretch only the high end: 88%; 91% with it)."""
+    covered = []
+    for seed in range(8, 16):
+        rng = np.random.default_rng(seed)
+        best, width_above = rng.uniform(-6.2, -3.2), 3.0 if seed % 2 else 1 / 3
+        tasks = {
+            f"t{index}": PlantedTask(
+                "c",
+                best_z=best,
+                width_above=width_above,
+                peak=rng.uniform(0.55, 0.85),
+                curvature=rng.uniform(0.08, 0.2),
+                worst=rng.uniform(0.0, 0.25),
+                n_items=int(rng.choice((200, 500, 1000))),
+            )
+            for index in range(2)
+        }
+        table = planted_table(tasks, np.geomspace(1e-5, 1e-2, 7), [4, 8, 16, 32, 64], (0,), np.inf, rng)
+        covered += [
+            interval.contains(float(tasks[fit.name].optimal_log10_lr(np.array(10**log10_bs))))
+            for fit in fit_surfaces(build_series(load_results(table)), np.random.default_rng(seed))
+            if fit.level == "task"
+            for log10_bs, interval in zip(fit.log10_bs, fit.optimal_lr, strict=True)
+        ]
+    assert len(covered) == 80 and np.mean(covered) >= 0.9, np.mean(covered)
