@@ -128,7 +128,7 @@ def estimate(table: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame
     located = [(fit.level, fit.name, np.nan, fit.optimum) for fit in fits]
     located += [
         (f"{surface.level} lr@bs", surface.name, 10**log10_bs, interval)
-        for surface in fit_surfaces(series, rng)
+        for surface in fit_surfaces(series, rng, {fit.name: fit.model for fit in fits if fit.model is not None})
         for log10_bs, interval in zip(surface.log10_bs, surface.optimal_lr, strict=True)
     ]
     rows = [

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.estimates.frontier import FRONTIER, GRID_EDGE
 from analysis.estimates.intervals import TAILS, Interval
-from analysis.estimates.optimum import BestTried, locate_optimum
+from analysis.estimates.optimum import BestTried, locate_optimum, widened_sides
 from analysis.estimates.series import Series, within_float_noise
 from analysis.estimates.task_gp import (
     N_SAMPLES,
@@ -140,8 +140,7 @@ def _fit(
             "hyperparameters": model.top_setting(),
         }
     high_edge = series.frontier.ratio_edge(x_high)
-    sharp = [models[task].sharp_sides() for task in members]
-    widen = (any(low for low, _ in sharp), high_edge == FRONTIER or any(high for _, high in sharp))
+    widen = widened_sides([models[task].sharp_sides() for task in members], high_edge == FRONTIER)
     tried = BestTried.of(with_noise_variance(series, models), correlation) if any(widen) else None
     return CurveFit(
         kind="gp",

@@ -71,6 +71,13 @@ def _gupta_constant(n: int) -> float:
     return float(optimize.brentq(coverage, 0.0, 10.0))
 
 
+def widened_sides(sharp: list[tuple[bool, bool]], at_frontier: bool) -> tuple[bool, bool]:
+    """(low, high): the ends of an optimum's CI that the data show falling sharply: a side where any member task's
+    peak falls sharply (`sharp`: each one's `TaskGP.sharp_sides()` of its ratio fit), and the high side where the
+    range ends at the divergence frontier."""
+    return any(low for low, _ in sharp), at_frontier or any(high for _, high in sharp)
+
+
 def locate_optimum(
     argmax: np.ndarray,
     bounds: tuple[float, float],

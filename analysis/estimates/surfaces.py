@@ -21,11 +21,12 @@ import pandas as pd
 
 from analysis.estimates.frontier import FRONTIER
 from analysis.estimates.intervals import Interval
-from analysis.estimates.optimum import BestTried, locate_optimum
+from analysis.estimates.optimum import BestTried, locate_optimum, widened_sides
 from analysis.estimates.series import Series
 from analysis.estimates.task_gp import (
     MAX_BINS,
     N_SAMPLES,
+    TaskGP,
     fit_task_gp,
     joint_draw,
     trial_correlation,
@@ -67,8 +68,12 @@ def can_fit_surface(series: Series) -> bool:
     return points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3 and not series.is_flat
 
 
-def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[SurfaceFit]:
-    """The surface of every series that `can_fit_surface`; its tasks' GPs are drawn jointly."""
+def fit_surfaces(
+    series: list[Series], rng: np.random.Generator, ratio_models: dict[str, TaskGP] | None = None
+) -> list[SurfaceFit]:
+    """The surface of every series that `can_fit_surface`; its tasks' GPs are drawn jointly. `ratio_models`: the
+    tasks' ratio GPs by name (`CurveFit.model`) when the caller has fitted them already; the others are fitted here,
+    for where each task's peak falls sharply."""
     eligible = [one for one in series if can_fit_surface(one)]
     models = {one.name: fit_task_gp(one, COLUMNS) for one in eligible if one.level == "task"}
     if not models:
@@ -89,7 +94,11 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
     map_lr_grid, map_bs_grid = np.meshgrid(map_lr, map_bs)
     map_coords = np.column_stack([(map_lr_grid - map_bs_grid).ravel(), map_bs_grid.ravel()])
     means = {name: model.mean(map_coords) for name, model in models.items()}
-    sharp_sides = {name: fit_task_gp(model.series, ("x",)).sharp_sides() for name, model in models.items()}
+    ratio_models = ratio_models or {}
+    sharp_sides = {
+        name: (ratio_models.get(name) or fit_task_gp(model.series, ("x",))).sharp_sides()
+        for name, model in models.items()
+    }
     fits = []
     for one in eligible:
         members = [task for task in one.tasks if task in models]
@@ -98,8 +107,7 @@ def fit_surfaces(series: list[Series], rng: np.random.Generator) -> list[Surface
         surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
         mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
         contour = (map_lr, map_bs, mean.reshape(map_lr_grid.shape))
-        sharp = [sharp_sides[task] for task in members]
-        noisy = (with_noise_variance(one, models), correlation, tuple(any(side) for side in zip(*sharp)))
+        noisy = (with_noise_variance(one, models), correlation, [sharp_sides[task] for task in members])
         fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, noisy))
     return fits
 
@@ -115,14 +123,14 @@ def _surface_fit(
     axes: tuple[np.ndarray, np.ndarray],
     surface: np.ndarray,
     contour: tuple[np.ndarray, np.ndarray, np.ndarray],
-    noisy: tuple[pd.DataFrame, float, tuple[bool, bool]],
+    noisy: tuple[pd.DataFrame, float, list[tuple[bool, bool]]],
 ) -> SurfaceFit:
     """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
     they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
     batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge.
     `axes`: the batch sizes and learning rates (log10) the surface was drawn at; `noisy`: the series' points with
-    their noise variance, how alike a trial's noise is across its tasks, and on which sides (low, high) a member's
-    surface falls sharply."""
+    their noise variance, how alike a trial's noise is across its tasks, and on which sides (low, high) each member
+    task's peak falls sharply (its ratio fit's `sharp_sides`)."""
     log10_bs, log10_lr = axes
     sign, (noisy, correlation, sharp) = series.metric_sign, noisy
     points = series.points
@@ -139,7 +147,7 @@ def _surface_fit(
         ridge.append(best)
         edge = series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1])
         at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
-        widen = (sharp[0], edge == FRONTIER or sharp[1])
+        widen = widened_sides(sharp, edge == FRONTIER)
         tried = BestTried.of(at_batch, correlation) if any(widen) else None
         intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), tried, widen))
         edges.append(edge)

@@ -148,7 +148,7 @@ def _analysed(
         series = build_series(frame)
         fits = fit_curves(series, rng)
     with _timed(timings, "surfaces"):
-        surfaces = fit_surfaces(series, rng)
+        surfaces = fit_surfaces(series, rng, {fit.name: fit.model for fit in fits if fit.model is not None})
     with _timed(timings, "invariants"):
         counts = wls.bootstrap_counts(max(series[0].n_trials if series else 0, 1), settings.n_bootstrap, rng)
         invariant_rows = [compare_invariants(one, counts) for one in series]
