@@ -72,7 +72,7 @@ def test_the_optimal_lr_at_each_batch_size_holds_the_truth_of_skewed_peaks() -> 
     sharp side and leans toward the gentle one, sure of it. The ratio fit, whose warps can stretch either end, shows
     which side falls sharply, that side of each CI reaches the tried learning rate beyond those that may have scored
     best, and the tasks' CIs hold the truth at 90% of these batch sizes or more (read from the surface's own warps,
-    which stretch only the high end: 88%; 91% with it)."""
+    which stretch only the high end, they did not)."""
     covered = []
     for seed in range(8, 16):
         rng = np.random.default_rng(seed)
