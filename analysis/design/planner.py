@@ -20,8 +20,9 @@ round: the smallest size checked that narrows the question at least half as much
 among sizes up to n when it is at most STEP_SHARE of n, or up to MAX_PLANNED when no n settles it. The next
 round zooms in where the step left the CIs; fantasies drawn from a pilot's wide posterior ask for more trials than
 rounds that adapt spend. Where no size is predicted to
-narrow the question at all, yet the widths now, shrunk as 1/sqrt(trials) over MAX_PLANNED more, would reach the
-target, a wide posterior is all the fantasies show: the plan is a probe of FIRST trials inside the CIs, which
+narrow the question at all, yet the spans of its CIs now (an open one's too: no trial can widen its range, or it
+would be extended), shrunk as 1/sqrt(trials) over MAX_PLANNED more, would reach the target, a wide posterior is
+all the fantasies show: the plan is a probe of FIRST trials inside the CIs, which
 narrows the posterior they are drawn from.
 
 Where an optimum's CI is open and no curve of the study can close it, the follow-up looks there first and the next
@@ -172,11 +173,13 @@ def _beyond_reach(
 
 
 def _within_sampling_reach(question: Question, trials_now: int) -> bool:
-    """Whether every unsettled quantity's width now, shrunk as 1/sqrt(trials) from the study's `trials_now` to
-    MAX_PLANNED more, is within the width that settles it. Fantasies are drawn from the study's posterior; where it is
-    wide they foresee wide CIs at every size, while a few trials narrow the posterior itself."""
+    """Whether every unsettled quantity's span now (an open CI's too: no follow-up can open the range further, or
+    it would be extended), shrunk as 1/sqrt(trials) from the study's `trials_now` to MAX_PLANNED more, is within the
+    width that settles it. Fantasies are drawn from the study's posterior; where it is wide they foresee wide CIs
+    at every size (open ones where its draws peak at the divergence frontier), while a few trials narrow the
+    posterior itself."""
     shrink = np.sqrt(trials_now / (trials_now + MAX_PLANNED))
-    return all(question.now[name].width * shrink <= question.limits[name] for name in question.unsettled())
+    return all(question.now[name].span * shrink <= question.limits[name] for name in question.unsettled())
 
 
 def _stepped(step: Checked, widths_now: dict[str, float], why: str, what: str = "a step toward it") -> Plan:

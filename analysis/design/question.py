@@ -37,6 +37,9 @@ class Answer:
     width: float
     """Width of the 95% CI in decades; inf when it is open."""
     settled: bool
+    span: float
+    """Decades the 95% CI covers, an open end counted to the range measured: how uncertain the answer is where no
+    trial can open the range further (an end at the divergence frontier), which `width` cannot say."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,13 @@ class Wanted:
 
 
 def width_of(interval: Interval) -> float:
-    return np.inf if interval.is_open else float(interval.high - interval.low)
+    return np.inf if interval.is_open else span_of(interval)
+
+
+def span_of(interval: Interval) -> float:
+    """The decades `interval` covers, open or not; inf when there is none."""
+    span = float(interval.high - interval.low)
+    return span if np.isfinite(span) else np.inf
 
 
 def spacing(target_width: float) -> float:

@@ -126,7 +126,7 @@ def test_a_shortfall_under_the_step_gain_still_gets_a_step() -> None:
     """1.05 decades against a target of 1: no plan narrows it by 10%, one that settles it narrows it by all that is
     left."""
     question = SimpleNamespace(
-        now={"a optimum": Answer(1.05, False)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
+        now={"a optimum": Answer(1.05, False, 1.05)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
     )
     fantasies = {
         4: Checked([], {"a optimum": Outcome(np.full(7, 1.04), np.zeros(7, bool))}),
@@ -139,11 +139,15 @@ def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_tria
     """Fantasies from a wide posterior foresee 1.7 decades at every size where the study has 1.37 after 11 trials
     (a study that refining the grid settles with 25 trials): 1.37 shrunk as 1/sqrt(trials) over
     MAX_PLANNED more would be 0.35, so a few trials go and look. From 5 decades (1.27 shrunk) nothing would reach
-    the target."""
+    the target. A CI open at the divergence frontier, with no ratio left between it and the frontier to try, is as
+    uncertain as the 1.37 decades it spans: the fantasies' draws that peak at the frontier leave it open at every
+    size, yet trials inside it still narrow it."""
 
-    def beyond_reach(width: float, budgeted: bool = False) -> Plan:
+    def beyond_reach(width: float, budgeted: bool = False, span: float | None = None) -> Plan:
         question = SimpleNamespace(
-            now={"a optimum": Answer(width, False)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
+            now={"a optimum": Answer(width, False, width if span is None else span)},
+            limits={"a optimum": 1.0},
+            unsettled=lambda: ["a optimum"],
         )
         checked = {
             n: Checked(
@@ -160,6 +164,9 @@ def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_tria
     assert beyond_reach(1.37, budgeted=True).trials == ()
     hopeless = beyond_reach(5.0)
     assert hopeless.trials == () and hopeless.message.startswith("a follow-up cannot reach")
+    open_at_frontier = beyond_reach(np.inf, span=1.37)
+    assert len(open_at_frontier.trials) == FIRST and "probe inside the CIs" in open_at_frontier.message
+    assert beyond_reach(np.inf, span=5.0).trials == ()
 
 
 def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
