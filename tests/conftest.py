@@ -9,10 +9,17 @@ from typing import Any
 
 import pytest
 import yaml
+from threadpoolctl import threadpool_limits
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_SPEC = REPO / "search_spaces" / "demo.yaml"
 
+# One BLAS thread, here and in the sweeps tests start: the analysis' GPs solve many small systems, where a second
+# thread only spins, and on a machine busy with other tests it waits for a core (a designer test: 162 s with
+# OpenBLAS's threads, 27 s with one, at load 5). A plugin has loaded numpy before this file, so this process is
+# limited through threadpoolctl; the environment reaches the subprocesses.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+threadpool_limits(1, user_api="blas")
 # Offline, quiet, and a cache of our own so tests never touch (or depend on) the user's cache.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
