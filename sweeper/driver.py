@@ -56,12 +56,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("ratio_sweeper.driver")
 STOP_GRACE_SECONDS = 30
 TUNE_DIR = "tune"
-# Quiet workers: no progress bars or info logs from the libraries inside trials.
+# Every worker's environment (Ray's runtime_env): no progress bars or info logs from the libraries inside trials,
+# and no W&B service but its own.
 WORKER_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "TRANSFORMERS_VERBOSITY": "error",
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "TQDM_DISABLE": "1",
+    # Empty: each trial process starts a W&B service of its own, which dies with it. One inherited from whatever
+    # started the driver (a test runner, a notebook: any process that used W&B) outlives a killed trial with the
+    # trial's run still open in it, and refuses the resumed trial's run, same id, as "run ID ... is in use".
+    "WANDB_SERVICE": "",
 }
 
 
@@ -260,8 +265,8 @@ def _start_ray(address: str | None, verbose: bool) -> None:
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    # Local workers inherit this process's environment (HF_*, WANDB_API_KEY, ...). Only the quieting variables go
-    # through runtime_env, which Ray records: secrets must never be written anywhere.
+    # Local workers inherit this process's environment (HF_*, WANDB_API_KEY, ...). Only WORKER_ENV goes through
+    # runtime_env, which Ray records: secrets must never be written anywhere.
     options: dict[str, Any] = {
         "include_dashboard": False,
         "log_to_driver": verbose,

@@ -178,15 +178,23 @@ class StoreCallback(tune.Callback):
             self._store(TrialResult.from_metrics(result))
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        error = _error_of(trial)
         if is_baseline(trial.config):  # the sweep goes on; the analysis draws no baseline line
-            log.warning("the baseline evaluation failed: %s", trial.get_error())
+            log.warning("the baseline evaluation failed: %s", error)
             return
         stored = StoreCallback.store.trial_ids()
         for params in params_of(trial.config, self.spec):
             if params.trial_id not in stored:  # an Optuna point's seeds that ended before the error are kept
-                self._store(failed_result(self.spec, params, str(trial.get_error() or "unknown error")))
+                self._store(failed_result(self.spec, params, error))
 
     def _store(self, result: TrialResult) -> None:
         StoreCallback.store.add([result])
         if StoreCallback.on_result is not None and result.status is not TrialStatus.BASELINE:
             StoreCallback.on_result(result)
+
+
+def _error_of(trial: Any) -> str:
+    """A failed trial's errors as Tune wrote them, the last one at the end. Tune writes them into the driver's staging
+    copy of the trial's folder (`trial.error_file`) and copies that to storage later, so `trial.get_error()`, which
+    reads storage, is still None when `on_trial_error` hears of a trial that failed at its first try."""
+    return Path(trial.error_file).read_text()

@@ -11,10 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from ray import tune
 
 from contract.errors import OutputDirError
 from contract.spec import spec_from_dict
-from sweeper.driver import run_sweep
+from contract.store import ResultsStore
+from sweeper.driver import _start_ray, run_sweep
+from sweeper.tune_trials import StoreCallback, param_space
 from tests.conftest import micro_spec_dict
 from tests.wandb_records import offline_runs
 
@@ -52,6 +55,28 @@ def test_crashing_trials_are_recorded_failed_and_the_sweep_ends(tmp_path: Path) 
 
     with pytest.raises(OutputDirError, match="sweeper resume"):
         run_sweep(spec_from_dict(raw), analyze=False)
+
+
+def test_a_trial_that_crashes_at_its_first_try_is_recorded_with_its_error(tmp_path: Path) -> None:
+    """No retry (`search.max_failures: 0`, the default): Tune tells the store of the crash before it has copied the
+    error to storage, where `trial.get_error()` reads it, so the trial was recorded as 'unknown error'. Tune alone,
+    on the driver's Ray (still up after the sweep above, when run with it), with a trial that crashes at once."""
+    spec = spec_from_dict(micro_spec_dict(tmp_path / "run", grid={"learning_rate": [1.0e-3], "batch_size": [4]}))
+    store = ResultsStore(spec.resolved_output_dir())
+    store.directory.mkdir(parents=True)
+    StoreCallback.attach(store, None, None)
+
+    def crash(config: dict) -> None:
+        raise RuntimeError("planted failure")
+
+    _start_ray(None, verbose=False)
+    tune.Tuner(
+        crash,
+        param_space=param_space(spec, num_examples=32, baseline=False),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "ray"), callbacks=[StoreCallback(spec)], verbose=0),
+    ).fit()
+    [trial] = store.load().drop_duplicates("trial_id").itertuples()
+    assert trial.status == "failed" and "RuntimeError: planted failure" in trial.error, trial.error
 
 
 # The CLI with `analysis.analyze` replaced by one that raises, as a bug or an unfittable study would.
