@@ -196,5 +196,8 @@ class StoreCallback(tune.Callback):
 def _error_of(trial: Any) -> str:
     """A failed trial's errors as Tune wrote them, the last one at the end. Tune writes them into the driver's staging
     copy of the trial's folder (`trial.error_file`) and copies that to storage later, so `trial.get_error()`, which
-    reads storage, is still None when `on_trial_error` hears of a trial that failed at its first try."""
-    return Path(trial.error_file).read_text()
+    reads storage, is still None when `on_trial_error` hears of a trial that failed at its first try. A trial
+    without a folder has no file (`error_file` is None): then what storage holds, if anything."""
+    if trial.error_file is not None and Path(trial.error_file).is_file():
+        return Path(trial.error_file).read_text()
+    return str(trial.get_error() or "Tune gave no error text (the trial has no folder to write it in)")
