@@ -6,7 +6,7 @@ flat-topped, a cliff past the optimum with runs diverging above an lr/bs beyond 
 threshold diverging at any batch size, as Adam's runs do), and, on every other cycle of the shapes, seed noise of 1×
 the eval noise's sd (half of its variance shared by a trial's tasks), which no stderr reports. Truth `index` of set
 `seed` is drawn from `default_rng([seed, index])`: the development set (seed DEV_SEED) is the one variants of the
-designer may be tried on; the held-out set (seed HOLDOUT_SEED) is never tuned on.
+designer may be tried on; the held-out set (seed HOLDOUT_SEED, or `--holdout-seed`) is never tuned on.
 
 From the same 3 × 3 one-seed pilot, a study goes on until the analysis gives both categories' optima a closed 95% CI
 at most `--target` decades wide, or MAX_TRIALS trials (pilot included) are spent:
@@ -62,7 +62,9 @@ from benchmarks.calibration import GRIDS, INTERIOR, Case, eval_sd, planted_task,
 SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "lr divergence")
 SEED_NOISE = (0.0, 1.0)
 """Seed noise in multiples of the eval noise's sd: truth `index` has SEED_NOISE[index // len(SHAPES) % 2]."""
-DEV_SEED, HOLDOUT_SEED = 15, 2612
+DEV_SEED, HOLDOUT_SEED = 15, 4099
+"""The held-out seed was 2612 until two of its truths were traced to find a defect (RESULTS.md); a traced set is no
+longer held out."""
 GAP = 0.5
 PILOT = GRIDS["3x3"]
 BATCH_SIZES = (4, 8, 16, 32, 64)
@@ -320,13 +322,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1 development and 2 held-out truths")
     parser.add_argument("--dev", type=int, help="development truths (default 5; overrides --quick)")
     parser.add_argument("--holdout", type=int, help="held-out truths (default 10; overrides --quick)")
+    parser.add_argument("--holdout-seed", type=int, default=HOLDOUT_SEED, help="the held-out set's seed")
     parser.add_argument("--target", type=float, default=1.0, help="wanted 95%% CI width, decades")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--verbose", action="store_true", help="print every truth's outcome")
     arguments = parser.parse_args()
     n_dev = arguments.dev if arguments.dev is not None else (1 if arguments.quick else 5)
     n_holdout = arguments.holdout if arguments.holdout is not None else (2 if arguments.quick else 10)
-    jobs = [(DEV_SEED, index) for index in range(n_dev)] + [(HOLDOUT_SEED, index) for index in range(n_holdout)]
+    holdout_seed = arguments.holdout_seed
+    if holdout_seed == DEV_SEED:
+        parser.error(f"--holdout-seed: {DEV_SEED} is the development set's seed; choose another")
+    jobs = [(DEV_SEED, index) for index in range(n_dev)] + [(holdout_seed, index) for index in range(n_holdout)]
     start = time.perf_counter()
     os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = "1"  # one BLAS thread per worker process
     with ProcessPoolExecutor(arguments.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -336,14 +342,14 @@ def main() -> None:
     print(
         f"target {arguments.target:g} decades on both categories' optima, 3 x 3 one-seed pilot, at most {MAX_TRIALS} "
         f"trials, checked every trial (every {CHECK_EVERY}, then bisection); development seed {DEV_SEED} "
-        f"({n_dev} truths), held-out seed {HOLDOUT_SEED} ({n_holdout} truths)"
+        f"({n_dev} truths), held-out seed {holdout_seed} ({n_holdout} truths)"
     )
     if arguments.verbose:
         print(frame.drop(columns=["seconds"]).to_string(index=False), end="\n\n")
     show = {"float_format": lambda value: f"{value:.3f}", "index": False}
     ratios = {}
     for name, rows in frame.groupby("set", sort=False):
-        print(f"\n{name} truths (seed {DEV_SEED if name == 'dev' else HOLDOUT_SEED})")
+        print(f"\n{name} truths (seed {DEV_SEED if name == 'dev' else holdout_seed})")
         print(summary(rows, ["kind", "strategy"]).to_string(**show), end="\n\n")
         table = summary(rows, ["strategy"])
         print(table.to_string(**show))

@@ -7,8 +7,11 @@ is the analysis' own. Where that answer is uncertain is inside its unsettled CIs
 may train there (a new ratio at the batch size where it trains cheapest, or another seed of a trained point), each as
 wanted as the CIs it lies in. n trials go to them in proportion to that / sqrt(seconds) (Neyman's allocation: a point's
 share per unit of its cost's square root), rounded by largest remainders, ties to new ratios (one tells where the curve
-turns over, which no seed of a tried ratio can). A follow-up cannot adapt to its own results; narrowing in on what they
-show is the next `sweeper plan`'s job, so a study is settled in rounds that zoom in.
+turns over, which no seed of a tried ratio can). The plan lists its trials in the order a sweep runs them: one seed of
+every point before a second, points in more unsettled CIs first, and equally wanted ones farthest-first in ratio, so
+a sweep that runs them a few at a time learns about every CI from its first trials. A follow-up cannot adapt to its
+own results; narrowing in on what they show is the next `sweeper plan`'s job, so a study is settled in rounds that
+zoom in.
 
 How many: the smallest n whose plan settles the question in at least SETTLED_SHARE of CHECK_FANTASIES fantasy
 studies (fantasy.py: the study and the plan scored on posterior draws, analysed exactly as the real study will
@@ -279,13 +282,35 @@ def _hopeless(after: dict[str, Outcome], n: int, question: Question) -> bool:
 
 
 def _allocated(study: Study, wanted: list[Wanted], n: int) -> list[PlannedTrial]:
-    """n trials over the wanted points in proportion to how wanted each is / sqrt(seconds), by largest remainders."""
+    """n trials over the wanted points in proportion to how wanted each is / sqrt(seconds), by largest remainders;
+    listed in the order `_numbered` runs them, points in more unsettled CIs first and equally wanted ones spread
+    (`_spread`)."""
     weight = np.array([one.weight / np.sqrt(one.candidate.seconds) for one in wanted])
     share = n * weight / weight.sum()
     copies = np.floor(share).astype(int)
     copies[np.argsort(copies - share)[: n - copies.sum()]] += 1
-    order = np.argsort(-weight, kind="stable")
+    order = []
+    for level in sorted({one.weight for one in wanted}, reverse=True):
+        group = [index for index, one in enumerate(wanted) if one.weight == level and copies[index]]
+        order += [group[at] for at in _spread([wanted[index].candidate.log10_ratio for index in group])]
     return _numbered(study, [(wanted[index].candidate, int(copies[index]), wanted[index].reason) for index in order])
+
+
+def _spread(ratios: list[float]) -> list[int]:
+    """Positions of `ratios` in farthest-first order: the lowest, then each next the farthest (in decades) from those
+    before it (the highest, then the middle, ...). Every prefix of the plan then covers the CIs' span rather than one end of it, so a sweep that runs the
+    plan a few trials at a time (fewer GPUs than trials) learns about the whole CI from its first ones."""
+    if not ratios:
+        return []
+    values = np.array(ratios)
+    order = [int(np.argmin(values))]
+    distance = np.abs(values - values[order[0]])
+    distance[order] = -np.inf
+    while len(order) < len(values):
+        order.append(int(np.argmax(distance)))
+        distance = np.minimum(distance, np.abs(values - values[order[-1]]))
+        distance[order] = -np.inf
+    return order
 
 
 def _extension(study: Study, extension: list[tuple[Candidate, str, str]], widths_now: dict[str, float]) -> Plan:
@@ -303,12 +328,17 @@ def _extension(study: Study, extension: list[tuple[Candidate, str, str]], widths
 
 
 def _numbered(study: Study, design: list[tuple[Candidate, int, str]]) -> list[PlannedTrial]:
-    """The design's trials, each with the next seed of its point (the study's trials there, then those planned)."""
+    """The design's trials in passes, one copy of each point per pass in the design's order (a point's second seed
+    waits until every point has its first), each with the next seed of its point (the study's trials there, then
+    those planned)."""
     trials: list[PlannedTrial] = []
-    for candidate, copies, reason in design:
-        for _ in range(copies):
-            seed = study.next_seed(candidate, trials)
-            trials.append(PlannedTrial(candidate.learning_rate, candidate.batch_size, seed, reason, candidate.seconds))
+    for copy in range(max((copies for _, copies, _ in design), default=0)):
+        for candidate, copies, reason in design:
+            if copy < copies:
+                seed = study.next_seed(candidate, trials)
+                trials.append(
+                    PlannedTrial(candidate.learning_rate, candidate.batch_size, seed, reason, candidate.seconds)
+                )
     return trials
 
 

@@ -181,6 +181,20 @@ def test_ties_go_to_new_ratios_before_more_seeds(study: pd.DataFrame) -> None:
     }
 
 
+def test_a_plan_runs_one_seed_of_every_point_before_a_second_and_spreads_its_first_trials(study: pd.DataFrame) -> None:
+    """A sweep that runs the plan a few trials at a time learns about the whole CI from its first ones."""
+    question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=1.5, seed=0)
+    equal_cost = Study(study, [8, 16, 32], lambda size: 1.0)
+    wanted = question.wanted(equal_cost)
+    trials = _allocated(equal_cost, wanted, 3 * len(wanted))
+    assert len(trials) == 3 * len(wanted)
+    first_pass = {(trial.learning_rate, trial.batch_size) for trial in trials[: len(wanted)]}
+    assert len(first_pass) == len(wanted), "one seed of every point before a second"
+    ratios = [one.candidate.log10_ratio for one in wanted]
+    first_two = [trial.log10_ratio for trial in trials[:2]]
+    assert max(first_two) - min(first_two) == pytest.approx(max(ratios) - min(ratios)), "the ends first"
+
+
 def test_an_optimum_past_the_grids_edge_extends_the_grid_past_it() -> None:
     table = planted_study(best_z=-2.4)
     plan = _plan(table, 0.5)
