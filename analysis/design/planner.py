@@ -129,6 +129,21 @@ def plan_followup(
     budgeted = max_trials is not None or max_seconds is not None
     if settling is None:
         return _beyond_reach(question, checked, widths_now, target_ci, budgeted, len(study.taken))
+    return _within_budget(
+        _settling(question, checked, settling, widths_now, target_ci, budgeted), max_trials, max_seconds
+    )
+
+
+def _settling(
+    question: Question,
+    checked: dict[int, Checked],
+    settling: int,
+    widths_now: dict[str, float],
+    target_ci: float,
+    budgeted: bool,
+) -> Plan:
+    """The plan of `settling` trials, predicted to settle the question; without a budget, a step instead when one of
+    at most STEP_SHARE of its trials is predicted to narrow the question at least half as much (`_step`)."""
     smaller = {n: one for n, one in checked.items() if n <= settling}
     if not budgeted and (step := _step(question, smaller)) is not None and step <= settling * STEP_SHARE:
         why = f"{settling} trials would settle every quantity within {target_ci:g} decades in one follow-up"
@@ -140,7 +155,7 @@ def plan_followup(
         f"{len(trials)} trials ({seconds:,.0f} s) are predicted to settle every quantity within {target_ci:g} decades "
         f"(widest now: {_widest(widths_now)}; after: {_widest(widths_after)})."
     )
-    return _within_budget(Plan(tuple(trials), widths_now, widths_after, message), max_trials, max_seconds)
+    return Plan(tuple(trials), widths_now, widths_after, message)
 
 
 def _beyond_reach(
@@ -298,8 +313,9 @@ def _allocated(study: Study, wanted: list[Wanted], n: int) -> list[PlannedTrial]
 
 def _spread(ratios: list[float]) -> list[int]:
     """Positions of `ratios` in farthest-first order: the lowest, then each next the farthest (in decades) from those
-    before it (the highest, then the middle, ...). Every prefix of the plan then covers the CIs' span rather than one end of it, so a sweep that runs the
-    plan a few trials at a time (fewer GPUs than trials) learns about the whole CI from its first ones."""
+    before it (the highest, then the middle, ...). Every prefix of the plan then covers the CIs' span rather than one
+    end of it, so a sweep that runs the plan a few trials at a time (fewer GPUs than trials) learns about the whole CI
+    from its first ones."""
     if not ratios:
         return []
     values = np.array(ratios)

@@ -6,7 +6,6 @@ divergence frontier, when the optimum may lie there."""
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,6 +21,7 @@ from analysis.design.planner import (
     Plan,
     _allocated,
     _beyond_reach,
+    _settling,
     _step,
     _within_budget,
     plan_followup,
@@ -111,15 +111,26 @@ def test_a_target_beyond_one_follow_up_gets_a_step_toward_it_unless_a_budget_was
 
 
 def test_without_a_budget_a_plan_a_step_could_halve_is_that_step() -> None:
-    """Fantasies drawn from a pilot's wide posterior ask for more trials than rounds that zoom in spend."""
-    step = _plan(planted_study(best_z=-4.0), 0.7)
-    settling = re.fullmatch(
-        r"(\d+) trials would settle every quantity within 0.7 decades in one follow-up: .*", step.message
+    """Fantasies drawn from a pilot's wide posterior ask for more trials than rounds that zoom in spend: 32 trials
+    are foreseen to settle 1.28 decades within 0.7, 8 to narrow it to 0.9 (more than half the way, in decades), so
+    without a budget the plan is those 8; within one, the 32."""
+    question = SimpleNamespace(
+        now={"a optimum": Answer(1.28, False, 1.28)}, limits={"a optimum": 0.7}, unsettled=lambda: ["a optimum"]
     )
-    assert settling and "a step toward it" in step.message, step.message
-    assert step.trials and len(step.trials) <= STEP_SHARE * int(settling[1])
-    now = step.widths_now["reasoning optimum"]
-    assert step.widths_after["reasoning optimum"] <= np.sqrt(now * 0.7), "half the narrowing, in decades"
+    foreseen = {4: (1.2, False), 8: (0.9, False), 16: (0.8, False), 32: (0.65, True)}
+    checked = {
+        n: Checked(
+            [PlannedTrial(1e-3, 8, seed, "a optimum: inside its CI", 1.0) for seed in range(n)],
+            {"a optimum": Outcome(np.full(7, width), np.full(7, settled))},
+        )
+        for n, (width, settled) in foreseen.items()
+    }
+    step = _settling(question, checked, 32, {"a optimum": 1.28}, 0.7, budgeted=False)
+    assert len(step.trials) == 8 <= STEP_SHARE * 32
+    assert step.message.startswith("32 trials would settle every quantity within 0.7 decades in one follow-up")
+    assert "a step toward it" in step.message and step.widths_after["a optimum"] == pytest.approx(0.9)
+    whole = _settling(question, checked, 32, {"a optimum": 1.28}, 0.7, budgeted=True)
+    assert len(whole.trials) == 32 and whole.message.startswith("32 trials (32 s) are predicted to settle")
 
 
 def test_a_shortfall_under_the_step_gain_still_gets_a_step() -> None:
