@@ -5,7 +5,8 @@ random weights, saved once as a local folder, plus SmolLM2's tokenizer and chat 
 chat conversations of 100-2048 tokens (log-uniform, in SmolLM2's tokens), tokenized by `trials.prepare`. Each trial
 is `trials.trial.run_trial` (no Ray, no W&B) under the 135M SFT recipe's settings (fp32 weights, bf16 autocast, sdpa,
 micro-batch 8, fused AdamW, `resources.cpus`), with a step budget, and lm-eval's HF backend scores it on two local
-demo tasks (one multiple choice, one generation). Every trial runs in its own spawned process, pinned to one GPU:
+demo tasks (one multiple choice, one generation). Every trial runs in its own spawned process, pinned to one GPU
+(`--smoke`: forked from one server that imported the trial's libraries once, `Scale.start_method`):
 
   padded          one trial with `training.padding_free: false`
   padding_free    one trial as the recipe trains it: the one-at-a-time baseline
@@ -78,6 +79,9 @@ TASKS = (
     {"task": "demo_addition", "category": "reasoning", "metric": "exact_match", "filter": "strict-match"},
 )
 GROUPS = (("padded", 1, False), ("padding_free", 1, True), ("shared x2", 2, True), ("shared x4", 4, True))
+PRELOAD = ("__main__", "contract.spec", "lm_eval.evaluator", "lm_eval.models.huggingface", "trl.trainer.sft_trainer")
+"""What the forkserver imports once for every trial it forks: the trial's libraries (torch, transformers, datasets,
+peft, TRL, lm-eval) and the spec its job unpickles."""
 
 
 @dataclass(frozen=True)
@@ -98,10 +102,17 @@ class Scale:
     side_rounds: int
     side_warmup: int
     """Steps per round, rounds and discarded warm-up rounds of the side-by-side with the matched plain TRL script."""
+    start_method: str
+    """How each trial's process starts. `spawn` on the GPU: a fresh interpreter per trial, its own CUDA context and
+    peak. `forkserver` on the CPU: every trial forked from one server that imported the libraries once (`PRELOAD`),
+    since the imports (~8 s of CPU per process) would otherwise take most of a smoke run: 8 trial processes, 4 steps
+    each."""
 
 
-GPU = Scale(REPO / "benchmarks" / "assets" / "smollm2-135m", (100, 2048), 2048, 60, 32, 8, None, None, 20, 6, 1)
-SMOKE = Scale(REPO / "trials" / "demo" / "base_model", (16, 160), 192, 4, 4, 2, 8, 1, 2, 2, 0)
+GPU = Scale(
+    REPO / "benchmarks" / "assets" / "smollm2-135m", (100, 2048), 2048, 60, 32, 8, None, None, 20, 6, 1, "spawn"
+)
+SMOKE = Scale(REPO / "trials" / "demo" / "base_model", (16, 160), 192, 4, 4, 2, 8, 1, 2, 2, 0, "forkserver")
 
 
 def main() -> None:
@@ -131,11 +142,12 @@ def main() -> None:
             setup = prepare(scale, Path(workdir), gpu=not args.smoke)
         except Exception as error:  # this machine's library versions, most likely: say where, then stop
             fail(f"preparing the model and data failed: {describe(error)}")
+        gpu = None if args.smoke else args.gpu
         groups = {
-            name: run_group(setup, count, padding_free, None if args.smoke else args.gpu, Path(workdir), name)
+            name: run_group(setup, count, padding_free, gpu, scale.start_method, Path(workdir), name)
             for name, count, padding_free in GROUPS
         }
-        beside = side_by_side(scale, Path(workdir), None if args.smoke else args.gpu)
+        beside = side_by_side(scale, Path(workdir), gpu)
     report(scale, setup, groups, beside, device, peak_tflops, time.perf_counter() - started)
 
 
@@ -265,8 +277,11 @@ def write_conversations(tokenizer: Any, count: int, lengths: tuple[int, int], pa
             rows.write(json.dumps({"messages": turns}) + "\n")
 
 
-def run_group(setup: Setup, count: int, padding_free: bool, gpu: int | None, workdir: Path, name: str) -> list[dict]:
-    """`count` trials started together, each in its own spawned process (a fresh CUDA context, its own peak)."""
+def run_group(
+    setup: Setup, count: int, padding_free: bool, gpu: int | None, start_method: str, workdir: Path, name: str
+) -> list[dict]:
+    """`count` trials started together, each in a process of its own (on the GPU a spawned one: a fresh CUDA context,
+    its own peak)."""
     from contract.spec import spec_from_dict
 
     raw = {**setup.raw_spec, "training": {**setup.raw_spec["training"], "padding_free": padding_free}}
@@ -281,8 +296,11 @@ def run_group(setup: Setup, count: int, padding_free: bool, gpu: int | None, wor
         )
         for seed in range(count)
     ]
+    context = get_context(start_method)
+    if start_method == "forkserver":
+        context.set_forkserver_preload(list(PRELOAD))
     try:
-        with ProcessPoolExecutor(count, mp_context=get_context("spawn"), max_tasks_per_child=1) as pool:
+        with ProcessPoolExecutor(count, mp_context=context, max_tasks_per_child=1) as pool:
             return list(pool.map(_trial_process, jobs))
     except BrokenProcessPool as error:  # a trial's process died (a crash in CUDA or a kernel, the OOM killer)
         return [{"error": describe(error)}] * count

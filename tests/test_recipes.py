@@ -2,9 +2,9 @@
 LoRA SFT recipe too, then DPO with a LoRA adapter from its best trial's merged model.
 
 Each recipe YAML is loaded as shipped; only what cannot run here is replaced (the hub model and datasets by local
-stand-ins of the same schemas, lm-eval's hub tasks by local ones, the budget, the grid and the resources). So the
-recipes' own choices (SmolLM2-style chat template, loss on assistant turns, bf16, fp32 master weights, fused AdamW,
-`sigmoid_norm` DPO at beta 5, `save_model`, `from_sweep` on `reasoning`) are what runs.
+stand-ins of the same schemas, lm-eval's hub tasks by local ones, the budget, the grid, the resources and how many
+trials run at once). So the recipes' own choices (SmolLM2-style chat template, loss on assistant turns, bf16, fp32
+master weights, fused AdamW, `sigmoid_norm` DPO at beta 5, `save_model`, `from_sweep` on `reasoning`) are what runs.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from tests.standins import (
 
 RECIPES = REPO / "search_spaces"
 BUDGET = {"training.num_train_epochs": None, "training.max_steps": 3, "training.seeds": [0]}
+# One trial at a time, so each sweep's trials (the baseline's too) run in one warm worker: a worker's imports (torch,
+# TRL, lm-eval: ~8 s of CPU) are most of a trial here, and a second worker would pay them again.
+ONE_WORKER = {"search.max_concurrent_trials": 1}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +48,7 @@ def standins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _spec(recipe: str, output_dir: Path, standins: dict[str, Path], data: Path, **overrides):
     from tests.standins import recipe_spec
 
-    return recipe_spec(RECIPES / recipe, output_dir, standins["tasks"], data, **BUDGET, **overrides)
+    return recipe_spec(RECIPES / recipe, output_dir, standins["tasks"], data, **BUDGET, **ONE_WORKER, **overrides)
 
 
 def _trials(table: pd.DataFrame) -> pd.DataFrame:
