@@ -11,7 +11,7 @@ designer may be tried on; the held-out set (seed HOLDOUT_SEED, or `--holdout-see
 From the same 3 × 3 one-seed pilot, a study goes on until the analysis gives both categories' optima a closed 95% CI
 at most `--target` decades wide, or MAX_TRIALS trials (pilot included) are spent:
 - designer: rounds of `plan_followup` (`sweeper plan --optima-only`; at most MAX_ROUNDS rounds), each round's trials
-  revealed in the order the plan lists them (most wanted first);
+  revealed in the order the plan lists them (one seed of every point before a second, most wanted first);
 - refinement: the grid refined, a row of learning rates between each pair, then a column of batch sizes (3 × 3,
   5 × 3, 5 × 5, 9 × 5, 9 × 9, 17 × 9 = MAX_TRIALS), each level's new trials revealed in a fixed random order;
 - posterior sampling (Thompson sampling for the optimum, as PS-BAX, arXiv 2410.20596): each round, for each
