@@ -63,8 +63,6 @@ SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "lr divergence")
 SEED_NOISE = (0.0, 1.0)
 """Seed noise in multiples of the eval noise's sd: truth `index` has SEED_NOISE[index // len(SHAPES) % 2]."""
 DEV_SEED, HOLDOUT_SEED = 15, 4099
-"""The held-out seed was 2612 until two of its truths were traced to find a defect (RESULTS.md); a traced set is no
-longer held out."""
 GAP = 0.5
 PILOT = GRIDS["3x3"]
 BATCH_SIZES = (4, 8, 16, 32, 64)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.design.question import EXTENSION, Answer, Question, Wanted, between, spacing, span_of, width_of
+from analysis.design.question import EXTENSION, Answer, Question, Wanted, between, spacing
 from analysis.design.study import PlannedTrial, Study
 from analysis.estimates.series import build_series
 from analysis.estimates.surfaces import COLUMNS, LR_POINTS, SurfaceFit, can_fit_surface, fit_surfaces, ridge_batch_sizes
@@ -68,8 +68,7 @@ class BatchLawQuestion(Question):
             for log10_bs in self._located(name):
                 found = [] if fit is None else np.flatnonzero(np.isclose(fit.log10_bs, log10_bs))
                 optimum = fit.optimal_lr[found[0]] if len(found) else None
-                width, span = (width_of(optimum), span_of(optimum)) if optimum is not None else (np.inf, np.inf)
-                answers[self._name(name, log10_bs)] = Answer(width, width <= self.target_width, span)
+                answers[self._name(name, log10_bs)] = Answer.of(optimum, self.target_width)
         return answers
 
     def truth_at(self, curve: np.ndarray, trials: Sequence[PlannedTrial]) -> np.ndarray:

@@ -34,12 +34,24 @@ EXTENSION = (0.25, 0.5)
 
 @dataclass(frozen=True)
 class Answer:
-    width: float
-    """Width of the 95% CI in decades; inf when it is open."""
-    settled: bool
     span: float
-    """Decades the 95% CI covers, an open end counted to the range measured: how uncertain the answer is where no
-    trial can open the range further (an end at the divergence frontier), which `width` cannot say."""
+    """Decades the 95% CI covers, an open end counted to the range measured (inf when there is no CI): how uncertain
+    the answer is even where no trial can open the range further (an end at the divergence frontier)."""
+    is_open: bool
+    settled: bool
+
+    @classmethod
+    def of(cls, interval: Interval | None, limit: float) -> Answer:
+        """An optimum's answer: settled when its CI is closed and at most `limit` decades wide."""
+        span = float(interval.high - interval.low) if interval is not None else np.nan
+        span = span if np.isfinite(span) else np.inf
+        is_open = interval is not None and interval.is_open
+        return cls(span, is_open, not is_open and span <= limit)
+
+    @property
+    def width(self) -> float:
+        """Width of the 95% CI in decades; inf when it is open."""
+        return np.inf if self.is_open else self.span
 
 
 @dataclass(frozen=True)
@@ -50,16 +62,6 @@ class Wanted:
     weight: float
     """How many unsettled CIs it lies in."""
     reason: str
-
-
-def width_of(interval: Interval) -> float:
-    return np.inf if interval.is_open else span_of(interval)
-
-
-def span_of(interval: Interval) -> float:
-    """The decades `interval` covers, open or not; inf when there is none."""
-    span = float(interval.high - interval.low)
-    return span if np.isfinite(span) else np.inf
 
 
 def spacing(target_width: float) -> float:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.design.question import EXTENSION, Answer, Question, Wanted, between, spacing, span_of, width_of
+from analysis.design.question import EXTENSION, Answer, Question, Wanted, between, spacing
 from analysis.design.study import Candidate, PlannedTrial, Study
 from analysis.estimates.contrasts import category_contrasts
 from analysis.estimates.curves import CurveFit, fit_curves
@@ -64,9 +64,7 @@ class RatioQuestion(Question):
         by_name = {fit.name: fit for fit in fits}
         answers = {}
         for name in self.categories:
-            optimum = by_name[name].optimum
-            width = width_of(optimum)
-            answers[f"{name} optimum"] = Answer(width, width <= self.limits[f"{name} optimum"], span_of(optimum))
+            answers[f"{name} optimum"] = Answer.of(by_name[name].optimum, self.limits[f"{name} optimum"])
         contrasts = category_contrasts(fits) if self.contrasts else pd.DataFrame()
         for first, second in itertools.combinations(self.categories, 2) if self.contrasts else []:
             pair = contrasts[
@@ -75,7 +73,7 @@ class RatioQuestion(Question):
             width = float((pair["ci_high"] - pair["ci_low"]).iloc[0]) if len(pair) else np.inf
             name = f"{first} - {second}"
             answers[name] = Answer(
-                width, bool(len(pair)) and (bool(pair["separable"].iloc[0]) or width <= self.limits[name]), width
+                width, False, bool(len(pair)) and (bool(pair["separable"].iloc[0]) or width <= self.limits[name])
             )
         return answers
 

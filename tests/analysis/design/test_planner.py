@@ -115,7 +115,7 @@ def test_without_a_budget_a_plan_a_step_could_halve_is_that_step() -> None:
     are foreseen to settle 1.28 decades within 0.7, 8 to narrow it to 0.9 (more than half the way, in decades), so
     without a budget the plan is those 8; within one, the 32."""
     question = SimpleNamespace(
-        now={"a optimum": Answer(1.28, False, 1.28)}, limits={"a optimum": 0.7}, unsettled=lambda: ["a optimum"]
+        now={"a optimum": Answer(1.28, False, False)}, limits={"a optimum": 0.7}, unsettled=lambda: ["a optimum"]
     )
     foreseen = {4: (1.2, False), 8: (0.9, False), 16: (0.8, False), 32: (0.65, True)}
     checked = {
@@ -137,7 +137,7 @@ def test_a_shortfall_under_the_step_gain_still_gets_a_step() -> None:
     """1.05 decades against a target of 1: no plan narrows it by 10%, one that settles it narrows it by all that is
     left."""
     question = SimpleNamespace(
-        now={"a optimum": Answer(1.05, False, 1.05)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
+        now={"a optimum": Answer(1.05, False, False)}, limits={"a optimum": 1.0}, unsettled=lambda: ["a optimum"]
     )
     fantasies = {
         4: Checked([], {"a optimum": Outcome(np.full(7, 1.04), np.zeros(7, bool))}),
@@ -156,7 +156,7 @@ def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_tria
 
     def beyond_reach(width: float, budgeted: bool = False, span: float | None = None) -> Plan:
         question = SimpleNamespace(
-            now={"a optimum": Answer(width, False, width if span is None else span)},
+            now={"a optimum": Answer(width if span is None else span, span is not None, False)},
             limits={"a optimum": 1.0},
             unsettled=lambda: ["a optimum"],
         )
