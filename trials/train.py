@@ -286,10 +286,11 @@ def _sft_config(shared: dict[str, Any], training: TrainingSpec, padding_free: bo
 
 
 def _sft_trainer(**arguments: Any) -> Trainer:
-    """TRL's SFTTrainer with `build_trainer`'s arguments (model, args, data, tokenizer, callbacks, peft_config)."""
-    from trl import SFTTrainer
+    """TRL's SFTTrainer, its loss scored on labelled positions only (`trials.sft_loss`), with `build_trainer`'s
+    arguments (model, args, data, tokenizer, callbacks, peft_config)."""
+    from trials.sft_loss import SweepSFTTrainer
 
-    return SFTTrainer(**arguments)
+    return SweepSFTTrainer(**arguments)
 
 
 def _dpo_config(shared: dict[str, Any], training: TrainingSpec) -> TrainingArguments:
