@@ -8,7 +8,8 @@
                             for without packing): the strongest script a user would write.
   sweeper_trial             `trials.data.prepare_data` (tokenized once, masks built, cached) then
                             `trials.train.build_trainer` + `train`, the path of `trials.trial.run_trial`, with the
-                            spec's defaults (fused AdamW; padding-free only with flash-attention, so padded on a CPU).
+                            spec's defaults (fused AdamW; padding-free only with flash-attention, so padded on a CPU;
+                            the loss scored on labelled positions only, `trials.sft_loss`).
   sweeper_trial_padding_free  the same with `training.padding_free: true`: each micro-batch one concatenated row with
                             position_ids, no FLOP on padding, the batch still counts examples.
 
@@ -296,8 +297,11 @@ def count_host_reads(trainer) -> dict:
 
 PROFILED = (
     ("training_step (forward, loss, backward)", "transformers/trainer.py", "training_step"),
-    ("  compute_loss (TRL: forward, loss, metrics)", "trl/trainer/sft_trainer.py", "compute_loss"),
+    ("  compute_loss (TRL's: forward, loss, metrics)", "trl/trainer/sft_trainer.py", "compute_loss"),
+    ("  compute_loss (the trial's: forward, loss)", "trials/sft_loss.py", "compute_loss"),
+    ("    LM head, forward (TRL's chunked log-probs)", "trl/kernels/chunked_logprob.py", "forward"),
     ("  backward", "accelerate/accelerator.py", "backward"),
+    ("    LM head, backward", "trl/kernels/chunked_logprob.py", "backward"),
     ("collator (TRL)", "trl/trainer/sft_trainer.py", "torch_call"),
     ("gradient clipping", "accelerate/accelerator.py", "clip_grad_norm_"),
     ("optimizer step (AdamW)", "accelerate/optimizer.py", "step"),

@@ -30,16 +30,18 @@ from trl import SFTTrainer
 
 IGNORED = -100
 """The label of a position that carries no loss (transformers' and TRL's convention)."""
+TRL_SELECTS_ON = ("cuda", "xpu")
+"""Devices where TRL's fused head projects the labelled positions alone (with Triton), so the trial leaves the
+selection to it: a second one would add a device wait. Elsewhere the trial selects them; that stays right where TRL
+selects them too (it then finds every position labelled)."""
 
 
 class SweepSFTTrainer(SFTTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if return_outputs or not self.model.training or not self._plain_token_loss(inputs):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        from trl.kernels.chunked_logprob import _use_triton  # TRL's head projects the labelled positions alone there
-
         targets = inputs["labels"][:, 1:]  # the next token of each position
-        if _use_triton(targets.device):
+        if targets.device.type in TRL_SELECTS_ON:
             outputs = model(**inputs, use_cache=False, fused_lm_head=True)
         else:
             scored = targets != IGNORED

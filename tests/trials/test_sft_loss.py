@@ -14,6 +14,7 @@ from trl import SFTTrainer
 
 from contract.spec import DataSpec, TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
+from trials import sft_loss
 from trials.data import IGNORE_INDEX, prepare_data
 from trials.demo.data import pretraining_corpus
 from trials.demo.tokenizer import train_demo_tokenizer
@@ -62,13 +63,18 @@ DEVICE_READS = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "
 
 
 @pytest.mark.parametrize(
-    "training", [{}, {"padding_free": True}, {"lora": LORA}], ids=["padded", "padding_free", "lora"]
+    ("training", "trl_selects"),
+    [({}, False), ({"padding_free": True}, False), ({"lora": LORA}, False), ({}, True)],
+    ids=["padded", "padding_free", "lora", "where_trl_selects"],
 )
 def test_the_trial_takes_trls_loss_and_gradient_scoring_only_the_labelled_positions(
-    tokenizer, dataset, tmp_path: Path, monkeypatch, training: dict
+    tokenizer, dataset, tmp_path: Path, monkeypatch, training: dict, trl_selects: bool
 ) -> None:
     """The trial's loss and gradient equal TRL's `SFTTrainer.compute_loss` on the same micro-batch, while the LM head
-    projects only the positions whose next token has a label (TRL on a CPU projects them all)."""
+    projects only the positions whose next token has a label (TRL on a CPU projects them all). Where TRL selects
+    them itself (a GPU; here the CPU made to count as one), the trial leaves the positions to TRL."""
+    if trl_selects:
+        monkeypatch.setattr(sft_loss, "TRL_SELECTS_ON", ("cpu",))
     trainer, batch = _trainer_and_batch(tokenizer, dataset, tmp_path, **training)
     projected = []
     kernel = trl_utils._ChunkedLogProbFunction
@@ -85,7 +91,7 @@ def test_the_trial_takes_trls_loss_and_gradient_scoring_only_the_labelled_positi
 
     labelled = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
     positions = batch["labels"][:, 1:].numel()
-    assert projected == [labelled, positions], "the trial's head projects the labelled positions, TRL's all of them"
+    assert projected == [positions if trl_selects else labelled, positions], "TRL's head projects every position here"
     assert labelled < positions / 2, "the demo's prompts and padding are most positions: the saving is real"
     torch.testing.assert_close(ours, trls, rtol=1e-5, atol=1e-6)
     assert our_gradient.keys() == trls_gradient.keys() and our_gradient
