@@ -32,8 +32,8 @@ checkpointing as the trial sets them, padded and padding-free, beside the trial 
 `padding_free: true`) on the same model folder and conversations, each variant in its own warm process pinned to
 the GPU, in interleaved rounds (`benchmarks/rounds.py`: rotating order, the ratio within each round, its median with
 a 95% CI over rounds); then one more run of the trial and of the matched script counting, per step, the tensor ->
-Python reads (each a wait for the device), those asked for by `trials/` (our callbacks: must be 0), and the CUDA
-synchronisations the torch profiler records.
+Python reads (each a wait for the device), those asked for by `trials/` outside the trainer's logging (must be 0:
+the trial reads its token count when the trainer logs), and the CUDA synchronisations the torch profiler records.
 
 A bare GPU machine lacks TRL, datasets and lm-eval: `benchmarks/gpu_wheels.py` brings their wheels. The last line:
 tokens_per_s= (padding-free trial) mfu= padding_free_speedup= shared4_speedup= peak_gib_per_trial= (allocated, max
@@ -469,7 +469,7 @@ def report(
         for name, reads in beside["reads"].items():
             print(
                 f"host reads per step ({name}, torch profiler): {reads['reads_per_step']:.1f} device-value reads, "
-                f"{reads['reads_from_trials_per_step']:.1f} from trials/ (our callbacks: must be 0), "
+                f"{reads['reads_from_trials_per_step']:.1f} from trials/ outside logging (must be 0), "
                 f"{reads['syncs_per_step']:.1f} CUDA synchronisations"
             )
     print(f"wall {wall:.0f} s")

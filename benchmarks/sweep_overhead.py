@@ -57,16 +57,16 @@ def main() -> None:
         started = time.perf_counter()
         prepare_sweep(spec)
         prepare_seconds = time.perf_counter() - started
-        started = time.perf_counter()
+        started, began = time.perf_counter(), time.time()
         with LoadMonitor() as load:
             table = run_sweep(spec, analyze=False)
         wall = time.perf_counter() - started
-    report(spec, table, prepare_seconds, wall, load)
+    report(spec, table, prepare_seconds, began, wall, load)
 
 
-def report(spec, table, prepare_seconds: float, wall: float, load: LoadMonitor) -> None:
+def report(spec, table, prepare_seconds: float, began: float, wall: float, load: LoadMonitor) -> None:
     trials = table.drop_duplicates("trial_id").set_index("trial_id")
-    first_start = trials.started_at.min()
+    first_start, last_end = trials.started_at.min(), trials.finished_at.max()
     print(f"{'trial':<18}{'status':>9}{'train s':>9}{'eval s':>8}{'setup s':>9}{'start +s':>10}{'end +s':>8}")
     for trial_id, row in trials.sort_values("started_at").iterrows():
         setup = row.finished_at - row.started_at - row.train_seconds - row.eval_seconds
@@ -80,6 +80,8 @@ def report(spec, table, prepare_seconds: float, wall: float, load: LoadMonitor) 
     print(f"sweep wall (run_sweep, prepare cached): {wall:.1f} s for {len(trials) - 1} trials + baseline")
     print(f"work (train + eval): {work:.1f} s; in-trial setup: {in_trial_setup:.1f} s; concurrency {concurrency}; "
           f"ideal wall {ideal:.1f} s")  # fmt: skip
+    print(f"outside the trials: {first_start - began:.1f} s before the first started (Ray, Tune, the workers' "
+          f"start-up), {began + wall - last_end:.1f} s after the last ended")  # fmt: skip
     print(f"load average (1 min) during the sweep: {load.summary()} on {os.cpu_count()} cores")
     print(f"overhead_with_prepare={(wall + prepare_seconds) / ideal:.2f}")
     print(f"overhead={wall / ideal:.2f}")

@@ -259,9 +259,9 @@ DEVICE_READS = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "
 
 def count_host_reads(trainer) -> dict:
     """One training run (not timed) with every tensor -> Python conversion counted: per optimizer step, all of them,
-    and those asked for by this project's `trials/` code (the innermost caller outside torch: our callbacks, 0
-    expected; the rest are TRL's and transformers' own); on a GPU also the CUDA synchronisations the torch profiler
-    records (`cuda*Synchronize`)."""
+    and those asked for by this project's `trials/` code outside the trainer's logging (the innermost caller outside
+    torch; 0 expected: the trial reads its token count when the trainer logs, never per step; the rest are TRL's and
+    transformers' own); on a GPU also the CUDA synchronisations the torch profiler records (`cuda*Synchronize`)."""
     import traceback
 
     import torch
@@ -272,9 +272,11 @@ def count_host_reads(trainer) -> dict:
 
     def counted(original):
         def read(tensor, *args, **kwargs):
-            caller = next(f for f in reversed(traceback.extract_stack()[:-1]) if not f.filename.startswith(library))
+            stack = traceback.extract_stack()[:-1]
+            caller = next(f for f in reversed(stack) if not f.filename.startswith(library))
+            logging = any(frame.name == "log" and frame.filename.startswith(ours) for frame in stack)
             reads["all"] += 1
-            reads["trials"] += caller.filename.startswith(ours)
+            reads["trials"] += caller.filename.startswith(ours) and not logging
             return original(tensor, *args, **kwargs)
 
         return read

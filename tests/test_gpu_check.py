@@ -1,5 +1,6 @@
 """`benchmarks/gpu_check.py --smoke`: the GPU check's own code on the CPU with the tiny demo model, so it cannot rot
-while no GPU runs it: every group, the side by side with plain TRL, and host reads from our callbacks counted as 0."""
+while no GPU runs it: every group, the side by side with plain TRL, and host reads by our code (outside logging)
+counted as 0."""
 
 from __future__ import annotations
 
