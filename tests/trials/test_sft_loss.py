@@ -9,33 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 import trl.trainer.utils as trl_utils
-from datasets import load_from_disk
 from trl import SFTTrainer
 
-from contract.spec import DataSpec, TrialParams, spec_from_dict
+from contract.spec import TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
+from tests.trials.conftest import DEVICE_READS, TINY
 from trials import sft_loss
-from trials.data import IGNORE_INDEX, prepare_data
-from trials.demo.data import pretraining_corpus
-from trials.demo.tokenizer import train_demo_tokenizer
+from trials.data import IGNORE_INDEX
 from trials.model import build_tiny_llama
 from trials.train import build_trainer
-
-TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-        "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return train_demo_tokenizer(pretraining_corpus(300, seed=0), vocab_size=300)
-
-
-@pytest.fixture(scope="module")
-def dataset(tokenizer, tmp_path_factory):
-    prepared = prepare_data(
-        DataSpec(source="demo", num_examples=16), "sft", tokenizer, 64, tmp_path_factory.mktemp("c")
-    )
-    return load_from_disk(str(prepared.path))
 
 
 def _trainer_and_batch(tokenizer, dataset, tmp_path: Path, **training):
@@ -58,8 +40,6 @@ def _loss_and_gradient(compute_loss, trainer, batch: dict) -> tuple[torch.Tensor
 
 
 LORA = {"rank": 4, "alpha": 8.0}
-DEVICE_READS = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__")
-"""Tensor -> Python conversions: on a GPU each one makes the host wait for the device."""
 
 
 @pytest.mark.parametrize(
@@ -92,7 +72,7 @@ def test_the_trial_takes_trls_loss_and_gradient_scoring_only_the_labelled_positi
     labelled = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
     positions = batch["labels"][:, 1:].numel()
     assert projected == [positions if trl_selects else labelled, positions], "TRL's head projects every position here"
-    assert labelled < positions / 2, "the demo's prompts and padding are most positions: the saving is real"
+    assert labelled < positions / 2, f"the prompts and padding are most positions ({labelled} of {positions} labelled)"
     torch.testing.assert_close(ours, trls, rtol=1e-5, atol=1e-6)
     assert our_gradient.keys() == trls_gradient.keys() and our_gradient
     for name, gradient in our_gradient.items():

@@ -16,29 +16,13 @@ from transformers import TrainerControl, TrainerState
 
 from contract.spec import DataSpec, SweepSpec, TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
+from tests.trials.conftest import DEVICE_READS, TINY
 from trials import train as train_module
 from trials.data import IGNORE_INDEX, prepare_data
-from trials.demo.data import pretraining_corpus
-from trials.demo.tokenizer import train_demo_tokenizer
 from trials.model import build_tiny_llama
 from trials.train import CLOCK_FILE, DivergenceGuard, TrainingClock, build_trainer, train
 
-TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-        "num_key_value_heads": 2, "max_position_embeddings": 128, "tie_word_embeddings": True}  # fmt: skip
 LORA = {"rank": 4, "alpha": 8.0}
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return train_demo_tokenizer(pretraining_corpus(300, seed=0), vocab_size=300)
-
-
-@pytest.fixture(scope="module")
-def dataset(tokenizer, tmp_path_factory):
-    prepared = prepare_data(
-        DataSpec(source="demo", num_examples=64), "sft", tokenizer, 64, tmp_path_factory.mktemp("c")
-    )
-    return load_from_disk(str(prepared.path))
 
 
 def _spec(tmp_path: Path, method: str = "sft", **training) -> SweepSpec:
@@ -203,10 +187,6 @@ def test_a_nan_is_caught_at_the_first_logging_step_that_sees_it(
     _, _, outcome = _train(tokenizer, dataset, tmp_path, params, steps=12, logging_steps=logging_steps)
     assert "non-finite" in outcome.divergence
     assert outcome.steps == stopped_at
-
-
-DEVICE_READS = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__")
-"""Tensor -> Python: on a GPU each of these makes the host wait for the device."""
 
 
 class ReadsTheWeightsEveryStep(DivergenceGuard):
