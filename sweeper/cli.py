@@ -8,6 +8,7 @@ torch, the analysis stack) happen inside the commands, so `sweeper --help` start
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from functools import cache
@@ -400,6 +401,10 @@ def _print_table(wide: Any) -> None:
 
 def main() -> None:
     """Entry point: user errors exit with one line (`SweeperError.exit_code`), no traceback."""
+    # A W&B service inherited from whatever started this command (a test runner, a notebook's subprocess) may be gone,
+    # or may outlive a killed sweep with its summary run still open and refuse that run on resume. The command's own
+    # service starts on first use and dies with it (the trials' workers do the same: sweeper.driver.WORKER_ENV).
+    os.environ.pop("WANDB_SERVICE", None)
     try:
         app(standalone_mode=False)
     except SweeperError as error:

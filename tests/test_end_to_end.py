@@ -20,6 +20,8 @@ from tests.conftest import micro_spec_dict
 from tests.wandb_records import offline_runs
 
 SECRETS = {"WANDB_API_KEY": "sekret-wandb-0123456789abcdef0123456789abcdef01234567", "HF_TOKEN": "hf_sekretTOKEN42"}
+DEAD_WANDB_SERVICE = "3-999999-tcp-localhost-1"
+"""A W&B service token (wandb's format: version, pid, port) of a service that is not running."""
 
 
 @dataclass
@@ -43,7 +45,8 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     raw["wandb"] = {"mode": "disabled", "project": "ratio-test"}  # WANDB_MODE below wins, as in every W&B tool
     spec_path = root / "micro.yaml"
     spec_path.write_text(yaml.safe_dump(raw))
-    env = {**os.environ, **SECRETS, "WANDB_MODE": "offline"}
+    # A W&B service this process was handed and that is gone: the sweep's own runs never use an inherited one.
+    env = {**os.environ, **SECRETS, "WANDB_MODE": "offline", "WANDB_SERVICE": DEAD_WANDB_SERVICE}
     done = _sweeper("run", str(spec_path), "--output-dir", str(root / "run"), env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return Sweep(root / "run", raw, done, pd.read_parquet(root / "run" / "results.parquet"))
