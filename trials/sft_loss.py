@@ -37,6 +37,8 @@ selects them too (it then finds every position labelled)."""
 
 
 class SweepSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer whose loss projects only the labelled positions and reads nothing to the host (see above)."""
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if return_outputs or not self.model.training or not self._plain_token_loss(inputs):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
