@@ -28,8 +28,8 @@ from contextlib import contextmanager
 import torch
 from trl import SFTTrainer
 
-IGNORED = -100
-"""The label of a position that carries no loss (transformers' and TRL's convention)."""
+from trials.data import IGNORE_INDEX
+
 TRL_SELECTS_ON = ("cuda", "xpu")
 """Devices where TRL's fused head projects the labelled positions alone (with Triton), so the trial leaves the
 selection to it: a second one would add a device wait. Elsewhere the trial selects them; that stays right where TRL
@@ -46,7 +46,7 @@ class SweepSFTTrainer(SFTTrainer):
         if targets.device.type in TRL_SELECTS_ON:
             outputs = model(**inputs, use_cache=False, fused_lm_head=True)
         else:
-            scored = targets != IGNORED
+            scored = targets != IGNORE_INDEX
             forward_inputs = {name: value for name, value in inputs.items() if name != "labels"}
             with _scored_positions_only(self._backbone(model), scored):
                 outputs = model(
