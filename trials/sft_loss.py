@@ -18,6 +18,9 @@ thrown away (benchmarks/RESULTS.md).
 
 A loss TRL builds otherwise (label smoothing, a custom loss function, an MoE aux loss, DFT, sequence parallelism,
 evaluation) stays TRL's own.
+
+`SweepSFTTrainer.get_train_dataloader` deals each optimizer step's examples into padded micro-batches by length
+(`trials.micro_batches`): the same step on fewer padded positions.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import torch
 from trl import SFTTrainer
 
 from trials.data import IGNORE_INDEX
+from trials.micro_batches import LengthSortedSteps
 
 TRL_SELECTS_ON = ("cuda", "xpu")
 """Devices where TRL's fused head projects the labelled positions alone (with Triton), so the trial leaves the
@@ -37,7 +41,8 @@ selects them too (it then finds every position labelled)."""
 
 
 class SweepSFTTrainer(SFTTrainer):
-    """TRL's SFTTrainer whose loss projects only the labelled positions and reads nothing to the host (see above)."""
+    """TRL's SFTTrainer whose loss projects only the labelled positions and reads nothing to the host, and whose
+    padded micro-batches are dealt by length within each step (see above)."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if return_outputs or not self.model.training or not self._plain_token_loss(inputs):
@@ -58,6 +63,21 @@ class SweepSFTTrainer(SFTTrainer):
             loss = loss * (self.accelerator.num_processes // self.get_tp_size())  # DDP averages the gradients
         self._count_tokens(inputs)
         return loss
+
+    def get_train_dataloader(self):
+        """The trainer's loader, each optimizer step's examples dealt into padded micro-batches by length
+        (`trials.micro_batches`) where that leaves the step as it was: rows padded to their micro-batch, and the loss
+        normalised by the step's label count (`num_items_in_batch`, counted where the model takes it)."""
+        loader = super().get_train_dataloader()
+        order = loader.get_sampler() if hasattr(loader, "get_sampler") else None
+        if order is None or self.args.padding_free or not (self.model_accepts_loss_kwargs or self.compute_loss_func):
+            return loader
+        import pyarrow.compute
+
+        lengths = pyarrow.compute.list_value_length(self.train_dataset.with_format("arrow")["input_ids"]).to_pylist()
+        step_examples = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
+        loader.set_sampler(LengthSortedSteps(order, lengths, step_examples))
+        return loader
 
     def _plain_token_loss(self, inputs: dict) -> bool:
         """Whether TRL's loss here is the plain mean negative log-likelihood of the labelled tokens."""
