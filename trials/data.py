@@ -106,8 +106,16 @@ def prepare_data(
 
     dataset = load_from_disk(str(target))
     columns = ["prompt_ids", "chosen_ids", "rejected_ids"] if method == "dpo" else ["input_ids"]
-    tokens = sum(int(sum(len(ids) for ids in dataset.with_format("numpy")[column])) for column in columns)
+    tokens = sum(sum(row_lengths(dataset, column)) for column in columns)
     return PreparedData(target, len(dataset), tokens)
+
+
+def row_lengths(dataset: Dataset, column: str) -> list[int]:
+    """Each row's token count in `column`, read from the Arrow lengths: no row is decoded (decoding them one by one
+    took 2 s of every sweep's start for the demo's 19,200 rows)."""
+    import pyarrow.compute
+
+    return pyarrow.compute.list_value_length(dataset.with_format("arrow")[column]).to_pylist()
 
 
 def _has_labels(batch: dict[str, list[Any]]) -> list[bool]:

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 import torch
 from trl import SFTTrainer
 
-from trials.data import IGNORE_INDEX
+from trials.data import IGNORE_INDEX, row_lengths
 from trials.micro_batches import LengthSortedSteps
 
 TRL_SELECTS_ON = ("cuda", "xpu")
@@ -72,9 +72,7 @@ class SweepSFTTrainer(SFTTrainer):
         order = loader.get_sampler() if hasattr(loader, "get_sampler") else None
         if order is None or self.args.padding_free or not (self.model_accepts_loss_kwargs or self.compute_loss_func):
             return loader
-        import pyarrow.compute
-
-        lengths = pyarrow.compute.list_value_length(self.train_dataset.with_format("arrow")["input_ids"]).to_pylist()
+        lengths = row_lengths(self.train_dataset, "input_ids")
         step_examples = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
         loader.set_sampler(LengthSortedSteps(order, lengths, step_examples))
         return loader

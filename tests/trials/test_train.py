@@ -18,7 +18,7 @@ from contract.spec import DataSpec, SweepSpec, TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
 from tests.trials.conftest import DEVICE_READS, TINY
 from trials import train as train_module
-from trials.data import IGNORE_INDEX, prepare_data
+from trials.data import IGNORE_INDEX, prepare_data, row_lengths
 from trials.model import build_tiny_llama
 from trials.train import CLOCK_FILE, DivergenceGuard, TrainingClock, build_trainer, train
 
@@ -47,6 +47,19 @@ def test_prepared_data_masks_the_prompt(tokenizer, dataset) -> None:
     full = tokenizer.decode(example["input_ids"])
     assert full.endswith(trained.strip() + "</s>\n") or trained.strip().endswith("</s>")
     assert "Q:" not in trained
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_prepared_data_counts_every_token_of_its_rows(tokenizer, tmp_path: Path, method: str) -> None:
+    """The prepared token count (and the trial's row lengths) are read from Arrow's list lengths, also through a
+    selected view of the rows: the same as decoding each row."""
+    prepared = prepare_data(DataSpec(source="demo", num_examples=48), method, tokenizer, 64, tmp_path)
+    dataset = load_from_disk(str(prepared.path))
+    columns = ["prompt_ids", "chosen_ids", "rejected_ids"] if method == "dpo" else ["input_ids"]
+    assert prepared.num_tokens == sum(len(row[column]) for row in dataset for column in columns) > 0
+    kept = dataset.select(range(1, len(dataset), 3))
+    assert 0 < len(kept) < len(dataset) and kept._indices is not None, "a view through an indices mapping"
+    assert row_lengths(kept, columns[0]) == [len(row[columns[0]]) for row in kept]
 
 
 @pytest.mark.parametrize(
