@@ -66,15 +66,17 @@ class SweepSFTTrainer(SFTTrainer):
 
     def get_train_dataloader(self):
         """The trainer's loader, each optimizer step's examples dealt into padded micro-batches by length
-        (`trials.micro_batches`) where that leaves the step as it was: rows padded to their micro-batch, and the loss
-        normalised by the step's label count (`num_items_in_batch`, counted where the model takes it)."""
+        (`trials.micro_batches`) where that saves padding and leaves the step as it was: a step of several
+        micro-batches, rows padded to their micro-batch, and the loss normalised by the step's label count
+        (`num_items_in_batch`, counted where the model takes it). A step of one micro-batch keeps its rows' order,
+        and so its float rounding."""
         loader = super().get_train_dataloader()
         order = loader.get_sampler() if hasattr(loader, "get_sampler") else None
-        if order is None or self.args.padding_free or not (self.model_accepts_loss_kwargs or self.compute_loss_func):
-            return loader
-        lengths = row_lengths(self.train_dataset, "input_ids")
         step_examples = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
-        loader.set_sampler(LengthSortedSteps(order, lengths, step_examples))
+        several_micro_batches = step_examples > self.args.train_batch_size
+        normalised_per_step = self.model_accepts_loss_kwargs or self.compute_loss_func is not None
+        if order is not None and not self.args.padding_free and several_micro_batches and normalised_per_step:
+            loader.set_sampler(LengthSortedSteps(order, row_lengths(self.train_dataset, "input_ids"), step_examples))
         return loader
 
     def _plain_token_loss(self, inputs: dict) -> bool:

@@ -68,3 +68,11 @@ def test_a_padded_trial_takes_the_same_steps_on_fewer_padded_positions(
     assert moved > 0
     for name, weight in weights.items():
         torch.testing.assert_close(weight, random_weights[name], rtol=1e-4, atol=1e-6, msg=f"{name} differs")
+
+
+def test_a_step_of_one_micro_batch_keeps_its_rows_in_the_trainers_order(tokenizer, dataset, tmp_path: Path) -> None:
+    """Nothing to deal: the rows keep their order, and so a one-micro-batch step keeps its float rounding."""
+    model = build_tiny_llama(TINY, len(tokenizer))
+    raw = micro_spec_dict(tmp_path, training={"max_steps": 1, "max_length": 64})
+    trainer, *_ = build_trainer(spec_from_dict(raw), TrialParams(1e-3, 8, 0, 8, 1), model, tokenizer, dataset, tmp_path)
+    assert not isinstance(trainer.get_train_dataloader().get_sampler(), LengthSortedSteps)
