@@ -9,7 +9,8 @@
   sweeper_trial             `trials.data.prepare_data` (tokenized once, masks built, cached) then
                             `trials.train.build_trainer` + `train`, the path of `trials.trial.run_trial`, with the
                             spec's defaults (fused AdamW; padding-free only with flash-attention, so padded on a CPU;
-                            the loss scored on labelled positions only, `trials.sft_loss`).
+                            the loss scored on labelled positions only, `trials.sft_loss`; each step's examples dealt
+                            into its micro-batches by length, `trials.micro_batches`).
   sweeper_trial_padding_free  the same with `training.padding_free: true`: each micro-batch one concatenated row with
                             position_ids, no FLOP on padding, the batch still counts examples.
 
