@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ratio_sweeper.data")
 IGNORE_INDEX = -100
+PAIR_COLUMNS = ("prompt_ids", "chosen_ids", "rejected_ids")
+"""A preference pair's token columns, as `prepare_data` writes them for DPO."""
 CACHE_FORMAT_VERSION = 1
 
 
@@ -105,7 +107,7 @@ def prepare_data(
     from datasets import load_from_disk
 
     dataset = load_from_disk(str(target))
-    columns = ["prompt_ids", "chosen_ids", "rejected_ids"] if method == "dpo" else ["input_ids"]
+    columns = PAIR_COLUMNS if method == "dpo" else ("input_ids",)
     tokens = sum(sum(row_lengths(dataset, column)) for column in columns)
     return PreparedData(target, len(dataset), tokens)
 

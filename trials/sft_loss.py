@@ -19,7 +19,7 @@ thrown away (benchmarks/RESULTS.md).
 A loss TRL builds otherwise (label smoothing, a custom loss function, an MoE aux loss, DFT, sequence parallelism,
 evaluation) stays TRL's own.
 
-`SweepSFTTrainer.get_train_dataloader` deals each optimizer step's examples into padded micro-batches by length
+Where a step has several padded micro-batches, the trainer deals the step's examples into them by length
 (`trials.micro_batches`): the same step on fewer padded positions.
 """
 
@@ -32,7 +32,7 @@ import torch
 from trl import SFTTrainer
 
 from trials.data import IGNORE_INDEX, row_lengths
-from trials.micro_batches import LengthSortedSteps
+from trials.micro_batches import DealtByLength
 
 TRL_SELECTS_ON = ("cuda", "xpu")
 """Devices where TRL's fused head projects the labelled positions alone (with Triton), so the trial leaves the
@@ -40,7 +40,7 @@ selection to it: a second one would add a device wait. Elsewhere the trial selec
 selects them too (it then finds every position labelled)."""
 
 
-class SweepSFTTrainer(SFTTrainer):
+class SweepSFTTrainer(DealtByLength, SFTTrainer):
     """TRL's SFTTrainer whose loss projects only the labelled positions and reads nothing to the host, and whose
     padded micro-batches are dealt by length within each step (see above)."""
 
@@ -64,20 +64,13 @@ class SweepSFTTrainer(SFTTrainer):
         self._count_tokens(inputs)
         return loss
 
-    def get_train_dataloader(self):
-        """The trainer's loader, each optimizer step's examples dealt into padded micro-batches by length
-        (`trials.micro_batches`) where that saves padding and leaves the step as it was: a step of several
-        micro-batches, rows padded to their micro-batch, and the loss normalised by the step's label count
-        (`num_items_in_batch`, counted where the model takes it). A step of one micro-batch keeps its rows' order,
-        and so its float rounding."""
-        loader = super().get_train_dataloader()
-        order = loader.get_sampler() if hasattr(loader, "get_sampler") else None
-        step_examples = self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size
-        several_micro_batches = step_examples > self.args.train_batch_size
-        normalised_per_step = self.model_accepts_loss_kwargs or self.compute_loss_func is not None
-        if order is not None and not self.args.padding_free and several_micro_batches and normalised_per_step:
-            loader.set_sampler(LengthSortedSteps(order, row_lengths(self.train_dataset, "input_ids"), step_examples))
-        return loader
+    def _split_free(self) -> bool:
+        """Rows padded to their micro-batch, and the loss normalised by the step's label count (`num_items_in_batch`,
+        counted where the model takes it or a custom loss asks for it)."""
+        return not self.args.padding_free and (self.model_accepts_loss_kwargs or self.compute_loss_func is not None)
+
+    def _padded_lengths(self) -> list[int]:
+        return row_lengths(self.train_dataset, "input_ids")
 
     def _plain_token_loss(self, inputs: dict) -> bool:
         """Whether TRL's loss here is the plain mean negative log-likelihood of the labelled tokens."""

@@ -308,12 +308,25 @@ def _dpo_trainer(**arguments: Any) -> Trainer:
     """TRL's DPOTrainer with `build_trainer`'s arguments, over the sweep's pretokenized pairs, and its reference."""
     from trl import DPOTrainer
 
-    class PretokenizedDPOTrainer(DPOTrainer):
+    from trials.data import PAIR_COLUMNS, row_lengths
+    from trials.micro_batches import PER_PAIR_LOSSES, DealtByLength
+
+    class PretokenizedDPOTrainer(DealtByLength, DPOTrainer):
         """DPOTrainer over data tokenized once per sweep (`prompt_ids`/`chosen_ids`/`rejected_ids`, built by
-        `trials.data` exactly as TRL would): TRL 1.16 has no switch to skip its own tokenization."""
+        `trials.data` exactly as TRL would): TRL 1.16 has no switch to skip its own tokenization. Where a step has
+        several micro-batches and its loss is a mean of per-pair losses, it deals the step's pairs into them by
+        length (`trials.micro_batches`)."""
 
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             return dataset
+
+        def _split_free(self) -> bool:
+            return set(self.loss_types) <= PER_PAIR_LOSSES
+
+        def _padded_lengths(self) -> list[int]:
+            """A pair's rows (prompt + chosen, prompt + rejected) are padded together, to the longer of the two."""
+            prompt, chosen, rejected = (row_lengths(self.train_dataset, column) for column in PAIR_COLUMNS)
+            return [p + max(c, r) for p, c, r in zip(prompt, chosen, rejected, strict=True)]
 
     # The reference is the policy as the trial received it: a frozen in-memory copy, not a reload by name (TRL's
     # default), which also works for models that were never saved under a name. With LoRA it is that model itself:

@@ -1,4 +1,5 @@
-"""What the trial tests share: a tiny Llama's config, the demo tokenizer and the demo's SFT data prepared by it."""
+"""What the trial tests share: a tiny Llama's config, the demo tokenizer and the demo's SFT data and preference pairs
+prepared by it."""
 
 from __future__ import annotations
 
@@ -26,4 +27,11 @@ def dataset(tokenizer, tmp_path_factory):
     prepared = prepare_data(
         DataSpec(source="demo", num_examples=64), "sft", tokenizer, 64, tmp_path_factory.mktemp("c")
     )
+    return load_from_disk(str(prepared.path))
+
+
+@pytest.fixture(scope="module")
+def pairs(tokenizer, tmp_path_factory):
+    data = DataSpec(source="demo", num_examples=32)
+    prepared = prepare_data(data, "dpo", tokenizer, 64, tmp_path_factory.mktemp("p"))
     return load_from_disk(str(prepared.path))

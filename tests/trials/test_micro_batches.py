@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from contract.spec import TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
 from tests.trials.conftest import TINY
-from trials import sft_loss
+from trials import micro_batches
 from trials.micro_batches import LengthSortedSteps
 from trials.model import build_tiny_llama
 from trials.train import build_trainer
@@ -36,38 +37,44 @@ def test_each_step_keeps_its_examples_in_order_of_length() -> None:
     assert order.epoch == 3, "the trainer's reshuffle each epoch reaches the sampler it wraps"
 
 
-def _trained(tokenizer, dataset, tmp_path: Path) -> tuple[list[int], dict[str, torch.Tensor], list[float]]:
-    """Three steps of batch 16 as micro-batches of 8 (accumulation 2): the positions each forward pass ran on, the
-    trained weights and the logged losses."""
+def _trained(tokenizer, data, tmp_path: Path, method: str) -> tuple[list[int], dict[str, torch.Tensor], list[float]]:
+    """Three steps of two micro-batches (SFT: 8 x 2, DPO: 4 x 2 pairs): the positions each forward pass of the policy
+    ran on, how far each weight moved and the logged losses."""
     torch.manual_seed(0)
     model = build_tiny_llama(TINY, len(tokenizer))
-    raw = micro_spec_dict(tmp_path, training={"max_steps": 3, "max_length": 64, "logging_steps": 1, "warmup_ratio": 0})
-    params = TrialParams(1e-2, 16, 0, 8, 2)
-    trainer, *_ = build_trainer(spec_from_dict(raw), params, model, tokenizer, dataset, tmp_path)
+    training = {"max_steps": 3, "max_length": 64, "logging_steps": 1, "warmup_ratio": 0, "optim": "sgd"}
+    raw = micro_spec_dict(tmp_path, method=method, training=training | ({"beta": 0.1} if method == "dpo" else {}))
+    params = TrialParams(0.5, 16, 0, 8, 2) if method == "sft" else TrialParams(0.5, 8, 0, 4, 2)
+    trainer, *_ = build_trainer(spec_from_dict(raw), params, model, tokenizer, data, tmp_path)
+    start = {name: p.detach().clone() for name, p in model.named_parameters()}
     positions = []
     model.register_forward_pre_hook(lambda module, args, kwargs: positions.append(kwargs["input_ids"].numel()),
                                     with_kwargs=True)  # fmt: skip
     trainer.train()
-    weights = {name: p.detach().clone() for name, p in model.named_parameters()}
-    return positions, weights, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    steps = {name: p.detach() - start[name] for name, p in model.named_parameters()}
+    return positions, steps, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
+@pytest.mark.parametrize("method", ["sft", "dpo"])
 def test_a_padded_trial_takes_the_same_steps_on_fewer_padded_positions(
-    tokenizer, dataset, tmp_path: Path, monkeypatch
+    tokenizer, dataset, pairs, tmp_path: Path, monkeypatch, method: str
 ) -> None:
     """Against the trainer's own split of the same steps (its random order within each step), the trial's
-    micro-batches run on fewer positions, and the weights and losses after three AdamW steps are the same."""
-    positions, weights, losses = _trained(tokenizer, dataset, tmp_path / "sorted")
-    monkeypatch.setattr(sft_loss, "LengthSortedSteps", lambda order, lengths, step_examples: order)
-    random_positions, random_weights, random_losses = _trained(tokenizer, dataset, tmp_path / "random")
+    micro-batches run on fewer positions, and the weights and losses after three steps are the same. The steps are
+    SGD's, which moves each weight by its gradient: AdamW's normalisation turns float rounding in a gradient near zero
+    into a whole step of either sign."""
+    data = dataset if method == "sft" else pairs
+    positions, steps, losses = _trained(tokenizer, data, tmp_path / "sorted", method)
+    monkeypatch.setattr(micro_batches, "LengthSortedSteps", lambda order, lengths, step_examples: order)
+    random_positions, random_steps, random_losses = _trained(tokenizer, data, tmp_path / "random", method)
 
     assert len(positions) == len(random_positions) == 6
     assert sum(positions) < 0.95 * sum(random_positions), f"{positions} vs the random split's {random_positions}"
     torch.testing.assert_close(losses, random_losses, rtol=1e-5, atol=0)
-    moved = max((weights[name] - p).abs().max() for name, p in random_weights.items())
-    assert moved > 0
-    for name, weight in weights.items():
-        torch.testing.assert_close(weight, random_weights[name], rtol=1e-4, atol=1e-6, msg=f"{name} differs")
+    moved = max(step.abs().max() for step in random_steps.values())
+    assert moved > 1e-3, "the steps must change the weights"
+    for name, step in steps.items():
+        torch.testing.assert_close(step, random_steps[name], rtol=1e-4, atol=1e-5 * moved, msg=f"{name} differs")
 
 
 def test_a_step_of_one_micro_batch_keeps_its_rows_in_the_trainers_order(tokenizer, dataset, tmp_path: Path) -> None:

@@ -268,13 +268,6 @@ def test_stable_run_reports_loss_and_throughput(tokenizer, dataset, tmp_path: Pa
     assert outcome.loss_history[-1] < outcome.loss_history[0] * 1.5
 
 
-@pytest.fixture(scope="module")
-def pairs(tokenizer, tmp_path_factory):
-    data = DataSpec(source="demo", num_examples=32)
-    prepared = prepare_data(data, "dpo", tokenizer, 64, tmp_path_factory.mktemp("c"))
-    return load_from_disk(str(prepared.path))
-
-
 def test_dpo_trains_on_pairs_tokenized_once(tokenizer, pairs, tmp_path: Path) -> None:
     assert set(pairs.column_names) == {"prompt_ids", "chosen_ids", "rejected_ids"}
     first = pairs[0]
