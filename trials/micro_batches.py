@@ -4,8 +4,7 @@ A padded micro-batch costs its rows times its longest row. The trainer's sampler
 step (micro-batch × accumulation × data-parallel workers) into micro-batches in random order, so each micro-batch
 is padded to nearly the longest row of the whole step. Where the step's loss does not depend on how its examples are
 split into micro-batches, dealing them in order of length pads short rows only to each other: the same step, up to
-float rounding, on fewer positions. On the demo's conversations, SFT micro-batches of 8 in steps of 16 run on 15%
-fewer positions (benchmarks/RESULTS.md).
+float rounding, on fewer positions (how many fewer, and the speed it buys: benchmarks/RESULTS.md).
 - SFT: the step's token losses summed over its label count (`num_items_in_batch`, gathered over the workers).
 - DPO: the mean over the micro-batches of each one's mean per-pair loss, which is the step's mean when the
   micro-batches are of one size (every step but an epoch's last, shorter one) and the loss of a pair does not

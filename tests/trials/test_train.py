@@ -18,7 +18,7 @@ from contract.spec import DataSpec, SweepSpec, TrialParams, spec_from_dict
 from tests.conftest import micro_spec_dict
 from tests.trials.conftest import DEVICE_READS, TINY
 from trials import train as train_module
-from trials.data import IGNORE_INDEX, prepare_data, row_lengths
+from trials.data import IGNORE_INDEX, PAIR_COLUMNS, prepare_data, row_lengths
 from trials.model import build_tiny_llama
 from trials.train import CLOCK_FILE, DivergenceGuard, TrainingClock, build_trainer, train
 
@@ -55,7 +55,7 @@ def test_prepared_data_counts_every_token_of_its_rows(tokenizer, tmp_path: Path,
     selected view of the rows: the same as decoding each row."""
     prepared = prepare_data(DataSpec(source="demo", num_examples=48), method, tokenizer, 64, tmp_path)
     dataset = load_from_disk(str(prepared.path))
-    columns = ["prompt_ids", "chosen_ids", "rejected_ids"] if method == "dpo" else ["input_ids"]
+    columns = PAIR_COLUMNS if method == "dpo" else ("input_ids",)
     assert prepared.num_tokens == sum(len(row[column]) for row in dataset for column in columns) > 0
     kept = dataset.select(range(1, len(dataset), 3))
     assert 0 < len(kept) < len(dataset) and kept._indices is not None, "a view through an indices mapping"
