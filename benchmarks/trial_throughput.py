@@ -6,6 +6,9 @@
                             on this CPU and checkpointing recomputes the forward: `--with-trl-defaults` adds that run).
   plain_trl_matched_padding_free  the same script with `padding_free=True` (and `max_length=None`, which TRL asks
                             for without packing): the strongest script a user would write.
+  plain_trl_matched_batch_rebalance  (`--with-batch-rebalance`) the matched script with transformers'
+                            `train_sampling_strategy="batch_rebalance"` (5.25+): each step's examples regrouped by
+                            length into micro-batches of varying size, the library's own answer to padding.
   sweeper_trial             `trials.data.prepare_data` (tokenized once, masks built, cached) then
                             `trials.train.build_trainer` + `train`, the path of `trials.trial.run_trial`, with the
                             spec's defaults (fused AdamW; padding-free only with flash-attention, so padded on a CPU;
@@ -59,12 +62,15 @@ from benchmarks.rounds import LoadMonitor, Worker, cpu_burner, interleave, media
 SMALL_LLAMA = {"hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 2, "num_attention_heads": 4,
                "num_key_value_heads": 4, "max_position_embeddings": 512, "tie_word_embeddings": True}  # fmt: skip
 VARIANTS = ("plain_trl_matched", "plain_trl_matched_padding_free", "sweeper_trial", "sweeper_trial_padding_free")
-ALL_VARIANTS = (*VARIANTS, "plain_trl")
+EXTRA_VARIANTS = {"with_trl_defaults": "plain_trl", "with_batch_rebalance": "plain_trl_matched_batch_rebalance"}
+"""Baselines run only when their flag is given."""
+ALL_VARIANTS = (*VARIANTS, *EXTRA_VARIANTS.values())
 RATIOS = (
     ("speedup_vs_matched_trl", "sweeper_trial", "plain_trl_matched"),
     ("speedup_vs_matched_padding_free_trl", "sweeper_trial_padding_free", "plain_trl_matched_padding_free"),
     ("speedup_padding_free_vs_matched_trl", "sweeper_trial_padding_free", "plain_trl_matched"),
     ("speedup_vs_trl_defaults", "sweeper_trial", "plain_trl"),
+    ("speedup_vs_batch_rebalance_trl", "sweeper_trial", "plain_trl_matched_batch_rebalance"),
 )
 LEARNING_RATE = 1e-4
 
@@ -74,6 +80,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="6 rounds of 8 steps (~1 minute on 2 cores)")
     parser.add_argument("--under-load", action="store_true", help="keep one core busy with a CPU burner meanwhile")
     parser.add_argument("--with-trl-defaults", action="store_true", help="add plain TRL with its own defaults")
+    parser.add_argument("--with-batch-rebalance", action="store_true",
+                        help="add the matched script with transformers' batch_rebalance sampler")  # fmt: skip
     parser.add_argument("--model", type=Path, help="a local model folder (e.g. SmolLM2-135M from trials.gguf)")
     parser.add_argument("--examples", type=Path, help="a jsonl of SFT examples (default: the demo generator's)")
     parser.add_argument("--steps", type=int, help="optimizer steps per round")
@@ -97,7 +105,7 @@ def main() -> None:
         if args.profile:
             profile(args)
             return
-        names = ALL_VARIANTS if args.with_trl_defaults else VARIANTS
+        names = (*VARIANTS, *(name for flag, name in EXTRA_VARIANTS.items() if getattr(args, flag)))
         workers = {name: Worker(child_command(name, args), args.workdir / f"{name}.log") for name in names}
         started = time.perf_counter()
         with LoadMonitor() as load, cpu_burner(args.under_load, limit_seconds=3600):
@@ -198,6 +206,8 @@ class Variant:
             options = {"bf16": self.gpu, "gradient_checkpointing": False, "max_length": self.args.max_length}
         if self.name.endswith("padding_free"):
             options |= {"padding_free": True, "max_length": None}
+        if self.name.endswith("batch_rebalance"):
+            options |= {"train_sampling_strategy": "batch_rebalance"}
         config = SFTConfig(
             output_dir=str(self.args.workdir / f"out-{self.name}"),
             learning_rate=LEARNING_RATE,
