@@ -23,7 +23,7 @@ from analysis.design.study import Candidate, PlannedTrial, Study
 from analysis.estimates.contrasts import category_contrasts
 from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.frontier import FRONTIER
-from analysis.estimates.intervals import Interval
+from analysis.estimates.optimum import posterior_optimum
 from analysis.estimates.series import build_series
 
 RATIO_POINTS = 121
@@ -129,7 +129,7 @@ class RatioQuestion(Question):
         reach = 10 ** max(EXTENSION)
         for name in self.categories:
             fit = self.fits[name]
-            curve = Interval.from_samples(fit.argmax_samples(), fit.x_range)
+            curve = posterior_optimum(fit.argmax_samples(), fit.curve["x"].to_numpy())
             sides = [("low", -1.0, fit.x_range[0])] if fit.optimum.low_open and curve.low_open else []
             at_frontier = fit.high_edge == FRONTIER
             if fit.optimum.high_open and curve.high_open and not at_frontier:

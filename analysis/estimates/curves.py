@@ -145,7 +145,7 @@ def _fit(
     return CurveFit(
         kind="gp",
         x_range=(x_low, x_high),
-        optimum=locate_optimum(x[np.argmax(samples, axis=1)], (x[0], x[-1]), tried, widen),
+        optimum=locate_optimum(x[np.argmax(samples, axis=1)], x, tried, widen),
         high_edge=high_edge,
         frontier_bounds=series.frontier.bounds_above(x_high),
         curve=pd.DataFrame({"x": x, "fit": sign * samples.mean(axis=0), "band_low": band[0], "band_high": band[1]}),

@@ -1,8 +1,8 @@
 """The optimum's 95% CI: the rule that places every optimum the analysis reports.
 
 An optimum is searched over a range (the ratios a series' ok trials cover, or the learning rates scored at one batch
-size). Its estimate is the median of the posterior curves' argmax, its CI their central 95%, open at an end that
-reaches the range's bound (intervals.py): the truth may lie beyond.
+size). Its estimate is the median of the posterior curves' argmax, its CI the shortest interval holding 95% of them
+(to the grid's resolution), open at an end that reaches the range's bound (intervals.py): the truth may lie beyond.
 
 A smooth curve cannot turn over as fast as scores fall at a cliff, so there it places the peak too early and is
 sure of it; a strongly skewed peak strains it the same way on its sharp side. `BestTried` is the evidence that needs
@@ -19,7 +19,7 @@ rates tried there) both use this rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -78,16 +78,27 @@ def widened_sides(sharp: list[tuple[bool, bool]], at_frontier: bool) -> tuple[bo
     return any(low for low, _ in sharp), at_frontier or any(high for _, high in sharp)
 
 
+def posterior_optimum(argmax: np.ndarray, grid: np.ndarray) -> Interval:
+    """The optimum the posterior curves place, from their `argmax` over the evenly spaced `grid`: the median and the
+    shortest interval holding 95% of them, each end half a grid step further out (a curve's own peak lies within
+    half a step of its argmax on the grid), never past the grid; an end at the grid's bound is open. A skewed peak's
+    draws trail off along its gentle side, and a central 95% would spend its width on that thin tail."""
+    bounds = (float(grid[0]), float(grid[-1]))
+    curve = Interval.densest_from_samples(argmax, bounds)
+    half_step = (bounds[1] - bounds[0]) / max(len(grid) - 1, 1) / 2
+    return replace(curve, low=max(curve.low - half_step, bounds[0]), high=min(curve.high + half_step, bounds[1]))
+
+
 def locate_optimum(
     argmax: np.ndarray,
-    bounds: tuple[float, float],
+    grid: np.ndarray,
     tried: BestTried | None = None,
     widen: tuple[bool, bool] = (False, False),
 ) -> Interval:
-    """The optimum from the posterior curves' `argmax` samples, which cannot leave `bounds`: their median and central
-    95%; with `tried`, the ends `widen` names (low, high: where the data show a sharp fall) reach the tried point
-    before the first, and after the last, that may have scored best."""
-    curve = Interval.from_samples(argmax, bounds)
+    """The optimum from the posterior curves' `argmax` samples over the evenly spaced `grid` (`posterior_optimum`);
+    with `tried`, the ends `widen` names (low, high: where the data show a sharp fall) reach the tried point before
+    the first, and after the last, that may have scored best."""
+    curve = posterior_optimum(argmax, grid)
     if tried is None:
         return curve
     positions, (low, high) = tried.positions, widen

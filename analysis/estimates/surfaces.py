@@ -149,7 +149,7 @@ def _surface_fit(
         at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
         widen = widened_sides(sharp, edge == FRONTIER)
         tried = BestTried.of(at_batch, correlation) if any(widen) else None
-        intervals.append(locate_optimum(best, (lrs[0], lrs[-1]), tried, widen))
+        intervals.append(locate_optimum(best, lrs, tried, widen))
         edges.append(edge)
     return SurfaceFit(
         level=series.level,

@@ -122,8 +122,9 @@ def render_report(
         f"{counts.get('failed', 0)} failed): {grid}, {_count(frame['task'].nunique(), 'task')} in "
         f"{_count(frame['category'].nunique(), 'category', 'categories')}. x = log10(lr / batch size); each optimum "
         "is the median argmax of a Gaussian process's posterior curves (one per task, a category averaging its "
-        "tasks' z-scores); its 95% CI holds their central 95% and the tried ratios next to those that may have "
-        "scored best, so it assumes no smooth peak; an end that reaches the range scored is open.",
+        "tasks' z-scores); its 95% CI is the shortest interval holding 95% of their argmax, and where the data show "
+        "a sharp fall it reaches the tried ratio next to those that may have scored best, so it assumes no smooth "
+        "peak there; an end that reaches the range scored is open.",
         "",
         "## Categories",
         "",

@@ -4,6 +4,7 @@ through a map to other units."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from analysis.estimates.intervals import Interval
 
@@ -33,3 +34,14 @@ def test_open_ends_survive_a_map_and_read_in_short_form() -> None:
     assert both.describe(lambda v: f"{v:.1f}").startswith("not located")
     assert Interval(-4.0, -4.5, -3.5).compact(lambda v: f"{v:.1f}") == "-4.0 [-4.5, -3.5]"
     assert not Interval.from_samples(np.full(5, np.nan), (0.0, 1.0)).contains(0.5), "no samples: nothing located"
+
+
+def test_the_densest_interval_is_the_shortest_holding_95_percent() -> None:
+    samples = np.r_[np.linspace(0.4, 0.5, 950), np.linspace(0.5, 1.0, 50)]
+    densest, central = Interval.densest_from_samples(samples, (0.0, 1.0)), Interval.from_samples(samples, (0.0, 1.0))
+    assert (densest.low, densest.high) == pytest.approx((0.4, 0.5), abs=1e-3) and densest.estimate == central.estimate
+    assert central.high > 0.5, "the central 95% reaches into the thin tail"
+    piled = Interval.densest_from_samples(np.r_[np.linspace(0.3, 0.9, 90), np.ones(10)], (0.0, 1.0))
+    assert piled.high_open and piled.high == 1.0, "mass piled at a bound keeps that end open"
+    ties = Interval.densest_from_samples(np.repeat([0.1, 0.2, 0.3, 0.4, 0.5], 20), (0.0, 1.0))
+    assert (ties.low, ties.high) == (0.1, 0.5), "equally short: the one centred nearest the median"
