@@ -34,30 +34,37 @@ class Interval:
         if not finite.size:
             return cls.missing()
         low, estimate, high = np.quantile(finite, TAILS)
-        return cls.within(float(estimate), float(low), float(high), bounds)
+        low_open, high_open = cls._reaches(np.array(low), np.array(high), bounds)
+        return cls(float(estimate), float(low), float(high), bool(low_open), bool(high_open))
 
     @classmethod
     def densest_from_samples(cls, samples: np.ndarray, bounds: tuple[float, float]) -> Interval:
         """Median and the shortest interval holding 95% of `samples` (the highest-density one, for a single mode),
         which cannot leave `bounds`; an end at a bound is open. Where the samples trail off in a long thin tail
         (an optimum on a plateau that falls slowly on one side), the central 95% spends its width on that tail;
-        this one does not. Of equally short intervals, the one centred nearest the median."""
+        this one does not. A sample at a bound stands for everything past it, so an interval that reaches a bound
+        is longer than any that does not: it is the shortest among those reaching the fewest bounds, and of
+        equally short ones the one centred nearest the median."""
         finite = np.sort(samples[np.isfinite(samples)])
         if not finite.size:
             return cls.missing()
         held = int(np.ceil(LEVEL * finite.size))
-        widths = finite[held - 1 :] - finite[: finite.size - held + 1]
+        starts = np.arange(finite.size - held + 1)
+        lows, highs = finite[starts], finite[starts + held - 1]
+        low_open, high_open = cls._reaches(lows, highs, bounds)
+        reached = low_open.astype(int) + high_open.astype(int)
+        fewest = reached == reached.min()
+        widths = np.where(fewest, highs - lows, np.inf)
         estimate = float(np.median(finite))
-        shortest = np.flatnonzero(widths <= widths.min() + 1e-12)
-        centres = (finite[shortest] + finite[shortest + held - 1]) / 2
-        start = int(shortest[np.argmin(np.abs(centres - estimate))])
-        return cls.within(estimate, float(finite[start]), float(finite[start + held - 1]), bounds)
+        shortest = np.flatnonzero(widths <= widths.min() + 1e-12 * max(1.0, abs(bounds[1] - bounds[0])))
+        start = int(shortest[np.argmin(np.abs((lows[shortest] + highs[shortest]) / 2 - estimate))])
+        return cls(estimate, float(lows[start]), float(highs[start]), bool(low_open[start]), bool(high_open[start]))
 
-    @classmethod
-    def within(cls, estimate: float, low: float, high: float, bounds: tuple[float, float]) -> Interval:
-        """The interval of samples that cannot leave `bounds`: an end at a bound is open."""
+    @staticmethod
+    def _reaches(lows: np.ndarray, highs: np.ndarray, bounds: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each low end reaches the low bound and each high end the high bound (to float tolerance)."""
         tolerance = 1e-9 * max(1.0, abs(bounds[1] - bounds[0]))
-        return cls(estimate, low, high, low <= bounds[0] + tolerance, high >= bounds[1] - tolerance)
+        return lows <= bounds[0] + tolerance, highs >= bounds[1] - tolerance
 
     @classmethod
     def missing(cls) -> Interval:

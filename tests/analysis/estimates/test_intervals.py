@@ -43,5 +43,8 @@ def test_the_densest_interval_is_the_shortest_holding_95_percent() -> None:
     assert central.high > 0.5, "the central 95% reaches into the thin tail"
     piled = Interval.densest_from_samples(np.r_[np.linspace(0.3, 0.9, 90), np.ones(10)], (0.0, 1.0))
     assert piled.high_open and piled.high == 1.0, "mass piled at a bound keeps that end open"
+    rising = np.r_[np.linspace(0.0, 0.9, 40), np.linspace(0.9, 0.99, 940), np.ones(20)]
+    beyond = Interval.densest_from_samples(rising, (0.0, 1.0))
+    assert not beyond.high_open and beyond.high < 1.0, "2% at the bound stand for all past it: left out, though dense"
     ties = Interval.densest_from_samples(np.repeat([0.1, 0.2, 0.3, 0.4, 0.5], 20), (0.0, 1.0))
     assert (ties.low, ties.high) == (0.1, 0.5), "equally short: the one centred nearest the median"
