@@ -81,8 +81,8 @@ def widened_sides(sharp: list[tuple[bool, bool]], at_frontier: bool) -> tuple[bo
 def posterior_optimum(argmax: np.ndarray, grid: np.ndarray) -> Interval:
     """The optimum the posterior curves place, from their `argmax` over the evenly spaced `grid`: the median and the
     shortest interval holding 95% of them, each end half a grid step further out (a curve's own peak lies within
-    half a step of its argmax on the grid), never past the grid; an end at the grid's bound is open. A skewed peak's
-    draws trail off along its gentle side, and a central 95% would spend its width on that thin tail."""
+    half a step of its argmax on the grid), never past the grid; an end at the grid's bound is open
+    (`Interval.densest_from_samples` says why the shortest, not the central 95%)."""
     bounds = (float(grid[0]), float(grid[-1]))
     curve = Interval.densest_from_samples(argmax, bounds)
     half_step = (bounds[1] - bounds[0]) / max(len(grid) - 1, 1) / 2

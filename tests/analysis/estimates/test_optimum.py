@@ -1,7 +1,7 @@
 """The optimum's rule: the posterior curves' argmax gives the estimate and its CI (the shortest holding 95% of them,
-to the grid's resolution); at a cliff (the range ends at
-the divergence frontier) the high end reaches the tried point after those that may have scored best (in 95% of draws
-of their noise), open where that is the last tried point."""
+to the grid's resolution); at a cliff (the range ends at the divergence frontier) the high end reaches the tried
+point after those that may have scored best (in 95% of draws of their noise), open where that is the last tried
+point."""
 
 from __future__ import annotations
 
