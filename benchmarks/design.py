@@ -27,9 +27,11 @@ are counted at that trial; a truth not reached within MAX_TRIALS counts as infin
 
 Per set, strategy (and shape): truths, how many reached the target, the trials they needed (median, IQR), the
 trials run, the median final width of the wider optimum, and the coverage of the final intervals (an open end holds
-a truth beyond it). X = a baseline's median trials ÷ the designer's (inf when only the designer's is finite, nan
-when neither is). The last line is `holdout_X_refine=… holdout_X_sampling=… holdout_coverage=… dev_X_refine=…`
-(coverage: the designer's, on the held-out set).
+a truth beyond it); per baseline, the truths on which the designer needed fewer trials, as many and more, with the
+sign test's p-value (`paired`). X = a baseline's median trials ÷ the designer's (inf when only the designer's is
+finite, nan when neither is). The last line is
+`holdout_X_refine=… holdout_X_sampling=… holdout_coverage=… dev_X_refine=…` (coverage: the designer's, on the
+held-out set).
 
     python -m benchmarks.design --target 1.0     # 5 development + 10 held-out truths
     python -m benchmarks.design --target 0.5
@@ -49,6 +51,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.design.planner import OPTIMA, plan_followup
 from analysis.design.study import PlannedTrial, Study
@@ -308,6 +311,28 @@ def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paired(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per baseline, truth by truth against the designer: on how many the designer needed fewer trials, as many, or
+    more (a truth not reached counts as infinitely many; neither reaching it is a tie), and the two-sided sign test's
+    p-value over the untied ones: the medians rest on a few truths, the pairs on all of them."""
+    trials = frame.pivot(index="truth", columns="strategy", values="trials")
+    rows = []
+    for baseline in STRATEGIES[1:]:
+        designer, other = trials["designer"], trials[baseline]
+        fewer, more = int((designer < other).sum()), int((designer > other).sum())
+        p_value = stats.binomtest(fewer, fewer + more).pvalue if fewer + more else np.nan
+        rows.append(
+            {
+                "baseline": baseline,
+                "designer_fewer": fewer,
+                "tied": len(trials) - fewer - more,
+                "designer_more": more,
+                "sign_test_p": p_value,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def ratio(baseline: float, designer: float) -> float:
     """A baseline's median trials over the designer's: inf when only the designer's is finite, nan when neither."""
     if not (np.isfinite(baseline) or np.isfinite(designer)):
@@ -350,7 +375,8 @@ def main() -> None:
         print(f"\n{name} truths (seed {DEV_SEED if name == 'dev' else holdout_seed})")
         print(summary(rows, ["kind", "strategy"]).to_string(**show), end="\n\n")
         table = summary(rows, ["strategy"])
-        print(table.to_string(**show))
+        print(table.to_string(**show), end="\n\n")
+        print(paired(rows).to_string(**show))
         by = table.set_index("strategy")
         designer = by.loc["designer", "median_trials"]
         ratios[name] = {strategy: ratio(by.loc[strategy, "median_trials"], designer) for strategy in STRATEGIES[1:]}
