@@ -18,8 +18,8 @@ at most `--target` decades wide, or MAX_TRIALS trials (pilot included) are spent
   unsettled category (CI open or wider than the target), independent posterior draws of its curve from the
   analysis' GP (the category fit's joint samples); each trial goes to the argmax ratio of one draw, at the batch
   sizes in turn (the first whose learning rate lies inside the study's and that no divergence blocks), a new seed
-  where the point was trained. Its rounds are SAMPLING_ROUND trials each, as many as MAX_TRIALS allows: it goes on
-  where the designer plans nothing.
+  where the point was trained (`Question.sampled`, which the designer's probes use too). Its rounds are
+  SAMPLING_ROUND trials each, as many as MAX_TRIALS allows: it goes on where the designer plans nothing.
 Every strategy reveals trials one at a time and is checked at the same granularity: the analysis runs after every
 CHECK_EVERY trials and at the end of each round or level; once the target holds, bisection inside the last block
 finds the trial where it first holds (exact when it stays met within a block), and the study stops there. Trials
@@ -54,7 +54,8 @@ import pandas as pd
 from scipy import stats
 
 from analysis.design.planner import OPTIMA, plan_followup
-from analysis.design.study import PlannedTrial, Study
+from analysis.design.ratio_question import RatioQuestion
+from analysis.design.study import Study
 from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.intervals import Interval
 from analysis.estimates.series import build_series
@@ -78,8 +79,6 @@ CHECK_EVERY = 4
 STRATEGIES = ("designer", "refine", "sampling")
 SAMPLING_ROUND = 8
 """Trials per round of posterior sampling (the analysis refits between rounds)."""
-PLACEMENT_TRIES = 20
-"""Posterior draws tried per sampled trial before giving up on it (a draw's argmax no batch size may train)."""
 
 
 @dataclass(frozen=True)
@@ -232,24 +231,12 @@ def refinement(run: Run, order: np.random.Generator) -> None:
 
 
 def sampling(run: Run, draws: np.random.Generator) -> None:
-    """Rounds of posterior sampling, SAMPLING_ROUND trials each, until the study is done or no draw's argmax can
-    be placed."""
+    """Rounds of posterior sampling (`Question.sampled`, the designer's probe), SAMPLING_ROUND trials each, until
+    the study is done or no draw's argmax can be placed."""
     while not run.done:
-        study = Study(load_results(run.table()), BATCH_SIZES, lambda size: 1.0)
-        unsettled = [fit for fit in run.fits.values() if fit.kind == "gp" and not settled(fit.optimum, run.target)]
-        rows = {fit.name: iter(draws.permutation(len(fit.samples))) for fit in unsettled}
-        planned: list[PlannedTrial] = []
-        turn = 0
-        for fit in itertools.islice(itertools.cycle(unsettled), SAMPLING_ROUND):
-            for row in itertools.islice(rows[fit.name], PLACEMENT_TRIES):
-                ratio = fit.curve["x"].iloc[int(np.argmax(fit.samples[row]))]
-                in_turn = [BATCH_SIZES[(turn + step) % len(BATCH_SIZES)] for step in range(len(BATCH_SIZES))]
-                options = (study.candidate(10**ratio * size, size, study.learning_rates) for size in in_turn)
-                if (candidate := next((one for one in options if one is not None), None)) is not None:
-                    seed = study.next_seed(candidate, planned)
-                    planned.append(PlannedTrial(candidate.learning_rate, candidate.batch_size, seed, fit.name, 1.0))
-                    turn += 1
-                    break
+        table = load_results(run.table())
+        question = RatioQuestion(table, sorted(run.fits), contrasts=False, target_width=run.target, seed=0)
+        planned = question.sampled(Study(table, BATCH_SIZES, lambda size: 1.0), SAMPLING_ROUND, draws)
         if not planned:
             break
         run.reveal([(trial.learning_rate, trial.batch_size, trial.seed) for trial in planned])

@@ -10,13 +10,14 @@ past it, and the fantasy truths are drawn there too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from analysis.design.question import EXTENSION, Answer, Question, Wanted, between, spacing
-from analysis.design.study import PlannedTrial, Study
+from analysis.design.question import EXTENSION, Answer, Question, SampledOptima, Wanted, between, spacing
+from analysis.design.study import Candidate, PlannedTrial, Study
 from analysis.estimates.series import build_series
 from analysis.estimates.surfaces import COLUMNS, LR_POINTS, SurfaceFit, can_fit_surface, fit_surfaces, ridge_batch_sizes
 from analysis.estimates.task_gp import fit_task_gp
@@ -75,6 +76,23 @@ class BatchLawQuestion(Question):
         rows = [np.abs(self.log10_bs - np.log10(trial.batch_size)).argmin() for trial in trials]
         columns = [np.abs(self.log10_lr - np.log10(trial.learning_rate)).argmin() for trial in trials]
         return curve[np.array(rows, dtype=int) * LR_POINTS + np.array(columns, dtype=int)]
+
+    def sampled_optima(self) -> list[SampledOptima]:
+        """Each unsettled optimal learning rate (log10) at its batch size in each posterior draw of the surface."""
+        optima = []
+        for name in self.categories:
+            fit = self.fitted[name]
+            for index, log10_bs in enumerate(fit.log10_bs):
+                if not self.now[quantity := self._name(name, log10_bs)].settled:
+                    place = functools.partial(self._placed_lr, round(10**log10_bs))
+                    optima.append(SampledOptima(quantity, fit.ridge_samples[:, index], place))
+        return optima
+
+    def _placed_lr(self, batch_size: int, log10_lr: float, study: Study, turn: int) -> Candidate | None:
+        """Learning rate 10**log10_lr at `batch_size`, its ratio inside the study's (`turn` is not needed)."""
+        if not self.x_range[0] <= log10_lr - np.log10(batch_size) <= self.x_range[1]:
+            return None
+        return study.candidate(10**log10_lr, batch_size, (10 ** self.log10_lr[0], 10 ** self.log10_lr[-1]))
 
     def extension(self, study: Study) -> list:
         """None: new learning rates themselves reach past an open end."""

@@ -22,11 +22,12 @@ and why when n exceeds the budget or no n settles the question. Without one, it 
 round: the smallest size checked that narrows the question at least half as much as any size checked (`_step`),
 among sizes up to n when it is at most STEP_SHARE of n, or up to MAX_PLANNED when no n settles it. The next
 round zooms in where the step left the CIs; fantasies drawn from a pilot's wide posterior ask for more trials than
-rounds that adapt spend. Where no size is predicted to
-narrow the question at all, yet the spans of its CIs now (an open one's too: no trial can widen its range, or it
-would be extended), shrunk as 1/sqrt(trials) over MAX_PLANNED more, would reach the target, a wide posterior is
-all the fantasies show: the plan is a probe of FIRST trials inside the CIs, which
-narrows the posterior they are drawn from.
+rounds that adapt spend. Where no size is predicted to narrow the question at all, yet the spans of its CIs now
+(an open one's too: no trial can widen its range, or it would be extended), shrunk as 1/sqrt(trials) over
+MAX_PLANNED more, would reach the target, a wide posterior is all the fantasies show: the plan is a probe of FIRST
+trials by posterior sampling, each where one posterior draw of an unsettled curve peaks (`Question.sampled`). It
+goes where the optimum may be, a pile of draws at the edge of an open CI included, and narrows the posterior the
+fantasies are drawn from.
 
 Where an optimum's CI is open and no curve of the study can close it, the follow-up looks there first and the next
 `sweeper plan` plans on what it shows: a few trials past the grid's edge when the CI and the posterior both reach
@@ -128,7 +129,7 @@ def plan_followup(
     checked, settling = _smallest(question, study, wanted)
     budgeted = max_trials is not None or max_seconds is not None
     if settling is None:
-        return _beyond_reach(question, checked, widths_now, target_ci, budgeted, len(study.taken))
+        return _beyond_reach(question, checked, widths_now, target_ci, budgeted, study)
     return _within_budget(
         _settling(question, checked, settling, widths_now, target_ci, budgeted), max_trials, max_seconds
     )
@@ -164,21 +165,26 @@ def _beyond_reach(
     widths_now: dict[str, float],
     target_ci: float,
     budgeted: bool,
-    trials_now: int,
+    study: Study,
 ) -> Plan:
     """No follow-up of up to MAX_PLANNED trials settles the question: within a budget the user set, nothing and why;
     without one, a step toward the target when one is predicted to narrow it (`_step`), else a probe of FIRST trials
-    when the study could still narrow it (`_within_sampling_reach`)."""
+    by posterior sampling (`Question.sampled`) when the study could still narrow it (`_within_sampling_reach`)."""
     if not budgeted and (step := _step(question, checked)) is not None:
         why = f"the target of {target_ci:g} decades is beyond one follow-up ({MAX_PLANNED} trials)"
         return _stepped(checked[step], widths_now, why)
-    if not budgeted and _within_sampling_reach(question, trials_now):
+    if (
+        not budgeted
+        and _within_sampling_reach(question, len(study.taken))
+        and (probe := question.sampled(study, FIRST, np.random.default_rng(question.seed)))
+    ):
         why = (
             f"no follow-up of up to {MAX_PLANNED} trials is predicted to narrow the question, yet its widths now, "
             f"shrunk as 1/sqrt(trials), would reach {target_ci:g} decades (the fantasies come from a posterior too "
             "wide to foresee it)"
         )
-        return _stepped(checked[FIRST], widths_now, why, what="a probe inside the CIs")
+        checked_probe = Checked(probe, question.check(probe, CHECK_FANTASIES))
+        return _stepped(checked_probe, widths_now, why, what="a probe where posterior draws peak")
     largest = max(checked)
     widths_after = _medians(checked[largest].outcome)
     who = "the budget" if budgeted else "a follow-up"

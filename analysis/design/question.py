@@ -30,6 +30,8 @@ many decades wide, or half the target width if less: the optimum's CI spans at l
 neighbours (estimates/optimum.py)."""
 EXTENSION = (0.25, 0.5)
 """Decades of lr/bs past an open edge at which a follow-up extends the grid (no curve says what lies there)."""
+PLACEMENT_TRIES = 20
+"""Posterior draws tried per sampled trial before giving up on it (a draw's optimum no point may train)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,15 @@ class Wanted:
 
 def spacing(target_width: float) -> float:
     return min(MAX_SPACING, target_width / 2)
+
+
+class SampledOptima(NamedTuple):
+    """An unsettled curve's optimum in each posterior draw, and where the study may train one (`place`: the optimum,
+    the study, the trial's number; None where no point may)."""
+
+    name: str
+    optima: np.ndarray
+    place: Callable[[float, Study, int], Candidate | None]
 
 
 class Outcome(NamedTuple):
@@ -133,6 +144,31 @@ class Question:
 
     def unsettled(self) -> list[str]:
         return [name for name in self.names if not self.now[name].settled]
+
+    def sampled(self, study: Study, n: int, rng: np.random.Generator) -> list[PlannedTrial]:
+        """n trials by posterior sampling (Thompson sampling for the optimum, as PS-BAX, arXiv 2410.20596): the
+        curves of `sampled_optima` in turn, each trial where one independent posterior draw of that curve peaks
+        (`place`; the trial's number says which batch size goes first), another seed where the study trained it.
+        A draw no point may train is passed over, up to PLACEMENT_TRIES per trial; fewer than n trials when no draw
+        can be placed. Where fantasies foresee nothing (a posterior too wide), the draws still go where the optimum
+        may be, and each trial there shows whether it is."""
+        curves = [curve._replace(optima=rng.permutation(curve.optima)) for curve in self.sampled_optima()]
+        draws = [iter(curve.optima) for curve in curves]
+        planned: list[PlannedTrial] = []
+        for index in itertools.islice(itertools.cycle(range(len(curves))), n if curves else 0):
+            for optimum in itertools.islice(draws[index], PLACEMENT_TRIES):
+                if (candidate := curves[index].place(float(optimum), study, len(planned))) is not None:
+                    seed = study.next_seed(candidate, planned)
+                    why = f"{curves[index].name}: a posterior draw peaks here"
+                    planned.append(
+                        PlannedTrial(candidate.learning_rate, candidate.batch_size, seed, why, candidate.seconds)
+                    )
+                    break
+        return planned
+
+    def sampled_optima(self) -> list[SampledOptima]:
+        """Each unsettled curve's optimum in each posterior draw."""
+        raise NotImplementedError
 
     def answer(self, table: pd.DataFrame) -> dict[str, Answer]:
         """The analysis' answer on `table` (a fantasy study): each quantity's width and whether it is settled."""

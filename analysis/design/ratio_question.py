@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.design.question import EXTENSION, Answer, Question, Wanted, between, spacing
+from analysis.design.question import EXTENSION, Answer, Question, SampledOptima, Wanted, between, spacing
 from analysis.design.study import Candidate, PlannedTrial, Study
 from analysis.estimates.contrasts import category_contrasts
 from analysis.estimates.curves import CurveFit, fit_curves
@@ -28,9 +28,6 @@ from analysis.estimates.series import build_series
 
 RATIO_POINTS = 121
 """Points of the ratio grid the fantasy truths are drawn on (trials between them are interpolated)."""
-MIN_GAP = 0.02
-"""Decades between the last ratio that trained and the divergence frontier below which no new ratio fits (learning
-rates have 3 significant digits)."""
 
 
 class RatioQuestion(Question):
@@ -104,6 +101,16 @@ class RatioQuestion(Question):
                 wanted.append(Wanted(point, float(len(within)), f"{', '.join(within)} optimum: {why}"))
         return wanted
 
+    def sampled_optima(self) -> list[SampledOptima]:
+        """Each unsettled category's optimum (one a difference it is in leaves unsettled) in each posterior draw of
+        its curve; none for a category without one (`unfitted`)."""
+        fits = [self.fits[name] for name in self._unsettled_categories()]
+        return [
+            SampledOptima(f"{fit.name} optimum", fit.argmax_samples(), _placed_ratio)
+            for fit in fits
+            if fit.kind == "gp"
+        ]
+
     def _unsettled_categories(self) -> list[str]:
         """The categories whose optimum, or a difference they are in, is unsettled."""
         names = {name for name in self.categories if not self.now[f"{name} optimum"].settled}
@@ -123,10 +130,13 @@ class RatioQuestion(Question):
         - EXTENSION decades past a range end that the CI and its posterior's argmax both reach, at the low end or
           at the grid's high edge: the optimum may lie past it;
         - a third and two thirds of the way from the last ratio that trained to the divergence frontier, where the
-          CI is open there: the last ratio may have scored best, and only a ratio above it can show the curve turn
-          over before runs diverge (each such trial trains or moves the frontier down, halving the gap)."""
+          CI is open there and the gap is wider than `spacing`: the last ratio may have scored best, and only a
+          ratio above it can show the curve turn over before runs diverge (each such trial trains or moves the
+          frontier down, cutting the gap to a third). A gap no wider than `spacing` holds no ratio `wanted` would
+          add between two tried ones: a trial there cannot move the CI's end by more than the resolution the
+          target asks for, so the CI is narrowed from inside, as any other (planner.py)."""
         trials = []
-        reach = 10 ** max(EXTENSION)
+        reach, resolution = 10 ** max(EXTENSION), spacing(self.target_width)
         for name in self.categories:
             fit = self.fits[name]
             curve = posterior_optimum(fit.argmax_samples(), fit.curve["x"].to_numpy())
@@ -140,10 +150,20 @@ class RatioQuestion(Question):
                 rates = (low / reach, high) if side == "low" else (low, high * reach)
                 probes += [(edge + direction * step, rates, f"past the grid's {side} edge") for step in EXTENSION]
             frontier = study.divergence.lowest_log10_ratio(above=fit.x_range[1])
-            if fit.optimum.high_open and at_frontier and (gap := frontier - fit.x_range[1]) > MIN_GAP:
+            if fit.optimum.high_open and at_frontier and (gap := frontier - fit.x_range[1]) > resolution:
                 where = "between its last trained ratio and divergence"
                 probes += [(fit.x_range[1] + share * gap, study.learning_rates, where) for share in (1 / 3, 2 / 3)]
             for x, rates, where in probes:
                 if (candidate := study.cheapest(x, rates)) is not None:
                     trials.append((candidate, f"{name} optimum", where))
         return trials
+
+
+def _placed_ratio(log10_ratio: float, study: Study, turn: int) -> Candidate | None:
+    """Ratio 10**log10_ratio at the batch sizes in turn from the `turn`-th on, the first that may train it inside the
+    study's learning rates: a ratio's trials spread over batch sizes, which tells its effect from the learning
+    rate's."""
+    sizes = study.batch_sizes
+    in_turn = (sizes[(turn + step) % len(sizes)] for step in range(len(sizes)))
+    options = (study.candidate(10**log10_ratio * size, size, study.learning_rates) for size in in_turn)
+    return next((one for one in options if one is not None), None)

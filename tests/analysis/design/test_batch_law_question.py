@@ -77,3 +77,17 @@ def test_a_study_of_one_batch_size_locates_nothing(table: pd.DataFrame) -> None:
     one_size = table[table["batch_size"].isna() | (table["batch_size"] == 8)].reset_index(drop=True)
     question = BatchLawQuestion(one_size, ["pattern", "reasoning"], target_width=0.3, seed=0)
     assert question.unfitted() == ["pattern", "reasoning"] and question.names == []
+
+
+def test_posterior_sampling_puts_each_trial_at_a_draws_optimal_lr_at_its_batch_size(
+    question: BatchLawQuestion, table: pd.DataFrame
+) -> None:
+    trials = question.sampled(Study(table, BATCH_SIZES, lambda size: 1.0), 8, np.random.default_rng(0))
+    assert len(trials) == 8
+    for trial in trials:
+        category, _, _, _, size = trial.reason.split(":")[0].split(" ")
+        assert trial.batch_size == int(size) and trial.reason.endswith("a posterior draw peaks here")
+        fit = question.fitted[category]
+        ridge = fit.ridge_samples[:, int(np.argmin(np.abs(fit.log10_bs - np.log10(trial.batch_size))))]
+        assert np.abs(ridge - np.log10(trial.learning_rate)).min() < 0.003
+    assert {trial.reason.split(":")[0] for trial in trials} == set(question.unsettled())

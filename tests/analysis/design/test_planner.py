@@ -155,28 +155,34 @@ def test_a_study_no_follow_up_is_foreseen_to_narrow_gets_a_probe_while_more_tria
     size, yet trials inside it still narrow it."""
 
     def beyond_reach(width: float, budgeted: bool = False, span: float | None = None) -> Plan:
+        foreseen = {"a optimum": Outcome(np.full(7, width + 0.33), np.zeros(7, bool))}
         question = SimpleNamespace(
             now={"a optimum": Answer(width if span is None else span, span is not None, False)},
             limits={"a optimum": 1.0},
             unsettled=lambda: ["a optimum"],
+            seed=0,
+            sampled=lambda study, n, rng: [
+                PlannedTrial(2e-3, 8, 0, "a optimum: a posterior draw peaks here", 1.0) for _ in range(n)
+            ],
+            check=lambda trials, n_fantasies: foreseen,
         )
         checked = {
-            n: Checked(
-                [PlannedTrial(1e-3, 8, seed, "a optimum: inside its CI", 1.0) for seed in range(n)],
-                {"a optimum": Outcome(np.full(7, width + 0.33), np.zeros(7, bool))},
-            )
+            n: Checked([PlannedTrial(1e-3, 8, seed, "a optimum: inside its CI", 1.0) for seed in range(n)], foreseen)
             for n in (FIRST, 2 * FIRST, 4 * FIRST)
         }
-        return _beyond_reach(question, checked, {"a optimum": width}, 1.0, budgeted, trials_now=11)
+        study = SimpleNamespace(taken=[None] * 11)
+        return _beyond_reach(question, checked, {"a optimum": width}, 1.0, budgeted, study)
 
     probe = beyond_reach(1.37)
-    assert len(probe.trials) == FIRST and "probe inside the CIs" in probe.message and "plan again" in probe.message
+    assert len(probe.trials) == FIRST and "probe where posterior draws peak" in probe.message
+    assert all("a posterior draw peaks here" in trial.reason for trial in probe.trials)
+    assert "plan again" in probe.message
     assert probe.widths_after["a optimum"] == pytest.approx(1.7), "what the fantasies foresee, said as it is"
     assert beyond_reach(1.37, budgeted=True).trials == ()
     hopeless = beyond_reach(5.0)
     assert hopeless.trials == () and hopeless.message.startswith("a follow-up cannot reach")
     open_at_frontier = beyond_reach(np.inf, span=1.37)
-    assert len(open_at_frontier.trials) == FIRST and "probe inside the CIs" in open_at_frontier.message
+    assert len(open_at_frontier.trials) == FIRST and "probe where posterior draws peak" in open_at_frontier.message
     assert beyond_reach(np.inf, span=5.0).trials == ()
 
 
@@ -236,6 +242,24 @@ def test_an_optimum_open_at_the_divergence_frontier_is_looked_for_below_it() -> 
     assert len(ratios) == 2 and ((ratios > ok.max()) & (ratios < frontier)).all()
     assert all("between its last trained ratio and divergence" in trial.reason for trial in plan.trials)
     assert np.isnan(plan.widths_after["reasoning optimum"]) and "plan again" in plan.message
+
+
+def test_a_gap_to_the_frontier_narrower_than_the_spacing_of_new_ratios_is_not_probed() -> None:
+    """The same study with one more run diverged 0.1 decades above the last ratio that trained: at a 1-decade target
+    new ratios are 0.2 decades apart, so no trial between the two can move the CI's end by what the target asks;
+    the follow-up narrows the CI from inside instead of cutting that gap into thirds, a round at a time."""
+    truth = {"arc": PlantedTask("reasoning", best_z=-3.95, n_items=1000, cliff=1.5)}
+    table = load_results(planted_table(truth, LEARNING_RATES, BATCH_SIZES, (0,), 10**-3.7, random_state=0))
+    last_ok = table.loc[table["status"] == "ok", "log10_ratio"].max()
+    diverged = table[table["status"] == "diverged"].iloc[[0]]
+    table = load_results(
+        pd.concat([table, diverged.assign(learning_rate=float(f"{10 ** (last_ok + 0.1) * 8:.3g}"), batch_size=8)])
+    )
+    plan = _plan(table, 1.0)
+    assert plan.widths_now["reasoning optimum"] == np.inf, "still open at the frontier"
+    assert plan.trials, plan.message
+    assert not any("divergence" in trial.reason for trial in plan.trials)
+    assert (_ratios(plan) <= last_ok + 1e-9).all()
 
 
 def test_a_focus_is_a_category_the_optima_or_the_batch_law() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.design.ratio_question import RatioQuestion
@@ -43,3 +44,21 @@ def test_a_pair_of_categories_asks_for_their_difference_within_a_wider_limit() -
     trials = [PlannedTrial(lr, 8, 1, "inside its CI", 1.0) for lr in (1e-4, 3e-4, 1e-3)]
     curve = 2.0 * question.grid
     np.testing.assert_allclose(question.truth_at(curve, trials), 2.0 * np.log10([1e-4 / 8, 3e-4 / 8, 1e-3 / 8]))
+
+
+def test_posterior_sampling_puts_each_trial_where_a_draw_of_an_unsettled_optimum_peaks(study: pd.DataFrame) -> None:
+    """Each sampled trial lies at a posterior draw's argmax ratio (to the 3 significant digits of its learning rate),
+    the batch sizes taken in turn; a trial at a trained point takes its next seed; a settled optimum gets none."""
+    question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=0.3, seed=0)
+    plan = Study(study, [8, 16, 32], lambda size: 1.0)
+    trials = question.sampled(plan, 6, np.random.default_rng(0))
+    assert len(trials) == 6 and all(t.reason == "reasoning optimum: a posterior draw peaks here" for t in trials)
+    peaks = question.fits["reasoning"].argmax_samples()
+    assert all(np.abs(peaks - trial.log10_ratio).min() < 0.003 for trial in trials)
+    assert len({trial.batch_size for trial in trials}) > 1, "a ratio's trials spread over batch sizes"
+    for number, trial in enumerate(trials):
+        same = np.isclose(study["learning_rate"], trial.learning_rate) & (study["batch_size"] == trial.batch_size)
+        before = sum(one.same_point(trial) for one in trials[:number])
+        assert trial.seed == int(same.sum()) + before, "the point's next seed"
+    settled = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=5.0, seed=0)
+    assert settled.sampled(plan, 6, np.random.default_rng(0)) == []
