@@ -4,8 +4,9 @@ A question is a few named quantities, each with the width of its 95% CI in decad
 category's optimal lr/bs and each pair's difference (ratio_question.py), or each category's optimal learning rate at
 each batch size the study tried (batch_law_question.py). An open CI's width is inf: it reaches the range measured, so
 it bounds nothing there. A question knows where its answer is uncertain (`wanted`: the points a follow-up may train
-inside the unsettled CIs) and what a planned follow-up would leave of it (`check`: the analysis of fantasy studies,
-fantasy.py).
+inside the unsettled CIs), what a planned follow-up would leave of it (`check`: the analysis of fantasy studies,
+fantasy.py), and where posterior draws of its unsettled optima peak (`sampled`: the probe where fantasies foresee
+nothing).
 """
 
 from __future__ import annotations
@@ -87,10 +88,10 @@ class Outcome(NamedTuple):
 
 
 class Question:
-    """What every question shares: its tasks' GPs over `coords` and the check of a plan on fantasy studies. A
-    question also has `names`, `limits`, `now` (the analysis' answer), `answer`, `unfitted`, `wanted`, `extension`
-    and `truth_at` (a fantasy truth on `coords` at each trial). `categories` are the categories it asks about,
-    `target_width` the width in decades within which an optimum is settled."""
+    """What every question shares: its tasks' GPs over `coords`, the check of a plan on fantasy studies, and
+    posterior sampling. A question also has `names`, `limits`, `now` (the analysis' answer), `answer`, `unfitted`,
+    `wanted`, `extension`, `truth_at` (a fantasy truth on `coords` at each trial) and `sampled_optima`. `categories`
+    are the categories it asks about, `target_width` the width in decades within which an optimum is settled."""
 
     estimate: Callable[[list[Series], np.random.Generator], list]
     """What the analysis fits to answer the question: `fit_curves` or `fit_surfaces`."""
