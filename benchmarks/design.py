@@ -18,7 +18,7 @@ at most `--target` decades wide, or MAX_TRIALS trials (pilot included) are spent
   unsettled category (CI open or wider than the target), independent posterior draws of its curve from the
   analysis' GP (the category fit's joint samples); each trial goes to the argmax ratio of one draw, at the batch
   sizes in turn (the first whose learning rate lies inside the study's and that no divergence blocks), a new seed
-  where the point was trained (`Question.sampled`, which the designer's probes use too). Its rounds are
+  where the point was trained (`posterior_sampled`, which the designer's probes use too). Its rounds are
   SAMPLING_ROUND trials each, as many as MAX_TRIALS allows: it goes on where the designer plans nothing.
 Every strategy reveals trials one at a time and is checked at the same granularity: the analysis runs after every
 CHECK_EVERY trials and at the end of each round or level; once the target holds, bisection inside the last block
@@ -55,7 +55,8 @@ import pandas as pd
 from scipy import stats
 
 from analysis.design.planner import OPTIMA, plan_followup
-from analysis.design.ratio_question import RatioQuestion
+from analysis.design.question import posterior_sampled
+from analysis.design.ratio_question import sampled_ratios
 from analysis.design.study import Study
 from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.intervals import Interval
@@ -232,12 +233,12 @@ def refinement(run: Run, order: np.random.Generator) -> None:
 
 
 def sampling(run: Run, draws: np.random.Generator) -> None:
-    """Rounds of posterior sampling (`Question.sampled`, the designer's probe), SAMPLING_ROUND trials each, until
-    the study is done or no draw's argmax can be placed."""
+    """Rounds of posterior sampling (`posterior_sampled`, the designer's probe) on the study's fits, SAMPLING_ROUND
+    trials each, until the study is done or no draw's argmax can be placed."""
     while not run.done:
-        table = load_results(run.table())
-        question = RatioQuestion(table, sorted(run.fits), contrasts=False, target_width=run.target, seed=0)
-        planned = question.sampled(Study(table, BATCH_SIZES, lambda size: 1.0), SAMPLING_ROUND, draws)
+        unsettled = sampled_ratios([fit for _, fit in sorted(run.fits.items()) if not settled(fit.optimum, run.target)])
+        study = Study(load_results(run.table()), BATCH_SIZES, lambda size: 1.0)
+        planned = posterior_sampled(unsettled, study, SAMPLING_ROUND, draws)
         if not planned:
             break
         run.reveal([(trial.learning_rate, trial.batch_size, trial.seed) for trial in planned])

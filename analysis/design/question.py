@@ -147,25 +147,8 @@ class Question:
         return [name for name in self.names if not self.now[name].settled]
 
     def sampled(self, study: Study, n: int, rng: np.random.Generator) -> list[PlannedTrial]:
-        """n trials by posterior sampling (Thompson sampling for the optimum, as PS-BAX, arXiv 2410.20596): the
-        curves of `sampled_optima` in turn, each trial where one independent posterior draw of that curve peaks
-        (`place`; the trial's number says which batch size goes first), another seed where the study trained it.
-        A draw no point may train is passed over, up to PLACEMENT_TRIES per trial; fewer than n trials when no draw
-        can be placed. Where fantasies foresee nothing (a posterior too wide), the draws still go where the optimum
-        may be, and each trial there shows whether it is."""
-        curves = [curve._replace(optima=rng.permutation(curve.optima)) for curve in self.sampled_optima()]
-        draws = [iter(curve.optima) for curve in curves]
-        planned: list[PlannedTrial] = []
-        for index in itertools.islice(itertools.cycle(range(len(curves))), n if curves else 0):
-            for optimum in itertools.islice(draws[index], PLACEMENT_TRIES):
-                if (candidate := curves[index].place(float(optimum), study, len(planned))) is not None:
-                    seed = study.next_seed(candidate, planned)
-                    why = f"{curves[index].name}: a posterior draw peaks here"
-                    planned.append(
-                        PlannedTrial(candidate.learning_rate, candidate.batch_size, seed, why, candidate.seconds)
-                    )
-                    break
-        return planned
+        """n trials by posterior sampling (`posterior_sampled`) of the unsettled curves (`sampled_optima`)."""
+        return posterior_sampled(self.sampled_optima(), study, n, rng)
 
     def sampled_optima(self) -> list[SampledOptima]:
         """Each unsettled curve's optimum in each posterior draw."""
@@ -202,6 +185,30 @@ def between(tried: Sequence[float], step: float) -> list[float]:
         parts = int(np.ceil((high - low) / step - 1e-9))
         found += [float(low + (high - low) * part / parts) for part in range(1, parts)]
     return found
+
+
+def posterior_sampled(
+    curves: Sequence[SampledOptima], study: Study, n: int, rng: np.random.Generator
+) -> list[PlannedTrial]:
+    """n trials by posterior sampling (Thompson sampling for the optimum, as PS-BAX, arXiv 2410.20596): the
+    `curves` in turn, each trial where one independent posterior draw of that curve peaks (`place`; the trial's
+    number says which batch size goes first), another seed where the study trained it. A draw no point may train is
+    passed over, up to PLACEMENT_TRIES per trial; fewer than n trials when no draw can be placed. Where fantasies
+    foresee nothing (a posterior too wide), the draws still go where the optimum may be, and each trial there shows
+    whether it is."""
+    shuffled = [curve._replace(optima=rng.permutation(curve.optima)) for curve in curves]
+    draws = [iter(curve.optima) for curve in shuffled]
+    planned: list[PlannedTrial] = []
+    for index in itertools.islice(itertools.cycle(range(len(shuffled))), n if shuffled else 0):
+        for optimum in itertools.islice(draws[index], PLACEMENT_TRIES):
+            if (candidate := shuffled[index].place(float(optimum), study, len(planned))) is not None:
+                seed = study.next_seed(candidate, planned)
+                why = f"{shuffled[index].name}: a posterior draw peaks here"
+                planned.append(
+                    PlannedTrial(candidate.learning_rate, candidate.batch_size, seed, why, candidate.seconds)
+                )
+                break
+    return planned
 
 
 def trial_noise(series: dict[str, Series], models: dict[str, TaskGP]) -> np.ndarray:

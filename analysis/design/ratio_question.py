@@ -103,13 +103,8 @@ class RatioQuestion(Question):
 
     def sampled_optima(self) -> list[SampledOptima]:
         """Each unsettled category's optimum (one a difference it is in leaves unsettled) in each posterior draw of
-        its curve; none for a category without one (`unfitted`)."""
-        fits = [self.fits[name] for name in self._unsettled_categories()]
-        return [
-            SampledOptima(f"{fit.name} optimum", fit.argmax_samples(), _placed_ratio)
-            for fit in fits
-            if fit.kind == "gp"
-        ]
+        its curve (`sampled_ratios`)."""
+        return sampled_ratios([self.fits[name] for name in self._unsettled_categories()])
 
     def _unsettled_categories(self) -> list[str]:
         """The categories whose optimum, or a difference they are in, is unsettled."""
@@ -157,6 +152,14 @@ class RatioQuestion(Question):
                 if (candidate := study.cheapest(x, rates)) is not None:
                     trials.append((candidate, f"{name} optimum", where))
         return trials
+
+
+def sampled_ratios(fits: Sequence[CurveFit]) -> list[SampledOptima]:
+    """Each fit's optimal ratio in each posterior draw of its curve, placed at the batch sizes in turn; none for a fit
+    without a curve."""
+    return [
+        SampledOptima(f"{fit.name} optimum", fit.argmax_samples(), _placed_ratio) for fit in fits if fit.kind == "gp"
+    ]
 
 
 def _placed_ratio(log10_ratio: float, study: Study, turn: int) -> Candidate | None:
