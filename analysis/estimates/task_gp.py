@@ -164,13 +164,16 @@ def joint_draw(
 
 def with_noise_variance(series: Series, models: dict[str, TaskGP]) -> pd.DataFrame:
     """The series' points with `variance`: the noise variance of their seed mean as the data state it (lm-eval's
-    stderr, the seeds' spread) plus the GP's nugget, the noise the fit found beyond it (in the series' units). A
-    stderr is a floor, never the whole noise: a fine-tuning seed's luck is in no stderr, and with one seed per point
-    only the fit's scatter about the curve shows it."""
+    stderr, the seeds' spread) plus the GP's nugget, the noise the fit found beyond it, as one run's: over a point's
+    seeds it averages down like the rest of a run's noise (in the series' units). A stderr is a floor, never the
+    whole noise: a fine-tuning seed's luck is in no stderr, and with one seed per point only the fit's scatter about
+    the curve shows it. Where seeds repeat, their spread is measured and the nugget is mostly the curve's lack of fit,
+    no noise of a point's mean: counting it whole at every seed mean would keep points that many seeds have measured
+    as uncertain as one run."""
     points = series.points
     beyond = {task: model.nugget_variance() for task, model in models.items() if task in series.tasks}
     found = points["task"].map(beyond).fillna(0.0) / points["task"].map(series.scales["spread"]) ** 2
-    return points.assign(variance=points["noise_variance"].fillna(0.0) + found)
+    return points.assign(variance=points["noise_variance"].fillna(0.0) + found / points["n_seeds"])
 
 
 def trial_correlation(models: list[TaskGP]) -> float:

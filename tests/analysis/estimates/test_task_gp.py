@@ -61,6 +61,21 @@ def test_with_noise_variance_is_the_stated_noise_plus_what_the_fit_found_beyond_
     np.testing.assert_allclose(by_task.get_group("unknown"), nugget["unknown"] / spread["unknown"] ** 2)
 
 
+def test_the_nugget_averages_down_over_a_points_seeds_like_a_runs_noise() -> None:
+    """The nugget is one run's noise beyond the stated: a mean of two seeds carries half of it, as it carries half of
+    each run's stated noise. Counted whole, a point many seeds have measured stays as uncertain as one run."""
+    table = planted_table({"t": PlantedTask("r", best_z=-4.5, noise=0.02)}, LEARNING_RATES, BATCH_SIZES, (0, 1))
+    two_seeds = table["seed"] == 1
+    table = pd.concat([table[~two_seeds], table[two_seeds & (table["batch_size"] == BATCH_SIZES[0])]])
+    series = _series(table)["t"]
+    models = {"t": fit_task_gp(series, ("x",))}
+    points = with_noise_variance(series, models)
+    assert set(points["n_seeds"]) == {1, 2}
+    np.testing.assert_allclose(
+        points["variance"], points["noise_variance"] + models["t"].nugget_variance() / points["n_seeds"]
+    )
+
+
 def _shared_trial_effect(table: pd.DataFrame, sd: float) -> pd.DataFrame:
     """Every task of a trial lifted by the same draw: a lucky seed."""
     effect = np.random.default_rng(3).normal(0, sd, table["trial_id"].nunique())
