@@ -10,8 +10,9 @@ designer may be tried on; the held-out set (seed HOLDOUT_SEED, or `--holdout-see
 
 From the same 3 × 3 one-seed pilot, a study goes on until the analysis gives both categories' optima a closed 95% CI
 at most `--target` decades wide, or MAX_TRIALS trials (pilot included) are spent:
-- designer: rounds of `plan_followup` (`sweeper plan --optima-only`; at most MAX_ROUNDS rounds), each round's trials
-  revealed in the order the plan lists them (one seed of every point before a second, most wanted first);
+- designer: rounds of `plan_followup` (`sweeper plan --optima-only`), as a user reruns `sweeper plan` until it plans
+  nothing, each round's trials revealed in the order the plan lists them (one seed of every point before a second,
+  most wanted first);
 - refinement: the grid refined, a row of learning rates between each pair, then a column of batch sizes (3 × 3,
   5 × 3, 5 × 5, 9 × 5, 9 × 9, 17 × 9 = MAX_TRIALS), each level's new trials revealed in a fixed random order;
 - posterior sampling (Thompson sampling for the optimum, as PS-BAX, arXiv 2410.20596): each round, for each
@@ -25,11 +26,11 @@ CHECK_EVERY trials and at the end of each round or level; once the target holds,
 finds the trial where it first holds (exact when it stays met within a block), and the study stops there. Trials
 are counted at that trial; a truth not reached within MAX_TRIALS counts as infinitely many.
 
-Per set, strategy (and shape): truths, how many reached the target, the trials they needed (median, IQR), the
-trials run, the median final width of the wider optimum, and the coverage of the final intervals (an open end holds
-a truth beyond it); per baseline, the truths on which the designer needed fewer trials, as many and more, with the
-sign test's p-value (`paired`). X = a baseline's median trials ÷ the designer's (inf when only the designer's is
-finite, nan when neither is). The last line is
+Per set, strategy (and shape): truths, how many reached the target, the trials they needed (median, IQR), the trials
+run, the rounds they ran in (median: each a sweep to launch and wait for), the median final width of the wider
+optimum, and the coverage of the final intervals (an open end holds a truth beyond it); per baseline, the truths on
+which the designer needed fewer trials, as many and more, with the sign test's p-value (`paired`). X = a baseline's
+median trials ÷ the designer's (inf when only the designer's is finite, nan when neither is). The last line is
 `holdout_X_refine=… holdout_X_sampling=… holdout_coverage=… dev_X_refine=…` (coverage: the designer's, on the
 held-out set).
 
@@ -75,7 +76,6 @@ BATCH_SIZES = (4, 8, 16, 32, 64)
 """The batch sizes the designer and posterior sampling may use: the pilot's and their geometric middles."""
 MAX_TRIALS = 153
 """A study stops here, pilot included (refinement's 17 × 9 level)."""
-MAX_ROUNDS = 8
 CHECK_EVERY = 4
 """Trials revealed between two runs of the analysis (then bisection finds the trial that met the target)."""
 STRATEGIES = ("designer", "refine", "sampling")
@@ -142,6 +142,8 @@ class Run:
     checked: int = 0
     """Trials revealed at the last check (the target not met there)."""
     fits: dict[str, CurveFit] = field(default_factory=dict)
+    rounds: int = 0
+    """Calls of `reveal`: the sweeps run after the pilot."""
     met_at: int | None = None
     """Trials (pilot included) at the first trial where the target held."""
 
@@ -168,6 +170,7 @@ class Run:
     def reveal(self, trials: list[tuple[float, int, int]]) -> None:
         """Score and add `trials` one at a time, up to MAX_TRIALS, checking every CHECK_EVERY and after the last;
         stop at the trial where the target first holds."""
+        self.rounds += 1
         for number, (rate, size, seed) in enumerate(trials[: MAX_TRIALS - self.n_trials], start=1):
             row = planted_table(self.truth.tasks, [rate], [size], (seed,), random_state=self.rng, **self.truth.options)
             self.revealed.append(row.query("status != 'baseline'"))
@@ -195,10 +198,8 @@ class Run:
 
 
 def designed(run: Run) -> None:
-    """Rounds of the designer, until the study is done, a plan is empty or MAX_ROUNDS are spent."""
-    for _ in range(MAX_ROUNDS):
-        if run.done:
-            break
+    """Rounds of the designer, until the study is done or a plan is empty."""
+    while not run.done:
         plan = plan_followup(
             load_results(run.table()),
             batch_sizes=BATCH_SIZES,
@@ -271,6 +272,7 @@ def run_truth(seed: int, index: int, target: float, strategies: tuple[str, ...] 
                 "reached": run.met_at is not None,
                 "trials": run.met_at if run.met_at is not None else np.inf,
                 "trials_run": run.n_trials,
+                "rounds": run.rounds,
                 "covered": [optima[name].contains(value) for name, value in truth.optima.items()],
                 "widths": [np.inf if one.is_open else round(one.high - one.low, 2) for one in optima.values()],
                 "seconds": time.process_time() - start,
@@ -283,7 +285,8 @@ def run_truth(seed: int, index: int, target: float, strategies: tuple[str, ...] 
 
 def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Per group: truths, how many reached the target, the trials they needed (median, IQR; inf when not reached),
-    the trials run, the median final width of the wider optimum, and the coverage of the final intervals."""
+    the trials run, the rounds run, the median final width of the wider optimum, and the coverage of the final
+    intervals."""
     rows = []
     for key, group in frame.groupby(by, sort=False):
         low, median, high = np.quantile(group["trials"], [0.25, 0.5, 0.75], method="inverted_cdf")
@@ -295,6 +298,7 @@ def summary(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
                 "median_trials": median,
                 "iqr_trials": f"{low:g}-{high:g}",
                 "trials_run": float(group["trials_run"].median()),
+                "rounds": float(group["rounds"].median()),
                 "final_width": float(np.median([max(widths) for widths in group["widths"]])),
                 "coverage": float(np.mean([one for flags in group["covered"] for one in flags])),
             }
