@@ -167,9 +167,9 @@ def with_noise_variance(series: Series, models: dict[str, TaskGP]) -> pd.DataFra
     stderr, the seeds' spread) plus the GP's nugget, the noise the fit found beyond it, as one run's: over a point's
     seeds it averages down like the rest of a run's noise (in the series' units). A stderr is a floor, never the
     whole noise: a fine-tuning seed's luck is in no stderr, and with one seed per point only the fit's scatter about
-    the curve shows it. Where seeds repeat, their spread is measured and the nugget is mostly the curve's lack of fit,
-    no noise of a point's mean: counting it whole at every seed mean would keep points that many seeds have measured
-    as uncertain as one run."""
+    the curve shows it. Where seeds repeat, their spread is measured and the nugget is mostly the curve's lack of fit;
+    counted as one run's noise it still errs wider than leaving it out, while counting it whole at every seed mean
+    would keep a point that many seeds have measured as uncertain as one run."""
     points = series.points
     beyond = {task: model.nugget_variance() for task, model in models.items() if task in series.tasks}
     found = points["task"].map(beyond).fillna(0.0) / points["task"].map(series.scales["spread"]) ** 2
