@@ -136,3 +136,17 @@ def test_a_grid_with_more_values_than_bins_is_coarsened_keeping_its_weighted_mea
     x = np.linspace(-5.5, -3.2, 7)
     query = np.column_stack([x, np.full(7, np.log10(8))])[:, : len(columns)]
     np.testing.assert_allclose(model.mean(query), truth.expected_score(10**x, np.ones(7)), atol=0.03)
+
+
+@pytest.mark.parametrize("width_above", [3.0, 1 / 3])
+def test_a_skewed_peak_falls_sharply_on_its_narrow_side(width_above: float) -> None:
+    """A peak three times as wide on one side as on the other: its narrow side counts as sharp in most draws, and its
+    wide side in none. The optimum's CI widens only on a side that counts as sharp (optimum.py), and a skewed peak's
+    truth lies on its sharp side of the estimate wherever the CI misses it."""
+    sides = []
+    for seed in range(4):
+        truth = PlantedTask("r", best_z=-4.5, width_above=width_above, curvature=0.15, worst=0.0, n_items=1000)
+        table = planted_table({"t": truth}, LEARNING_RATES, BATCH_SIZES, random_state=np.random.default_rng(seed))
+        sides.append(fit_task_gp(_series(table)["t"], ("x",)).sharp_sides())
+    narrow, wide = (0, 1) if width_above > 1 else (1, 0)
+    assert sum(side[narrow] for side in sides) >= 3 and not any(side[wide] for side in sides), sides
