@@ -141,8 +141,7 @@ def test_a_grid_with_more_values_than_bins_is_coarsened_keeping_its_weighted_mea
 @pytest.mark.parametrize("width_above", [3.0, 1 / 3])
 def test_a_skewed_peak_falls_sharply_on_its_narrow_side(width_above: float) -> None:
     """A peak three times as wide on one side as on the other: its narrow side counts as sharp in most draws, and its
-    wide side in none. The optimum's CI widens only on a side that counts as sharp (optimum.py), and a skewed peak's
-    truth lies on its sharp side of the estimate wherever the CI misses it."""
+    wide side in none: the optimum's CI widens only on a side that counts as sharp (optimum.py)."""
     sides = []
     for seed in range(4):
         truth = PlantedTask("r", best_z=-4.5, width_above=width_above, curvature=0.15, worst=0.0, n_items=1000)
