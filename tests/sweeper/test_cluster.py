@@ -1,6 +1,6 @@
-"""A real two-node Ray cluster on loopback, started once for the module: a two-worker trial spans both nodes, and a
-sweep survives losing the worker node mid-sweep (its trials are retried on the head) and ends with every trial
-accounted for."""
+"""A real two-node Ray cluster on loopback, started once for the module: a two-worker trial through the CLI spans
+both nodes and trains on the tokens of a one-worker trial, and a sweep survives losing the worker node mid-sweep
+(its trials are retried on the head) and ends with every trial accounted for."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ import ray
 import yaml
 from ray.cluster_utils import Cluster
 
+from contract.spec import spec_from_dict
+from contract.store import TrialStatus
 from tests.conftest import micro_spec_dict
+from trials.prepare import prepare_sweep
+from trials.trial import run_trial
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +50,17 @@ def _finished(run: Path) -> int:
         return 0
 
 
-def test_a_two_worker_trial_spans_the_two_nodes(tmp_path: Path, cluster: Cluster) -> None:
-    """One CPU per node and STRICT_SPREAD: the trial's two workers can only run one on each node."""
+def test_a_two_worker_trial_spans_the_two_nodes_and_consumes_a_one_worker_trials_tokens(
+    tmp_path: Path, cluster: Cluster
+) -> None:
+    """One CPU per node and STRICT_SPREAD: the trial's two workers can only run one on each node. The one-worker
+    trial it is held against is the same grid point trained by `run_trial` here, the function a one-worker sweep's
+    trial runs; the untrained model is scored on a worker of its own."""
     _with_a_worker(cluster)
     run = tmp_path / "run"
     raw = micro_spec_dict(run)
     raw["grid"] = {"learning_rate": [1.0e-3], "batch_size": [8]}
     raw["training"]["max_per_device_batch"] = 4
-    raw["evaluation"]["baseline"] = False
     raw["resources"] = {"cpus": 1, "workers": 2, "placement_strategy": "STRICT_SPREAD"}
     spec_path = tmp_path / "micro.yaml"
     spec_path.write_text(yaml.safe_dump(raw))
@@ -63,9 +70,16 @@ def test_a_two_worker_trial_spans_the_two_nodes(tmp_path: Path, cluster: Cluster
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    trial = pd.read_parquet(run / "results.parquet").iloc[0]
+    together = pd.read_parquet(run / "results.parquet")
+    trial = together[together.status != "baseline"].iloc[0]
     assert trial.status == "ok", trial.error
-    assert trial.world_size == 2 and trial.train_tokens > 0
+    assert trial.world_size == 2 and (trial.per_device_batch_size, trial.gradient_accumulation_steps) == (4, 1)
+    assert set(together.status) == {"ok", "baseline"}, "the untrained model is scored on a worker too"
+    assert together[together.status == "baseline"].score.notna().any()
+    one = spec_from_dict({**raw, "resources": {"cpus": 1}, "output_dir": str(tmp_path / "one")})
+    alone = run_trial(one, prepare_sweep(one), one.trial_params(1e-3, 8, 0), tmp_path / "one-trial")
+    assert alone.status is TrialStatus.OK and alone.params.world_size == 1
+    assert trial.train_tokens == alone.train_tokens > 0, "every token of the batch, counted over both workers"
 
 
 def test_sweep_on_two_nodes_survives_losing_the_worker(tmp_path: Path, cluster: Cluster) -> None:

@@ -1,30 +1,25 @@
 """Trials of several data-parallel workers on Ray Train (gloo on this CPU), through real Ray: the same optimizer
-step as one worker at the same effective batch (a LoRA adapter's too), a killed trial that resumes from its
-checkpoint, and a whole sweep that consumes the same tokens."""
+step as one worker at the same effective batch (a LoRA adapter's too), and a killed trial that resumes from its
+checkpoint. A whole two-worker sweep through the CLI runs in `test_cluster.py`, its workers on two nodes."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import ray
-import yaml
 from transformers import TrainerCallback
 
 from contract.spec import SweepSpec, TrialParams, spec_from_dict
-from contract.store import TrialStatus
 from sweeper.ray_train import _fit
 from tests.conftest import micro_spec_dict
 from trials.prepare import PreparedSweep, prepare_sweep
-from trials.trial import run_trial
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # Ray workers run this module's loop by value
 
@@ -88,25 +83,37 @@ def _trained_alone(tmp_path: Path, learning_rate: float, **training: Any) -> tup
     return two, prepared, alone
 
 
-@pytest.mark.parametrize(
-    ("optim", "learning_rate", "adapter"),
-    [("sgd", 0.5, {}), ("adamw_torch", 1e-3, {}), ("adamw_torch", 1e-2, {"training.lora": {"rank": 4}})],
-    ids=["sgd", "adamw", "adamw_lora"],
-)
-def test_two_workers_take_the_same_step_as_one_at_the_same_effective_batch(
-    tmp_path: Path, local_ray, optim: str, learning_rate: float, adapter: dict
-) -> None:
-    two, prepared, alone = _trained_alone(tmp_path, learning_rate, **{"training.optim": optim}, **adapter)
-    params = two.trial_params(learning_rate, 8, 0)
-    assert (params.per_device_batch_size, params.gradient_accumulation_steps, params.world_size) == (4, 1, 2)
-    assert TrialParams.make(learning_rate, 8, 0, 4) != params, "the same batch, split another way"
-    config = {"spec": two, "prepared": prepared, "params": params, "out": str(tmp_path / "two")}
-    together = _fit(two, _train_and_return_weights, config, 2, "equivalence")
-    assert together["tokens"] == alone["tokens"] > 0, "every token of the batch, counted over both workers"
-    moved = alone["moved"]
-    assert moved > 1e-3, "the steps must change the weights"
-    worst = max(np.abs(alone[name] - together[name]).max() for name in alone if name not in RECORDED)
-    assert worst < 1e-5 + 1e-4 * moved, f"max weight difference {worst:.2e} after moving {moved:.2e}"
+EQUIVALENCE_CASES = {
+    "sgd": (0.5, {"training.optim": "sgd"}),
+    "adamw": (1e-3, {"training.optim": "adamw_torch"}),
+    "adamw_lora": (1e-2, {"training.optim": "adamw_torch", "training.lora": {"rank": 4}}),
+}
+"""Plain SGD shows a gradient scaled wrong (Adam's step would hide it); AdamW its state; LoRA the adapter's step."""
+
+
+def _train_each_case(config: dict[str, Any]) -> dict[str, Any] | None:
+    """Every case's trial, one after another, in one worker group: rank 0 returns each case's weights by name."""
+    results = {name: _train_and_return_weights(case) for name, case in config["cases"].items()}
+    return None if None in results.values() else results
+
+
+def test_two_workers_take_the_same_step_as_one_at_the_same_effective_batch(tmp_path: Path, local_ray) -> None:
+    cases, alone = {}, {}
+    for name, (learning_rate, training) in EQUIVALENCE_CASES.items():
+        two, prepared, alone[name] = _trained_alone(tmp_path / name, learning_rate, **training)
+        params = two.trial_params(learning_rate, 8, 0)
+        assert (params.per_device_batch_size, params.gradient_accumulation_steps, params.world_size) == (4, 1, 2)
+        assert TrialParams.make(learning_rate, 8, 0, 4) != params, "the same batch, split another way"
+        cases[name] = {"spec": two, "prepared": prepared, "params": params, "out": str(tmp_path / name / "two")}
+    # One worker group trains the three cases: a Train run per case would start two workers per case.
+    trained = _fit(cases["sgd"]["spec"], _train_each_case, {"cases": cases}, 2, "equivalence")
+    for name, together in trained.items():
+        assert together["tokens"] == alone[name]["tokens"] > 0, f"{name}: every token, counted over both workers"
+        moved = alone[name]["moved"]
+        assert moved > 1e-3, f"{name}: the steps must change the weights"
+        worst = max(np.abs(alone[name][key] - together[key]).max() for key in alone[name] if key not in RECORDED)
+        assert worst < 1e-5 + 1e-4 * moved, f"{name}: max weight difference {worst:.2e} after moving {moved:.2e}"
+    assert set(trained) == set(EQUIVALENCE_CASES)
 
 
 def test_a_killed_two_worker_trial_resumes_from_its_checkpoint_and_ends_where_an_unbroken_run_does(
@@ -129,31 +136,3 @@ def test_a_killed_two_worker_trial_resumes_from_its_checkpoint_and_ends_where_an
 
 
 RECORDED = {"tokens", "steps", "seconds", "moved"}
-
-
-def _sweep_raw(tmp_path: Path, name: str, **changes: Any) -> dict[str, Any]:
-    return micro_spec_dict(tmp_path / name, **{"grid": {"learning_rate": [1e-3], "batch_size": [8]}, **changes})
-
-
-def test_a_two_worker_sweep_runs_through_the_cli_and_consumes_a_one_worker_trials_tokens(tmp_path: Path) -> None:
-    """The two-worker sweep through the real CLI and its own Ray; the one-worker trial it is held against is the same
-    grid point trained by `run_trial` here, the function a one-worker sweep's trial runs (its Ray start would only add
-    a minute)."""
-    raw = _sweep_raw(tmp_path, "two", resources={"cpus": 1, "workers": 2}, **{"training.max_per_device_batch": 4})
-    spec_path = tmp_path / "two.yaml"
-    spec_path.write_text(yaml.safe_dump(raw))
-    done = subprocess.run(
-        [sys.executable, "-m", "sweeper.cli", "run", str(spec_path), "--quiet", "--no-analyze"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "RAY_ADDRESS": ""},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    together = pd.read_parquet(tmp_path / "two" / "results.parquet")
-    one = spec_from_dict(_sweep_raw(tmp_path, "one", **{"evaluation.baseline": False}))
-    alone = run_trial(one, prepare_sweep(one), one.trial_params(1e-3, 8, 0), tmp_path / "one-trial")
-    assert alone.status is TrialStatus.OK and alone.params.world_size == 1
-    trial = together[together.status != "baseline"].iloc[0]
-    assert trial.status == "ok" and trial.world_size == 2
-    assert (trial.per_device_batch_size, trial.gradient_accumulation_steps) == (4, 1)
-    assert trial.train_tokens == alone.train_tokens > 0
-    assert set(together.status) == {"ok", "baseline"}, "the untrained model is scored on a worker too"
-    assert together[together.status == "baseline"].score.notna().any()
