@@ -107,13 +107,13 @@ def test_two_workers_take_the_same_step_as_one_at_the_same_effective_batch(tmp_p
         cases[name] = {"spec": two, "prepared": prepared, "params": params, "out": str(tmp_path / name / "two")}
     # One worker group trains the three cases: a Train run per case would start two workers per case.
     trained = _fit(cases["sgd"]["spec"], _train_each_case, {"cases": cases}, 2, "equivalence")
+    assert set(trained) == set(EQUIVALENCE_CASES)
     for name, together in trained.items():
         assert together["tokens"] == alone[name]["tokens"] > 0, f"{name}: every token, counted over both workers"
         moved = alone[name]["moved"]
         assert moved > 1e-3, f"{name}: the steps must change the weights"
         worst = max(np.abs(alone[name][key] - together[key]).max() for key in alone[name] if key not in RECORDED)
         assert worst < 1e-5 + 1e-4 * moved, f"{name}: max weight difference {worst:.2e} after moving {moved:.2e}"
-    assert set(trained) == set(EQUIVALENCE_CASES)
 
 
 def test_a_killed_two_worker_trial_resumes_from_its_checkpoint_and_ends_where_an_unbroken_run_does(
