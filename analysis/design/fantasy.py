@@ -3,15 +3,17 @@
 A GP's posterior covariance after new observations depends on where they are and on their noise, not on their
 values; what a follow-up does to an interval therefore depends on where its trials are, and the analysis itself can
 say it. Take a draw of every task's curve from the study's joint posterior under the task's most likely GP
-hyperparameters as a fantasy truth, score the planned trials on it with the tasks' noise (each task's run variance,
-and the trial effect the tasks share), and analyse the fantasy study exactly as the real one will be analysed: GP
-hyperparameters re-weighted by the new data, the tried-ratio rule, everything. The spread of the answers over a few
-fantasies is what the follow-up is predicted to do.
+hyperparameters as a fantasy truth, score the planned trials on it with the tasks' noise under that same setting
+(each task's run variance, its nugget among it, and the trial effect the tasks share), and analyse the fantasy study
+exactly as the real one will be analysed: GP hyperparameters re-weighted by the new data, the tried-ratio rule,
+everything. The spread of the answers over a few fantasies is what the follow-up is predicted to do.
 
 Why the most likely setting alone: a truth drawn under a setting the data barely allow (a short lengthscale) is
 rougher than anything the data show, and its fantasy study keeps wide CIs; drawn under every setting by its weight,
-fantasies foresee wider CIs than follow-ups then measure (benchmarks/RESULTS.md compares the two). The
-hyperparameters' uncertainty still counts where the real analysis counts it: in each fantasy study's analysis.
+fantasies foresee wider CIs than follow-ups then measure (benchmarks/RESULTS.md compares the two). The noise is that
+setting's too: the nugget averaged over every setting mixes in high nuggets that a one-seed pilot cannot rule out,
+and fantasies scored with it are noisier than the world their truths stand for. The hyperparameters' uncertainty
+still counts where the real analysis counts it: in each fantasy study's analysis.
 """
 
 from __future__ import annotations

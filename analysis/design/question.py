@@ -114,7 +114,8 @@ class Question:
         self.table, self.series, self.models, self.coords = table, series, models, coords
         self.categories, self.target_width, self.seed, self.tasks = categories, target_width, seed, list(models)
         self.signs = {task: float(series[task].scales.loc[task, "sign"]) for task in self.tasks}
-        self.noise = trial_noise(series, models)
+        self.noise = trial_noise(series, {task: model.at_top_setting() for task, model in models.items()})
+        """One trial's noise in a fantasy study: under each task's most likely setting, the one its truths come from."""
         self._truths: dict[int, dict[str, np.ndarray]] = {}
         """`fantasy_truths` by how many were drawn."""
 

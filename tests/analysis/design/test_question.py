@@ -1,6 +1,6 @@
 """What every question shares: new points split the gaps between tried ones into equal parts of at most a step, one
 trial's noise covariance over the tasks (run variances, the nugget where none is known, the trial effect they
-share), and fantasy truths drawn under each task's most likely setting."""
+share), and fantasy truths drawn, and scored with noise, under each task's most likely setting."""
 
 from __future__ import annotations
 
@@ -85,3 +85,15 @@ def test_fantasy_truths_come_from_the_most_likely_setting(study: pd.DataFrame) -
     only_rough = model.at_setting(rough)
     rough_truths = roughness(joint_draw([only_rough], question.coords, 24, np.random.default_rng(0))[task])
     assert fantasies.max() < np.median(rough_truths) / 10
+
+
+def test_fantasy_noise_is_the_noise_of_the_setting_its_truths_come_from(study: pd.DataFrame) -> None:
+    """Fantasy truths come from each task's most likely setting, so their scores get that setting's nugget. The
+    nugget averaged over every setting mixes in settings with a high nugget, which a one-seed pilot hardly tells
+    apart. Fantasy studies scored with it were noisier than the world their truths stand for, and foresaw wide CIs
+    where a few trials settled them."""
+    question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=1.0, seed=0)
+    ((task, model),) = question.models.items()
+    top = model.at_top_setting()
+    assert not np.isclose(model.nugget_variance(), top.nugget_variance()), "the two settings' noise differ here"
+    np.testing.assert_allclose(np.diag(question.noise), np.diag(trial_noise(question.series, {task: top})))
