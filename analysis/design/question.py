@@ -114,8 +114,7 @@ class Question:
         self.table, self.series, self.models, self.coords = table, series, models, coords
         self.categories, self.target_width, self.seed, self.tasks = categories, target_width, seed, list(models)
         self.signs = {task: float(series[task].scales.loc[task, "sign"]) for task in self.tasks}
-        self.noise = trial_noise(series, {task: model.at_top_setting() for task, model in models.items()})
-        """One trial's noise in a fantasy study: under each task's most likely setting, the one its truths come from."""
+        self.noise = trial_noise(series, self.fantasy_models)
         self._truths: dict[int, dict[str, np.ndarray]] = {}
         """`fantasy_truths` by how many were drawn."""
 
@@ -135,11 +134,16 @@ class Question:
             for name in self.names
         }
 
+    @property
+    def fantasy_models(self) -> dict[str, TaskGP]:
+        """Each task's GP at its most likely setting: fantasy truths are drawn under it, and scored with its noise."""
+        return {task: model.at_top_setting() for task, model in self.models.items()}
+
     def fantasy_truths(self, n_fantasies: int) -> dict[str, np.ndarray]:
         """Per task, `n_fantasies` curves on `coords` drawn jointly from the posterior under each task's most likely
         setting (fantasy.py says why that one alone), drawn once per question."""
         if n_fantasies not in self._truths:
-            models = [model.at_top_setting() for model in self.models.values()]
+            models = list(self.fantasy_models.values())
             draws = joint_draw(models, self.coords, n_fantasies, np.random.default_rng(self.seed))
             self._truths[n_fantasies] = {task: one[:n_fantasies] for task, one in draws.items()}
         return self._truths[n_fantasies]
