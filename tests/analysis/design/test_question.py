@@ -90,8 +90,7 @@ def test_fantasy_truths_come_from_the_most_likely_setting(study: pd.DataFrame) -
 def test_fantasy_noise_is_the_noise_of_the_setting_its_truths_come_from(study: pd.DataFrame) -> None:
     """Fantasy truths come from each task's most likely setting, so their scores get that setting's nugget. The
     nugget averaged over every setting mixes in settings with a high nugget, which a one-seed pilot hardly tells
-    apart. Fantasy studies scored with it were noisier than the world their truths stand for, and foresaw wide CIs
-    where a few trials settled them."""
+    apart, and would make fantasy studies noisier than the world their truths stand for."""
     question = RatioQuestion(study, ["reasoning"], contrasts=False, target_width=1.0, seed=0)
     ((task, model),) = question.models.items()
     top = model.at_top_setting()
