@@ -1,13 +1,13 @@
 """Calibration of the analysis' intervals: plant a known optimum, draw many tables, count how often the 95% CI
 holds it.
 
-Every table comes from `analysis.synthetic` with lm-eval-like binomial noise (each task scored on 200, 500 or
-1000 items). Cases cross a shape (symmetric; skewed: widths 3× apart; flat-topped; a cliff past the optimum with
+Every table comes from `analysis.synthetic` with lm-eval-like binomial noise (each task scored on 200, 500 or 1000
+items). Cases cross a shape (symmetric; skewed: widths 3× apart; flat-topped; a cliff past the optimum with
 divergence just beyond; the truth beyond the grid's edge; divergence above a learning rate at every batch size, as
-Adam's follows the learning rate; two categories 0, 0.5 and 1 decade apart) with a grid (7 lr × 5 bs, and the demo's
-3 × 3) and 1 or 2 seeds. On 7 × 5 the symmetric, skewed, cliff and lr-divergence shapes are also drawn with seed
-noise, 1× and 2× the eval noise's sd at the peak (half of its variance shared by the trial's tasks), which no stderr
-reports. Shape tables hold two tasks of one category; category tables
+Adam's follows the learning rate; that divergence past a cliff; two categories 0, 0.5 and 1 decade apart) with a
+grid (7 lr × 5 bs, and the demo's 3 × 3) and 1 or 2 seeds. On 7 × 5 the symmetric, skewed, cliff and both
+lr-divergence shapes are also drawn with seed noise, 1× and 2× the eval noise's sd at the peak (half of its variance
+shared by the trial's tasks), which no stderr reports. Shape tables hold two tasks of one category; category tables
 two tasks per category. Study cases plant conditions, each its own table of two tasks of one category fitted on its
 own (as `analyze` does for a study): two conditions whose optima lie 0, 0.5 and 1 decade apart (the shift's CI,
 estimates/shifts.py), and three model sizes (135M, 360M, 1.7B) whose optima follow a random power law in
@@ -57,9 +57,9 @@ GRIDS = {
     "7x5": (np.geomspace(1e-5, 1e-2, 7), (4, 8, 16, 32, 64)),
     "3x3": ((3e-4, 1e-3, 3e-3), (4, 16, 64)),
 }
-SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "beyond edge", "lr divergence")
+SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "beyond edge", "lr divergence", "cliff, lr divergence")
 SEED_NOISE = (1.0, 2.0)
-SEED_NOISE_SHAPES = ("symmetric", "skewed", "cliff", "lr divergence")
+SEED_NOISE_SHAPES = ("symmetric", "skewed", "cliff", "lr divergence", "cliff, lr divergence")
 """Seed-noise cases (7 x 5): these shapes with seed noise of 1x and 2x the eval noise's sd, in no stderr."""
 SEPARATIONS = (0.0, 0.5, 1.0)
 SIZES = (1.35e8, 3.6e8, 1.7e9)
@@ -203,17 +203,20 @@ def shaped(
     """`tasks` with the case's peak (skewed: widths 3x apart; flat-topped; a cliff; any other shape as they are),
     and where runs diverge: for a cliff above an lr/bs 0.15-0.5 decades past `best`; for `lr divergence` (Adam's,
     which follows the learning rate) above the learning rate 0.15-0.5 decades past the optimum's at the grid's
-    middle batch size, whatever the batch size (so below the optimal ratio at the largest ones); else never."""
+    middle batch size, whatever the batch size (so below the optimal ratio at the largest ones); else never.
+    `cliff, lr divergence` is both: a cliff in lr/bs whose runs diverge by the learning rate, so the frontier in
+    lr/bs no longer tells where the cliff lies."""
     shape = case.shape
     if shape == "skewed":
         width = 3.0 if rng.random() < 0.5 else 1 / 3
         return {name: replace(one, width_above=width) for name, one in tasks.items()}, {}
     if shape == "flat-topped":
         return {name: replace(one, power=4.0) for name, one in tasks.items()}, {}
-    if shape == "cliff":
+    if shape.startswith("cliff"):
         tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0)) for name, one in tasks.items()}
+    if shape == "cliff":
         return tasks, {"diverge_above": 10 ** (best + rng.uniform(0.15, 0.5))}
-    if shape == "lr divergence":
+    if shape.endswith("lr divergence"):
         middle = float(np.median(GRIDS[case.grid][1]))
         return tasks, {"diverge_above_lr": 10 ** (best + np.log10(middle) + rng.uniform(0.15, 0.5))}
     return tasks, {}

@@ -62,6 +62,20 @@ class DivergenceFrontier:
         lower_ratio = diverged["lr_bs_ratio"].astype(float) <= learning_rate / batch_size * slack
         return bool((lower_rate & lower_ratio).any())
 
+    def follows_ratio(self) -> bool:
+        """Whether the divergences may follow lr/bs: no run diverged at a higher learning rate and a lower lr/bs
+        (each beyond ROUNDING) than a run that trained, which only divergence that follows the learning rate
+        explains (Adam's, mostly). Only where they may does the frontier mark where along lr/bs quality nears a
+        collapse, and a cliff may hide between the last ratio that trained and the first that diverged
+        (optimum.py widens there). A run that diverged where a lower ratio and a higher learning rate trained fits
+        neither rule (chance near a threshold) and leaves the answer at yes."""
+        slack = 1 + ROUNDING
+        diverged = self.diverged[["learning_rate", "lr_bs_ratio"]].to_numpy(dtype=float)
+        trained = self.trials.loc[self.trials["status"] == "ok", ["learning_rate", "lr_bs_ratio"]].to_numpy(float)
+        higher_rate = diverged[:, None, 0] > trained[None, :, 0] * slack
+        lower_ratio = diverged[:, None, 1] * slack < trained[None, :, 1]
+        return not bool((higher_rate & lower_ratio).any())
+
     def ratio_edge(self, log10_ratio_high: float) -> str:
         """What ends a range of ratios at `log10_ratio_high`: FRONTIER when a trial above it diverged."""
         return FRONTIER if bool((self.diverged["log10_ratio"] > log10_ratio_high + 1e-9).any()) else GRID_EDGE

@@ -89,6 +89,24 @@ def test_an_optimum_pressed_against_divergence_is_open_at_the_frontier() -> None
     assert fit.x_range[1] < -3.9
 
 
+@pytest.mark.parametrize(("divergence", "widened"), [("diverge_above_lr", False), ("diverge_above", True)])
+def test_only_divergence_that_follows_the_ratio_widens_the_ci_at_the_frontier(divergence: str, widened: bool) -> None:
+    """Runs diverge 0.7 decades past the optimum: above a learning rate at every batch size (Adam's; past the optimum
+    at batch size 16), or above an lr/bs. Both end the range of ratios at the frontier. Only a frontier in lr/bs
+    says where along it a cliff may hide, so only there does the CI's high end reach past the last tried ratio
+    that may have scored best; under the learning rate's divergence the optimum is the one the trained runs give
+    alone."""
+    threshold = {"diverge_above_lr": 10 ** (-4.5 + np.log10(16) + 0.7), "diverge_above": 10 ** (-4.5 + 0.7)}
+    table = planted_table(
+        {"t": PlantedTask("r", best_z=-4.5, n_items=500)}, LEARNING_RATES, BATCH_SIZES, random_state=0,
+        **{divergence: threshold[divergence]},
+    )  # fmt: skip
+    fit, trained = fits_of(table)["t"], fits_of(table[table["status"] != "diverged"])["t"]
+    assert fit.high_edge == FRONTIER and trained.high_edge == GRID_EDGE
+    assert fit.optimum.low == trained.optimum.low and fit.optimum.contains(-4.5)
+    assert bool(fit.optimum.high > trained.optimum.high + 0.2) == widened, (fit.optimum, trained.optimum)
+
+
 def test_a_valley_has_no_located_optimum_inside() -> None:
     valley = PlantedTask("r", best_z=-4.5, curvature=-0.1)
     fit = fits_of(planted_table({"t": valley}, LEARNING_RATES, BATCH_SIZES))["t"]

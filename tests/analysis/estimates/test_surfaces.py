@@ -45,6 +45,20 @@ def test_each_batch_sizes_learning_rates_end_at_the_grid_or_where_higher_ones_di
     assert inside.sum() >= 2
 
 
+def test_divergence_that_follows_the_learning_rate_widens_no_batch_sizes_ci() -> None:
+    """Runs diverge above one learning rate at every batch size (Adam's), so each batch size's learning rates end
+    at the frontier, which marks no place on the ratio axis: every optimal lr is the one the trained runs give
+    alone (the cliff widening, optimum.py, is for divergence that follows lr/bs; frontier.py's `follows_ratio`)."""
+    tasks = {"t": PlantedTask("a", best_z=-4.5, n_items=1000)}
+    table = planted_table(tasks, LEARNING_RATES, [4, 16, 64], random_state=1, diverge_above_lr=10**-2.6)
+    rows = []
+    for kept in (table, table[table["status"] != "diverged"]):
+        surfaces = fit_surfaces(build_series(load_results(kept)), np.random.default_rng(0))
+        rows.append(optimal_lr_table(surfaces).set_index(["name", "batch_size"]).loc["t"])
+    assert set(rows[0]["high_edge"]) == {FRONTIER} and set(rows[1]["high_edge"]) == {GRID_EDGE}
+    assert np.allclose(rows[0][["ci_low", "ci_high"]], rows[1][["ci_low", "ci_high"]])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_the_optimal_lr_at_each_batch_size_holds_the_truth_at_a_cliff(seed: int) -> None:
     """Past the optimum the score falls off a cliff and the runs just beyond diverge: a smooth surface peaks too early
