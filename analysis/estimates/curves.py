@@ -140,7 +140,7 @@ def _fit(
             "hyperparameters": model.top_setting(),
         }
     high_edge = series.frontier.ratio_edge(x_high)
-    at_frontier = high_edge == FRONTIER and series.frontier.follows_ratio()
+    at_frontier = high_edge == FRONTIER and series.frontier.follows_ratio
     widen = widened_sides([models[task].sharp_sides() for task in members], at_frontier)
     tried = BestTried.of(with_noise_variance(series, models), correlation) if any(widen) else None
     return CurveFit(

@@ -13,6 +13,7 @@ of these; its `table` is divergence_frontier.csv.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -62,13 +63,15 @@ class DivergenceFrontier:
         lower_ratio = diverged["lr_bs_ratio"].astype(float) <= learning_rate / batch_size * slack
         return bool((lower_rate & lower_ratio).any())
 
+    @cached_property
     def follows_ratio(self) -> bool:
         """Whether the divergences may follow lr/bs: no run diverged at a higher learning rate and a lower lr/bs
         (each beyond ROUNDING) than a run that trained, which only divergence that follows the learning rate
         explains (Adam's, mostly). Only where they may does the frontier mark where along lr/bs quality nears a
         collapse, and a cliff may hide between the last ratio that trained and the first that diverged
         (optimum.py widens there). A run that diverged where a lower ratio and a higher learning rate trained fits
-        neither rule (chance near a threshold) and leaves the answer at yes."""
+        neither rule (chance near a threshold) and leaves the answer at yes. Read once per study, asked by every
+        fit."""
         slack = 1 + ROUNDING
         diverged = self.diverged[["learning_rate", "lr_bs_ratio"]].to_numpy(dtype=float)
         trained = self.trials.loc[self.trials["status"] == "ok", ["learning_rate", "lr_bs_ratio"]].to_numpy(float)

@@ -147,7 +147,7 @@ def _surface_fit(
         ridge.append(best)
         edge = series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1])
         at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
-        widen = widened_sides(sharp, edge == FRONTIER and series.frontier.follows_ratio())
+        widen = widened_sides(sharp, edge == FRONTIER and series.frontier.follows_ratio)
         tried = BestTried.of(at_batch, correlation) if any(widen) else None
         intervals.append(locate_optimum(best, lrs, tried, widen))
         edges.append(edge)

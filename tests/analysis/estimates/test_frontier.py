@@ -58,7 +58,7 @@ def test_a_study_where_nothing_diverged_has_no_frontier() -> None:
     frontier = _frontier({key: "ok" for key in HAND_MADE})
     assert frontier.lowest_log10_ratio() == np.inf
     assert frontier.ratio_edge(-10.0) == GRID_EDGE and frontier.learning_rate_edge(np.log10(8), -10.0) == GRID_EDGE
-    assert frontier.follows_ratio()
+    assert frontier.follows_ratio
     table = frontier.table().set_index("batch_size")
     assert (table["n_diverged"] == 0).all() and table["frontier_lr_bs_ratio"].isna().all()
     assert table.loc[8, "largest_stable_lr_bs_ratio"] == pytest.approx(1e-2 / 8)
@@ -68,8 +68,8 @@ def test_divergence_follows_the_ratio_until_a_higher_lr_diverges_at_a_lower_rati
     grid = [(lr, bs) for lr in (1e-4, 1e-3, 1e-2) for bs in (4, 64)]
     by_ratio = _frontier({(lr, bs): "diverged" if lr / bs > 1e-4 else "ok" for lr, bs in grid})
     by_rate = _frontier({(lr, bs): "diverged" if lr > 2e-3 else "ok" for lr, bs in grid})
-    assert by_ratio.follows_ratio()
-    assert not by_rate.follows_ratio(), "1e-2 diverged at bs 64 (lr/bs 1.6e-4), 1e-3 trained at bs 4 (2.5e-4)"
-    assert _frontier(HAND_MADE).follows_ratio(), "1e-3 diverged at bs 32 and trained at bs 8: neither rule explains it"
+    assert by_ratio.follows_ratio
+    assert not by_rate.follows_ratio, "1e-2 diverged at bs 64 (lr/bs 1.6e-4), 1e-3 trained at bs 4 (2.5e-4)"
+    assert _frontier(HAND_MADE).follows_ratio, "1e-3 diverged at bs 32 and trained at bs 8: neither rule explains it"
     rounded = _frontier({(1e-3, 4): "ok", (1.001e-3 * 16, 64): "diverged"})
-    assert rounded.follows_ratio(), "a ratio 0.1% lower is the same ratio, rounded"
+    assert rounded.follows_ratio, "a ratio 0.1% lower is the same ratio, rounded"
