@@ -6,8 +6,9 @@ frontier), a batch size's learning rates may end where higher ones diverged, and
 that a divergence predicts will diverge. Divergence is modelled over (lr, bs), not over lr/bs alone: with Adam it
 mostly follows the learning rate, with SGD the ratio, so a point is predicted to diverge where both agree (a trial
 diverged at a learning rate and a ratio no higher than its own). A ratio above the lowest one that diverged stays
-open at learning rates below every divergence. `DivergenceFrontier` keeps the study's trials once and answers each
-of these; its `table` is divergence_frontier.csv.
+open at learning rates below every divergence. Only a frontier that may follow lr/bs marks a place on the ratio axis
+where a cliff may hide (`follows_ratio`, asked before an optimum's CI widens there). `DivergenceFrontier` keeps the
+study's trials once and answers each of these; its `table` is divergence_frontier.csv.
 """
 
 from __future__ import annotations

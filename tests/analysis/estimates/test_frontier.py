@@ -71,5 +71,5 @@ def test_divergence_follows_the_ratio_until_a_higher_lr_diverges_at_a_lower_rati
     assert by_ratio.follows_ratio
     assert not by_rate.follows_ratio, "1e-2 diverged at bs 64 (lr/bs 1.6e-4), 1e-3 trained at bs 4 (2.5e-4)"
     assert _frontier(HAND_MADE).follows_ratio, "1e-3 diverged at bs 32 and trained at bs 8: neither rule explains it"
-    rounded = _frontier({(1e-3, 4): "ok", (1.001e-3 * 16, 64): "diverged"})
+    rounded = _frontier({(1e-3, 4): "ok", (0.999e-3 * 16, 64): "diverged"})
     assert rounded.follows_ratio, "a ratio 0.1% lower is the same ratio, rounded"
