@@ -42,6 +42,9 @@ class PlantedTask:
     """Width of the peak above the optimum relative to below: 1/3 falls three times faster above."""
     cliff: float = 0.0
     """> 0: above the optimum the score falls linearly by this much per decade instead (a cliff when large)."""
+    cliff_above_lr: float = np.inf
+    """Finite (with `cliff`): the cliff follows the learning rate instead: above this rate the score falls by `cliff`
+    per decade of lr at every batch size, as Adam's runs degrade by the learning rate before they diverge."""
     worst: float | None = None
     """The score a broken run sinks to (chance level); None: no bound."""
     noise: float = 0.01
@@ -66,7 +69,9 @@ class PlantedTask:
         distance = np.log10(learning_rate) - self.optimal_log10_lr(np.asarray(batch_size, dtype=float))
         scaled = np.abs(np.where(distance > 0, distance / self.width_above, distance))
         loss = self.curvature * scaled**self.power
-        if self.cliff:
+        if self.cliff and np.isfinite(self.cliff_above_lr):
+            loss = loss + self.cliff * np.maximum(np.log10(learning_rate / self.cliff_above_lr), 0.0)
+        elif self.cliff:
             loss = np.where(distance > 0, self.cliff * distance, loss)
         direction = 1.0 if self.higher_is_better else -1.0
         score = self.peak - direction * loss

@@ -4,14 +4,15 @@ holds it.
 Every table comes from `analysis.synthetic` with lm-eval-like binomial noise (each task scored on 200, 500 or 1000
 items). Cases cross a shape (symmetric; skewed: widths 3× apart; flat-topped; a cliff past the optimum with
 divergence just beyond; the truth beyond the grid's edge; divergence above a learning rate at every batch size, as
-Adam's follows the learning rate; that divergence past a cliff; two categories 0, 0.5 and 1 decade apart) with a
-grid (7 lr × 5 bs, and the demo's 3 × 3) and 1 or 2 seeds. On 7 × 5 the symmetric, skewed, cliff and both
-lr-divergence shapes are also drawn with seed noise, 1× and 2× the eval noise's sd at the peak (half of its variance
-shared by the trial's tasks), which no stderr reports. Shape tables hold two tasks of one category; category tables
-two tasks per category. Study cases plant conditions, each its own table of two tasks of one category fitted on its
-own (as `analyze` does for a study): two conditions whose optima lie 0, 0.5 and 1 decade apart (the shift's CI,
-estimates/shifts.py), and three model sizes (135M, 360M, 1.7B) whose optima follow a random power law in
-parameters (slope -1 to 0.5 decades per decade: the size law's slope CI).
+Adam's follows the learning rate; that divergence past a cliff in lr/bs, or just above a cliff in the learning rate
+(scored per batch size only, as no ratio is best at every batch size there); two categories 0, 0.5 and 1 decade
+apart) with a grid (7 lr × 5 bs, and the demo's 3 × 3) and 1 or 2 seeds. On 7 × 5 the symmetric, skewed, cliff and
+the three lr-divergence shapes are also drawn with seed noise, 1× and 2× the eval noise's sd at the peak (half of
+its variance shared by the trial's tasks), which no stderr reports. Shape tables hold two tasks of one category;
+category tables two tasks per category. Study cases plant conditions, each its own table of two tasks of one
+category fitted on its own (as `analyze` does for a study): two conditions whose optima lie 0, 0.5 and 1 decade
+apart (the shift's CI, estimates/shifts.py), and three model sizes (135M, 360M, 1.7B) whose optima follow a random
+power law in parameters (slope -1 to 0.5 decades per decade: the size law's slope CI).
 
 The truth is the argmax of the expected score over x = log10(lr/bs), and at each batch size over log10 lr (levels
 `task lr@bs`, `category lr@bs`: the optimal learning rate per batch size). An interval open at a bound (it reaches the
@@ -57,10 +58,15 @@ GRIDS = {
     "7x5": (np.geomspace(1e-5, 1e-2, 7), (4, 8, 16, 32, 64)),
     "3x3": ((3e-4, 1e-3, 3e-3), (4, 16, 64)),
 }
-SHAPES = ("symmetric", "skewed", "flat-topped", "cliff", "beyond edge", "lr divergence", "cliff, lr divergence")
+SHAPES = (
+    "symmetric", "skewed", "flat-topped", "cliff", "beyond edge", "lr divergence", "cliff, lr divergence", "lr cliff",
+)  # fmt: skip
 SEED_NOISE = (1.0, 2.0)
-SEED_NOISE_SHAPES = ("symmetric", "skewed", "cliff", "lr divergence", "cliff, lr divergence")
+SEED_NOISE_SHAPES = ("symmetric", "skewed", "cliff", "lr divergence", "cliff, lr divergence", "lr cliff")
 """Seed-noise cases (7 x 5): these shapes with seed noise of 1x and 2x the eval noise's sd, in no stderr."""
+PER_BATCH_SIZE_ONLY = ("lr cliff",)
+"""Shapes whose score does not follow lr/bs: no ratio is best at every batch size, so only the optimal lr per batch
+size has a truth to hold."""
 SEPARATIONS = (0.0, 0.5, 1.0)
 SIZES = (1.35e8, 3.6e8, 1.7e9)
 """The study cases' model sizes: SmolLM2's three."""
@@ -205,7 +211,8 @@ def shaped(
     which follows the learning rate) above the learning rate 0.15-0.5 decades past the optimum's at the grid's
     middle batch size, whatever the batch size (so below the optimal ratio at the largest ones); else never.
     `cliff, lr divergence` is both: a cliff in lr/bs whose runs diverge by the learning rate, so the frontier in
-    lr/bs no longer tells where the cliff lies."""
+    lr/bs no longer tells where the cliff lies. `lr cliff`: that divergence, and 0.1-0.3 decades below it the score
+    falls 1-2 per decade of lr at every batch size (Adam's runs degrade before they diverge)."""
     shape = case.shape
     if shape == "skewed":
         width = 3.0 if rng.random() < 0.5 else 1 / 3
@@ -219,6 +226,12 @@ def shaped(
     if shape.endswith("lr divergence"):
         middle = float(np.median(GRIDS[case.grid][1]))
         return tasks, {"diverge_above_lr": 10 ** (best + np.log10(middle) + rng.uniform(0.15, 0.5))}
+    if shape == "lr cliff":
+        middle = float(np.median(GRIDS[case.grid][1]))
+        diverge = 10 ** (best + np.log10(middle) + rng.uniform(0.15, 0.5))
+        falls = diverge / 10 ** rng.uniform(0.1, 0.3)
+        tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0), cliff_above_lr=falls) for name, one in tasks.items()}
+        return tasks, {"diverge_above_lr": diverge}
     return tasks, {}
 
 
@@ -245,6 +258,8 @@ def run_tables(case: Case, first: int, count: int) -> tuple[list[dict], list[dic
         table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], random_state=rng, **options)
         found, contrast = estimate(table, seed=index)
         for row in found.itertuples():
+            if case.shape in PER_BATCH_SIZE_ONLY and np.isnan(row.batch_size):
+                continue
             members = [one for name, one in tasks.items() if name == row.name or one.category == row.name]
             truth = true_optimum(members, row.batch_size)
             covered = (row.ci_low <= truth or row.low_open) and (truth <= row.ci_high or row.high_open)

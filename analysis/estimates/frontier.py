@@ -7,8 +7,8 @@ that a divergence predicts will diverge. Divergence is modelled over (lr, bs), n
 mostly follows the learning rate, with SGD the ratio, so a point is predicted to diverge where both agree (a trial
 diverged at a learning rate and a ratio no higher than its own). A ratio above the lowest one that diverged stays
 open at learning rates below every divergence. Only a frontier that may follow lr/bs marks a place on the ratio axis
-where a cliff may hide (`follows_ratio`, asked before an optimum's CI widens there). `DivergenceFrontier` keeps the
-study's trials once and answers each of these; its `table` is divergence_frontier.csv.
+where a cliff may hide (`follows_ratio`, asked before the ratio optimum's CI widens there). `DivergenceFrontier`
+keeps the study's trials once and answers each of these; its `table` is divergence_frontier.csv.
 """
 
 from __future__ import annotations

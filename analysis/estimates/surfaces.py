@@ -1,15 +1,18 @@
 """Score over (log10 lr, log10 bs): a GP per task over x = log10(lr/bs) and log10 bs (task_gp.py), all tasks drawn
 jointly, a category pooling its tasks' surfaces (`Series.pooled`), as for the ratio curves.
 
-From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at that
-batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (where higher
-learning rates diverged at that batch size, or a member task's peak falls sharply, that side reaches the tried
-learning rate beyond those that may have scored best, so a cliff does not make it sure of a peak placed too early),
-open where it reaches the lowest or highest learning rate scored there. Where a peak falls sharply is read from the
-task's ratio fit, the evidence the ratio optimum widens on: its warps are richer than the surface's (which has only
-the high end's stretch a cliff needs), so the two optima cannot disagree on a skew. And the posterior mean surface on
-a fine grid, for the paper's contour figure. The kernel's coordinates are the ratio and the batch size, so a long
-batch-size lengthscale is ratio invariance and the data decide how far from it they are.
+From it: for each batch size of the grid, the optimal learning rate (the argmax over the learning rates tried at
+that batch size, per posterior sample) with its CI by optimum.py's rule, the same as the ratio optimum's (where
+higher learning rates diverged at that batch size, or a member task's peak falls sharply, that side reaches the
+tried learning rate beyond those that may have scored best, so a cliff does not make it sure of a peak placed too
+early), open where it reaches the lowest or highest learning rate scored there. Unlike the ratio optimum's, this
+widening at the frontier holds whatever divergence follows: a batch size's frontier is a place on its own
+learning-rate axis, and Adam's runs can degrade sharply just below the learning rate at which they diverge. Where a
+peak falls sharply is read from the task's ratio fit, the evidence the ratio optimum widens on: its warps are richer
+than the surface's (which has only the high end's stretch a cliff needs), so the two optima cannot disagree on a
+skew. And the posterior mean surface on a fine grid, for the paper's contour figure. The kernel's coordinates are
+the ratio and the batch size, so a long batch-size lengthscale is ratio invariance and the data decide how far from
+it they are.
 """
 
 from __future__ import annotations
@@ -147,7 +150,7 @@ def _surface_fit(
         ridge.append(best)
         edge = series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1])
         at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
-        widen = widened_sides(sharp, edge == FRONTIER and series.frontier.follows_ratio)
+        widen = widened_sides(sharp, edge == FRONTIER)
         tried = BestTried.of(at_batch, correlation) if any(widen) else None
         intervals.append(locate_optimum(best, lrs, tried, widen))
         edges.append(edge)
