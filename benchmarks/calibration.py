@@ -64,6 +64,8 @@ SHAPES = (
 SEED_NOISE = (1.0, 2.0)
 SEED_NOISE_SHAPES = ("symmetric", "skewed", "cliff", "lr divergence", "cliff, lr divergence", "lr cliff")
 """Seed-noise cases (7 x 5): these shapes with seed noise of 1x and 2x the eval noise's sd, in no stderr."""
+LR_DIVERGENCE_SHAPES = ("lr divergence", "cliff, lr divergence", "lr cliff")
+"""Shapes whose runs diverge above one learning rate at every batch size (Adam's)."""
 PER_BATCH_SIZE_ONLY = ("lr cliff",)
 """Shapes whose score does not follow lr/bs: no ratio is best at every batch size, so only the optimal lr per batch
 size has a truth to hold."""
@@ -223,16 +225,14 @@ def shaped(
         tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0)) for name, one in tasks.items()}
     if shape == "cliff":
         return tasks, {"diverge_above": 10 ** (best + rng.uniform(0.15, 0.5))}
-    if shape.endswith("lr divergence"):
-        middle = float(np.median(GRIDS[case.grid][1]))
-        return tasks, {"diverge_above_lr": 10 ** (best + np.log10(middle) + rng.uniform(0.15, 0.5))}
+    if shape not in LR_DIVERGENCE_SHAPES:
+        return tasks, {}
+    middle = float(np.median(GRIDS[case.grid][1]))
+    diverge = 10 ** (best + np.log10(middle) + rng.uniform(0.15, 0.5))
     if shape == "lr cliff":
-        middle = float(np.median(GRIDS[case.grid][1]))
-        diverge = 10 ** (best + np.log10(middle) + rng.uniform(0.15, 0.5))
         falls = diverge / 10 ** rng.uniform(0.1, 0.3)
         tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0), cliff_above_lr=falls) for name, one in tasks.items()}
-        return tasks, {"diverge_above_lr": diverge}
-    return tasks, {}
+    return tasks, {"diverge_above_lr": diverge}
 
 
 def true_optimum(tasks: list[PlantedTask], batch_size: float = np.nan) -> float:
