@@ -12,8 +12,10 @@ the sqrt law, and neither ratio can show its fall. Each law is fitted by weighte
 variance of each batch size's optimal log10 lr) to every posterior sample of the optimal learning rates, so its
 parameters' CIs carry the optimum's uncertainty. B_NOISE is profiled over a range SPAN decades beyond the grid's
 batch sizes on each side; a CI that reaches that range's end is open (the peak lies where the grid shows
-nothing). Laws are compared by leave-one-out CV over batch sizes (of the median optimal learning rates) with the
-one-standard-error rule: the surge, with two parameters, must earn its place.
+nothing). Laws are compared by leave-one-out CV over batch sizes (of the median optimal learning rates) as the
+invariants are (`invariants.chosen_models`): the surge, with two parameters, must earn its place by the
+one-standard-error rule, and linear and sqrt, equally simple, are both chosen until one beats the other by more than
+`invariants.TIE_Z` standard errors.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimates.intervals import Interval
-from analysis.estimates.invariants import choose_by_one_standard_error
+from analysis.estimates.invariants import chosen_models
 from analysis.estimates.surfaces import SurfaceFit
 
 SLOPES = {"linear": 1.0, "sqrt": 0.5}
@@ -72,7 +74,7 @@ def _fit_laws(surface: SurfaceFit) -> list[dict]:
     }
     loo = {law: _loo(log10_bs, median, weights, law, b_noise_range) for law in [*SLOPES, SURGE]}
     usable = {law: residuals for law, residuals in loo.items() if np.isfinite(residuals).all()}
-    chosen = choose_by_one_standard_error(usable, SURGE)
+    chosen = chosen_models(usable, SURGE)
     rows = []
     for law, residuals in loo.items():
         if law == SURGE and len(log10_bs) < 3:
@@ -84,7 +86,7 @@ def _fit_laws(surface: SurfaceFit) -> list[dict]:
         else:
             fitted = _coefficient(10 ** _intercept(ridge - SLOPES[law] * log10_bs, weights))
         rows.append(
-            {**common, "law": law, **fitted, "cv_rmse": float(np.sqrt(np.mean(residuals**2))), "chosen": law == chosen}
+            {**common, "law": law, **fitted, "cv_rmse": float(np.sqrt(np.mean(residuals**2))), "chosen": law in chosen}
         )
     return rows
 

@@ -1,11 +1,16 @@
 """Which invariant explains the scores: lr/bs, lr/sqrt(bs), or lr and bs separately; and the free exponent α.
 
-With z = log10(lr) - α·log10(bs), score is modelled as a quadratic in z (plus task offsets for a category): α = 1
-is lr/bs (SmolTulu), α = 0.5 is lr/sqrt(bs) (Adam square-root scaling). `separate` is the full quadratic
-surface in log10(lr), log10(bs) with interaction, which contains both. Models are compared by leave-one-out CV
-RMSE over grid points and by AIC. `chosen` is the invariant with the lower CV RMSE, unless `separate` beats it
-by more than one standard error of the paired LOO differences (the one-standard-error rule: prefer the simpler
-model the data cannot reject) and by at least 5% of its CV RMSE (a difference worth acting on).
+With z = log10(lr) - α·log10(bs), score is modelled as a quadratic in z (plus task offsets for a category): α = 1 is
+lr/bs (SmolTulu), α = 0.5 is lr/sqrt(bs) (Adam square-root scaling). A quadratic describes a peak, not the chance
+floor a run sinks to far from it nor a tail that stops falling, and fitted to those too it misplaces α (lr/bs data
+with a floor read as lr/sqrt(bs)): every model therefore sees each task's best PEAK_SHARE of grid points
+(`peak_of`). `separate` is the full quadratic surface in log10(lr), log10(bs) with interaction, which contains both.
+Models are compared by leave-one-out CV RMSE over grid points and by AIC. `chosen` marks the invariant with the
+lower CV RMSE, and the other one too unless it loses by more than 1.96 standard errors of the paired LOO
+differences: two equally simple models the data cannot tell apart are both chosen, so a near tie reads as undecided,
+not as a verdict. `separate` is chosen alone where it beats the best invariant by more than one standard error (the
+one-standard-error rule: prefer the simpler model the data cannot reject) and by at least 5% of its CV RMSE (a
+difference worth acting on).
 
 α is also estimated freely: the weighted RSS is profiled over a grid of α, refined by a parabola through the
 best three, with a percentile CI over the shared bootstrap resamples. Every α's normal equations are polynomials
@@ -15,6 +20,7 @@ one matrix product for all resamples, whatever the number of α values.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from math import comb
 
 import numpy as np
@@ -25,11 +31,16 @@ from analysis.estimates.intervals import Interval
 from analysis.estimates.series import Series
 
 INVARIANTS = {"lr/bs": 1.0, "lr/sqrt(bs)": 0.5}
+PEAK_SHARE = 0.6
+"""Each task's share of its grid points, the best by score, that the models are fitted to."""
 SEPARATE = "separate"
 ALPHA_GRID = np.linspace(-1.0, 3.0, 81)
 """Where the free exponent is searched: a CI that reaches either end is open (the data put α beyond it)."""
 MIN_RELATIVE_GAIN = 0.05
 """`separate` must also cut the CV RMSE by this fraction: on a huge grid a negligible gain is still > 1 SE."""
+TIE_Z = 1.96
+"""Standard errors of the paired LOO differences by which the best of equally simple models must beat another for
+that one to be dropped (a two-sided 95% test): a smaller lead is a tie, and both stay chosen."""
 COLUMNS = [
     "level", "name", "invariant", "cv_rmse", "aic", "chosen", "alpha_hat", "alpha_ci_low", "alpha_ci_high",
     "alpha_ci_low_open", "alpha_ci_high_open",
@@ -42,25 +53,36 @@ SURFACE_TERMS = [(1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]
 """The `separate` surface's columns after the offsets: u, v, u², u·v, v²."""
 
 
-def can_compare(series: Series) -> bool:
-    """The surface needs two batch sizes, three learning rates and a grid point to spare per parameter, and a score
-    that changes (not a flat series: every model fits a constant exactly)."""
+def peak_of(series: Series) -> Series:
+    """`series` on each task's best PEAK_SHARE of grid points (y is higher-is-better) and those points' trials."""
     points = series.points
+    cut = points.groupby("task_code")["y"].transform(lambda y: y.quantile(1 - PEAK_SHARE))
+    kept = points[points["y"] >= cut].reset_index(drop=True)
+    keys = ["task_code", "log10_lr", "log10_bs"]
+    return replace(series, points=kept, rows=series.rows.merge(kept[keys], on=keys))
+
+
+def can_compare(series: Series) -> bool:
+    """The surface needs, near each task's peak (`peak_of`), two batch sizes, three learning rates and a grid point to
+    spare per parameter, and a score that changes (not a flat series: every model fits a constant exactly)."""
+    points = peak_of(series).points
     n_params = len(series.tasks) + len(SURFACE_TERMS)
     enough = points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3
     return enough and len(points) > n_params and not series.is_flat
 
 
 def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
-    """One row per model (lr/bs, lr/sqrt(bs), separate) for this series; empty when `can_compare` is False."""
+    """One row per model (lr/bs, lr/sqrt(bs), separate) for this series, fitted near its peak (`peak_of`); empty when
+    `can_compare` is False."""
     if not can_compare(series):
         return pd.DataFrame(columns=COLUMNS)
+    series = peak_of(series)
     points = series.points
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
     fits = {name: wls.fit(_z_design(series, points, alpha), y, weights) for name, alpha in INVARIANTS.items()}
     fits[SEPARATE] = wls.fit(_surface_design(series, points), y, weights)
     alpha = _free_alpha(series, counts).as_columns("alpha_hat", "alpha_")
-    chosen = choose_by_one_standard_error({name: fit.loo_residuals for name, fit in fits.items()}, SEPARATE)
+    chosen = chosen_models({name: fit.loo_residuals for name, fit in fits.items()}, SEPARATE)
     n_points = len(points)
     rows = [
         {
@@ -69,7 +91,7 @@ def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
             "invariant": name,
             "cv_rmse": fit.cv_rmse,
             "aic": n_points * np.log(fit.wrss / n_points) + 2 * len(fit.coef),
-            "chosen": name == chosen,
+            "chosen": name in chosen,
             **alpha,
         }
         for name, fit in fits.items()
@@ -77,20 +99,32 @@ def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def choose_by_one_standard_error(loo_residuals: dict[str, np.ndarray], complex_name: str) -> str:
-    """The model the data ask for: the simple model (every key but `complex_name`) with the lowest CV RMSE, unless
-    `complex_name` beats it by more than one standard error of the paired leave-one-out differences and by at
-    least MIN_RELATIVE_GAIN of its CV RMSE (the one-standard-error rule: prefer what the data cannot reject)."""
+def chosen_models(loo_residuals: dict[str, np.ndarray], complex_name: str) -> list[str]:
+    """The models the data ask for. `complex_name` alone where it beats the simple model (every other key) with the
+    lowest CV RMSE by more than one standard error of the paired leave-one-out differences and by at least
+    MIN_RELATIVE_GAIN of its CV RMSE (the one-standard-error rule: prefer what the data cannot reject). Otherwise
+    that simple model and every other simple one it does not beat by more than TIE_Z standard errors: equally simple
+    models are kept together until the data separate them."""
     rmse = {name: float(np.sqrt(np.mean(residuals**2))) for name, residuals in loo_residuals.items()}
-    simple = min((name for name in rmse if name != complex_name), key=lambda name: rmse[name])
-    if complex_name not in loo_residuals:
-        return simple
-    gain = loo_residuals[simple] ** 2 - loo_residuals[complex_name] ** 2
+    simple = sorted((name for name in rmse if name != complex_name), key=lambda name: rmse[name])
+    best = simple[0]
+    if complex_name in loo_residuals:
+        worth_it = rmse[complex_name] <= (1 - MIN_RELATIVE_GAIN) * rmse[best]
+        if worth_it and _lead(loo_residuals[complex_name], loo_residuals[best]) > 1.0:
+            return [complex_name]
+    return [best, *(name for name in simple[1:] if _lead(loo_residuals[best], loo_residuals[name]) <= TIE_Z)]
+
+
+def _lead(better: np.ndarray, worse: np.ndarray) -> float:
+    """How many standard errors of the paired differences of squared LOO residuals `better` leads `worse` by (inf
+    where every difference is the same positive number; 0 where the differences are too few or not finite)."""
+    gain = worse**2 - better**2
     if not np.isfinite(gain).all() or gain.size < 2:
-        return simple
+        return 0.0
     standard_error = gain.std(ddof=1) / np.sqrt(gain.size)
-    worth_it = rmse[complex_name] <= (1 - MIN_RELATIVE_GAIN) * rmse[simple]
-    return complex_name if gain.mean() > standard_error and worth_it else simple
+    if standard_error == 0:
+        return np.inf if gain.mean() > 0 else 0.0
+    return float(gain.mean() / standard_error)
 
 
 def _coordinates(series: Series, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:

@@ -16,7 +16,7 @@ from analysis.estimates.batch_laws import SURGE
 from analysis.estimates.curves import CurveFit
 from analysis.estimates.frontier import FRONTIER
 from analysis.estimates.intervals import Interval
-from analysis.estimates.invariants import ALPHA_GRID, can_compare
+from analysis.estimates.invariants import ALPHA_GRID, PEAK_SHARE, can_compare
 from analysis.estimates.series import Series
 from analysis.schema import BASELINE_STATUS
 
@@ -133,8 +133,9 @@ def collect_warnings(
             warnings += _fit_warnings(label, fit, one)
         if fit.kind == "gp" and not can_compare(one):
             warnings.append(
-                f"{label}: invariants not compared (needs >= 2 batch sizes, >= 3 learning rates and more grid "
-                f"points than the {len(one.tasks) + 5} parameters of the lr x bs surface)."
+                f"{label}: invariants not compared (needs, among each task's best {PEAK_SHARE:.0%} of grid points, "
+                f">= 2 batch sizes, >= 3 learning rates and more points than the {len(one.tasks) + 5} parameters of "
+                "the lr x bs surface)."
             )
     trials = frame[frame["status"] != BASELINE_STATUS].drop_duplicates(["learning_rate", "batch_size", "seed"])
     for status in ("diverged", "failed"):
@@ -197,8 +198,14 @@ def contrast_sentence(row: pd.Series) -> str:
     return f"{head}: the data cannot separate the two optima{bounded}."
 
 
+def verdict(chosen: pd.Series) -> str:
+    """The chosen models in bold; several are a tie the data cannot break, and say so."""
+    names = [f"**{name}**" for name in chosen]
+    return names[0] if len(names) == 1 else f"undecided between {', '.join(names[:-1])} and {names[-1]}"
+
+
 def invariant_sentence(rows: pd.DataFrame) -> str:
-    chosen = rows.loc[rows["chosen"], "invariant"].iloc[0]
+    chosen = verdict(rows.loc[rows["chosen"], "invariant"])
     errors = ", ".join(
         f"{row.invariant} {row.cv_rmse:.3g}"
         if np.isfinite(row.cv_rmse)
@@ -208,12 +215,12 @@ def invariant_sentence(rows: pd.DataFrame) -> str:
     first = rows.iloc[0]
     alpha = Interval(*first[["alpha_hat", "alpha_ci_low", "alpha_ci_high", "alpha_ci_low_open", "alpha_ci_high_open"]])
     words = alpha.describe(lambda value: f"{value:.2f}", "α's search bound", "α's search bound")
-    return f"**{chosen}** (CV RMSE {errors}); free α {words}"
+    return f"{chosen} (CV RMSE {errors}); free α {words}"
 
 
 def law_sentence(rows: pd.DataFrame) -> str:
-    """One series' batch-size laws: the chosen one, each CV error, and the surge's B_noise."""
-    chosen = rows.loc[rows["chosen"], "law"].iloc[0]
+    """One series' batch-size laws: the chosen ones, each CV error, and the surge's B_noise."""
+    chosen = verdict(rows.loc[rows["chosen"], "law"])
     errors = ", ".join(f"{row.law} {row.cv_rmse:.3g}" for row in rows.itertuples() if np.isfinite(row.cv_rmse))
     first = rows.iloc[0]
     caveat = ""
@@ -224,12 +231,12 @@ def law_sentence(rows: pd.DataFrame) -> str:
         )
     surge = rows[rows["law"] == SURGE].iloc[0]
     if not np.isfinite(surge["b_noise"]):
-        return f"**{chosen}**{caveat}; CV RMSE in decades of lr: {errors}; the surge needs 3 or more batch sizes"
+        return f"{chosen}{caveat}; CV RMSE in decades of lr: {errors}; the surge needs 3 or more batch sizes"
     b_noise = Interval(
         *surge[["b_noise", "b_noise_ci_low", "b_noise_ci_high", "b_noise_ci_low_open", "b_noise_ci_high_open"]]
     )
     words = b_noise.describe(lambda value: f"{value:.3g}", "the range searched", "the range searched")
-    return f"**{chosen}**{caveat}; CV RMSE in decades of lr: {errors}; surge B_noise {words}"
+    return f"{chosen}{caveat}; CV RMSE in decades of lr: {errors}; surge B_noise {words}"
 
 
 def regret_sentence(row: pd.Series) -> str:

@@ -145,7 +145,9 @@ def render_report(
     if invariants.empty:
         lines.append("Not compared: the grid has too few learning rates, batch sizes or points.")
     else:
-        chosen = invariants.loc[invariants["chosen"], "invariant"].value_counts()
+        verdicts = invariants[invariants["chosen"]].groupby(["level", "name"], sort=False)["invariant"]
+        chosen = verdicts.agg(lambda names: " or ".join(names) + (" (undecided)" if len(names) > 1 else ""))
+        chosen = chosen.value_counts()
         tally = ", ".join(f"{name} for {count}" for name, count in chosen.items())
         lines += [f"Chosen: {tally} of {len(invariants.groupby(['level', 'name']))} tasks and categories.", ""]
     for (level, name), rows in invariants.groupby(["level", "name"], sort=False):

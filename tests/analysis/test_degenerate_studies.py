@@ -14,7 +14,7 @@ from analysis import analyze, load_results
 from analysis.errors import AnalysisInputError
 from analysis.estimates.curves import fit_curves
 from analysis.estimates.intervals import Interval
-from analysis.estimates.invariants import choose_by_one_standard_error
+from analysis.estimates.invariants import chosen_models
 from analysis.estimates.series import build_series
 from analysis.synthetic import PlantedTask, planted_table
 
@@ -80,7 +80,7 @@ def test_an_all_zero_task_is_reported_flat_not_a_traceback(tmp_path) -> None:
 
 def test_a_simple_model_that_fits_exactly_is_kept_without_dividing_by_its_zero_error() -> None:
     residuals = {"lr/bs": np.zeros(6), "lr/sqrt(bs)": np.ones(6), "separate": np.zeros(6)}
-    assert choose_by_one_standard_error(residuals, "separate") == "lr/bs"
+    assert chosen_models(residuals, "separate") == ["lr/bs"]
 
 
 def _two_ratios_tie() -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""Which invariant explains the scores: data driven by lr/bs picks lr/bs, by lr/sqrt(bs) picks lr/sqrt(bs), and the
-free exponent α lands on the planted one."""
+"""Which invariant explains the scores: data driven by lr/bs picks lr/bs, by lr/sqrt(bs) picks lr/sqrt(bs), a near
+tie is left undecided, and the free exponent α lands on the planted one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from analysis.estimates import wls
-from analysis.estimates.invariants import ALPHA_GRID, _free_alpha, _z_design, can_compare, compare_invariants
+from analysis.estimates.invariants import (
+    ALPHA_GRID,
+    _free_alpha,
+    _z_design,
+    can_compare,
+    chosen_models,
+    compare_invariants,
+)
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, series_of
 
@@ -25,15 +32,69 @@ def test_the_planted_invariant_is_chosen_and_alpha_recovered(
         "gsm8k": PlantedTask("reasoning", best_z=best_z + 0.2, alpha=alpha, noise=noise, curvature=0.05),
     }
     series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1)))
+    other = "lr/sqrt(bs)" if expected == "lr/bs" else "lr/bs"
     for name in ("arc", "gsm8k", "reasoning"):
         table = compare_invariants(series[name], counts).set_index("invariant")
         assert table.loc[expected, "chosen"], (name, table)
-        assert table["chosen"].sum() == 1
-        other = "lr/sqrt(bs)" if expected == "lr/bs" else "lr/bs"
+        if noise == 0.01:  # at 0.03 a task's best 60% of points may leave the two tied (both chosen)
+            assert table["chosen"].sum() == 1
         assert table.loc[expected, "cv_rmse"] < table.loc[other, "cv_rmse"]
         assert table.loc[expected, "aic"] < table.loc[other, "aic"]
-        assert table["alpha_hat"].iloc[0] == pytest.approx(alpha, abs=0.15)
+        assert table["alpha_hat"].iloc[0] == pytest.approx(alpha, abs=0.1 if noise == 0.01 else 0.2)
         assert table["alpha_ci_low"].iloc[0] < alpha < table["alpha_ci_high"].iloc[0]
+
+
+def test_equally_simple_models_stay_chosen_together_until_one_leads_by_196_standard_errors() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(0, 0.1, 30)
+    near_tie = {"lr/bs": base, "lr/sqrt(bs)": base * 1.02 + rng.normal(0, 0.02, 30), "separate": base * 1.01}
+    assert sorted(chosen_models(near_tie, "separate")) == ["lr/bs", "lr/sqrt(bs)"]
+    clear = {"lr/bs": base, "lr/sqrt(bs)": base * 1.5, "separate": base}
+    assert chosen_models(clear, "separate") == ["lr/bs"]
+    better = {"lr/bs": base, "lr/sqrt(bs)": base, "separate": base * 0.5}
+    assert chosen_models(better, "separate") == ["separate"]
+
+
+def test_planted_lr_bs_tables_with_a_chance_floor_never_read_as_lr_sqrt_bs_alone() -> None:
+    """Scores that follow lr/bs but sink to a chance floor, scored on a few hundred eval items with one seed: the
+    quadratic in log10(lr) - α·log10(bs) fits the wider lr/bs axis worse, and half of such tables used to name
+    lr/sqrt(bs) on a CV RMSE a few percent lower. Such a lead is a tie, and the report must say so."""
+    rng = np.random.default_rng(7)
+    verdicts = []
+    for _ in range(8):
+        best_z = rng.uniform(-6.2, -3.2)
+        tasks = {
+            name: PlantedTask(
+                "c",
+                best_z=best_z,
+                peak=rng.uniform(0.55, 0.85),
+                curvature=rng.uniform(0.08, 0.2),
+                worst=rng.uniform(0.0, 0.25),
+                n_items=int(rng.choice([200, 500, 1000])),
+            )
+            for name in ("a", "b")
+        }
+        series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, random_state=rng))
+        for name in ("a", "b", "c"):
+            table = compare_invariants(series[name], counts)
+            verdicts.append(list(table.loc[table["chosen"], "invariant"]))
+    assert ["lr/sqrt(bs)"] not in verdicts, verdicts
+    assert ["lr/bs"] in verdicts, verdicts
+
+
+@pytest.mark.parametrize(("alpha", "best_z", "expected"), [(1.0, -4.5, "lr/bs"), (0.5, -3.3, "lr/sqrt(bs)")])
+def test_a_chance_floor_does_not_bend_the_invariant_or_alpha(alpha: float, best_z: float, expected: str) -> None:
+    """Scores that sink to a floor (chance) 1-1.5 decades from the peak: a quadratic fitted to the floor too put α
+    at 0.7 for lr/bs data, its CI excluding 1, and named lr/sqrt(bs)."""
+    tasks = {
+        "a": PlantedTask("c", best_z=best_z, alpha=alpha, curvature=0.2, worst=0.5, noise=0.005),
+        "b": PlantedTask("c", best_z=best_z, alpha=alpha, curvature=0.15, worst=0.45, noise=0.005, peak=0.7),
+    }
+    series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1)))
+    for name in ("a", "b", "c"):
+        table = compare_invariants(series[name], counts)
+        assert list(table.loc[table["chosen"], "invariant"]) == [expected], (name, table)
+        assert table["alpha_ci_low"].iloc[0] < alpha < table["alpha_ci_high"].iloc[0], (name, table)
 
 
 def test_separate_wins_when_lr_and_bs_act_independently() -> None:
