@@ -6,7 +6,7 @@ floor a run sinks to far from it nor a tail that stops falling, and fitted to th
 with a floor read as lr/sqrt(bs)): every model therefore sees each task's best PEAK_SHARE of grid points
 (`peak_of`). `separate` is the full quadratic surface in log10(lr), log10(bs) with interaction, which contains both.
 Models are compared by leave-one-out CV RMSE over grid points and by AIC. `chosen` marks the invariant with the
-lower CV RMSE, and the other one too unless it loses by more than 1.96 standard errors of the paired LOO
+lower CV RMSE, and the other one too unless it loses by more than TIE_Z = 1.96 standard errors of the paired LOO
 differences: two equally simple models the data cannot tell apart are both chosen, so a near tie reads as undecided,
 not as a verdict. `separate` is chosen alone where it beats the best invariant by more than one standard error (the
 one-standard-error rule: prefer the simpler model the data cannot reject) and by at least 5% of its CV RMSE (a
@@ -104,7 +104,7 @@ def chosen_models(loo_residuals: dict[str, np.ndarray], complex_name: str) -> li
     lowest CV RMSE by more than one standard error of the paired leave-one-out differences and by at least
     MIN_RELATIVE_GAIN of its CV RMSE (the one-standard-error rule: prefer what the data cannot reject). Otherwise
     that simple model and every other simple one it does not beat by more than TIE_Z standard errors: equally simple
-    models are kept together until the data separate them."""
+    models are kept together until the data separate them (one that cannot predict a left-out point never is)."""
     rmse = {name: float(np.sqrt(np.mean(residuals**2))) for name, residuals in loo_residuals.items()}
     simple = sorted((name for name in rmse if name != complex_name), key=lambda name: rmse[name])
     best = simple[0]
@@ -112,7 +112,12 @@ def chosen_models(loo_residuals: dict[str, np.ndarray], complex_name: str) -> li
         worth_it = rmse[complex_name] <= (1 - MIN_RELATIVE_GAIN) * rmse[best]
         if worth_it and _lead(loo_residuals[complex_name], loo_residuals[best]) > 1.0:
             return [complex_name]
-    return [best, *(name for name in simple[1:] if _lead(loo_residuals[best], loo_residuals[name]) <= TIE_Z)]
+    tied = [
+        name
+        for name in simple[1:]
+        if np.isfinite(rmse[name]) and _lead(loo_residuals[best], loo_residuals[name]) <= TIE_Z
+    ]
+    return [best, *tied]
 
 
 def _lead(better: np.ndarray, worse: np.ndarray) -> float:

@@ -53,6 +53,8 @@ def test_equally_simple_models_stay_chosen_together_until_one_leads_by_196_stand
     assert chosen_models(clear, "separate") == ["lr/bs"]
     better = {"lr/bs": base, "lr/sqrt(bs)": base, "separate": base * 0.5}
     assert chosen_models(better, "separate") == ["separate"]
+    cannot_predict_one_point = {"lr/bs": base, "lr/sqrt(bs)": np.where(np.arange(30) == 0, np.inf, base)}
+    assert chosen_models(cannot_predict_one_point, "separate") == ["lr/bs"]
 
 
 def test_planted_lr_bs_tables_with_a_chance_floor_never_read_as_lr_sqrt_bs_alone() -> None:
