@@ -65,18 +65,22 @@ def peak_of(series: Series) -> Series:
 def can_compare(series: Series) -> bool:
     """The surface needs, near each task's peak (`peak_of`), two batch sizes, three learning rates and a grid point to
     spare per parameter, and a score that changes (not a flat series: every model fits a constant exactly)."""
-    points = peak_of(series).points
-    n_params = len(series.tasks) + len(SURFACE_TERMS)
+    return _enough_points(peak_of(series))
+
+
+def _enough_points(peak: Series) -> bool:
+    points = peak.points
+    n_params = len(peak.tasks) + len(SURFACE_TERMS)
     enough = points["batch_size"].nunique() >= 2 and points["learning_rate"].nunique() >= 3
-    return enough and len(points) > n_params and not series.is_flat
+    return enough and len(points) > n_params and not peak.is_flat
 
 
 def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
     """One row per model (lr/bs, lr/sqrt(bs), separate) for this series, fitted near its peak (`peak_of`); empty when
     `can_compare` is False."""
-    if not can_compare(series):
-        return pd.DataFrame(columns=COLUMNS)
     series = peak_of(series)
+    if not _enough_points(series):
+        return pd.DataFrame(columns=COLUMNS)
     points = series.points
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
     fits = {name: wls.fit(_z_design(series, points, alpha), y, weights) for name, alpha in INVARIANTS.items()}

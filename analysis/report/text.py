@@ -24,6 +24,7 @@ from analysis.report.findings import (
     optimum_sentence,
     regret_sentence,
     sci,
+    verdict,
 )
 from analysis.schema import BASELINE_STATUS
 
@@ -145,8 +146,7 @@ def render_report(
     if invariants.empty:
         lines.append("Not compared: the grid has too few learning rates, batch sizes or points.")
     else:
-        verdicts = invariants[invariants["chosen"]].groupby(["level", "name"], sort=False)["invariant"]
-        chosen = verdicts.agg(lambda names: " or ".join(names) + (" (undecided)" if len(names) > 1 else ""))
+        chosen = invariants[invariants["chosen"]].groupby(["level", "name"], sort=False)["invariant"].agg(verdict)
         chosen = chosen.value_counts()
         tally = ", ".join(f"{name} for {count}" for name, count in chosen.items())
         lines += [f"Chosen: {tally} of {len(invariants.groupby(['level', 'name']))} tasks and categories.", ""]
