@@ -8,10 +8,11 @@ A smooth curve cannot turn over as fast as scores fall at a cliff, so there it p
 of it; a strongly skewed peak strains it the same way on its sharp side. `BestTried` is the evidence that needs no
 curve: which tried points may have scored best, given their noise. If tried point k is truly the best, a
 single-peaked curve peaks between points k-1 and k+1, whatever its shape. So on a side where the data show a sharp
-fall (the range ends above at the divergence frontier, one that may follow lr/bs for the ratio optimum, or the
-evidence puts most of its weight on warps that stretch that end, gp.py) the CI's end also reaches the tried point
-beyond the last that may have scored best, open when that is the range's last tried point. Elsewhere the curve's own
-CI stands: widening a smooth side would spend the user's trials on width the data do not call for.
+fall (the range ends above at the divergence frontier, one that may follow lr/bs for the ratio optimum, or the member
+tasks' data, pooled, leave the warps that stretch that end more likely than not: gp.py, task_gp.py's `sharp_sides`)
+the CI's end also reaches the tried point beyond the last that may have scored best, open when that is the range's
+last tried point. Elsewhere the curve's own CI stands: widening a smooth side would spend the user's trials on width
+the data do not call for.
 
 The ratio optimum (curves.py) and the optimal learning rate at each batch size (surfaces.py, over the learning
 rates tried there) both use this rule.
@@ -26,7 +27,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from analysis.estimates.intervals import LEVEL, Interval
-from analysis.estimates.task_gp import MAX_BINS
+from analysis.estimates.task_gp import MAX_BINS, sharp_sides
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,14 @@ def _gupta_constant(n: int) -> float:
     return float(optimize.brentq(coverage, 0.0, 10.0))
 
 
-def widened_sides(sharp: list[tuple[bool, bool]], at_frontier: bool) -> tuple[bool, bool]:
-    """(low, high): the ends of an optimum's CI that the data show falling sharply: a side where any member task's
-    peak falls sharply (`sharp`: each one's `TaskGP.sharp_sides()` of its ratio fit), and the high side where the
-    range ends at the divergence frontier (`at_frontier`; for the ratio optimum only a frontier that may follow
-    lr/bs, frontier.py's `follows_ratio`; for a batch size's learning rates, that batch size's own frontier)."""
-    return any(low for low, _ in sharp), at_frontier or any(high for _, high in sharp)
+def widened_sides(skew: list[np.ndarray], at_frontier: bool) -> tuple[bool, bool]:
+    """(low, high): the ends of an optimum's CI that the data show falling sharply: a side where the member tasks'
+    peaks fall sharply (`skew`: each one's `TaskGP.skew_evidence()` of its ratio fit, pooled by `sharp_sides`), and
+    the high side where the range ends at the divergence frontier (`at_frontier`; for the ratio optimum only a
+    frontier that may follow lr/bs, frontier.py's `follows_ratio`; for a batch size's learning rates, that batch
+    size's own frontier)."""
+    low, high = sharp_sides(skew)
+    return low, at_frontier or high
 
 
 def posterior_optimum(argmax: np.ndarray, grid: np.ndarray) -> Interval:

@@ -98,8 +98,8 @@ def fit_surfaces(
     map_coords = np.column_stack([(map_lr_grid - map_bs_grid).ravel(), map_bs_grid.ravel()])
     means = {name: model.mean(map_coords) for name, model in models.items()}
     ratio_models = ratio_models or {}
-    sharp_sides = {
-        name: (ratio_models.get(name) or fit_task_gp(model.series, ("x",))).sharp_sides()
+    skew = {
+        name: (ratio_models.get(name) or fit_task_gp(model.series, ("x",))).skew_evidence()
         for name, model in models.items()
     }
     fits = []
@@ -110,7 +110,7 @@ def fit_surfaces(
         surface = (one.pooled(draws, members) * one.metric_sign).reshape(-1, len(log10_bs), LR_POINTS)
         mean = one.pooled({name: means[name][None, :] for name in members}, members)[0] * one.metric_sign
         contour = (map_lr, map_bs, mean.reshape(map_lr_grid.shape))
-        noisy = (with_noise_variance(one, models), correlation, [sharp_sides[task] for task in members])
+        noisy = (with_noise_variance(one, models), correlation, [skew[task] for task in members])
         fits.append(_surface_fit(one, (log10_bs, log10_lr), surface, contour, noisy))
     return fits
 
@@ -126,16 +126,16 @@ def _surface_fit(
     axes: tuple[np.ndarray, np.ndarray],
     surface: np.ndarray,
     contour: tuple[np.ndarray, np.ndarray, np.ndarray],
-    noisy: tuple[pd.DataFrame, float, list[tuple[bool, bool]]],
+    noisy: tuple[pd.DataFrame, float, list[np.ndarray]],
 ) -> SurfaceFit:
     """Locate each batch size's optimal learning rate among the learning rates scored at (the nearest) it, where
     they span at least two of the surface's learning rates: one learning rate (a follow-up's new batch size, or a
     batch size only another task tried) locates nothing, and the batch size is left out of this series' ridge.
     `axes`: the batch sizes and learning rates (log10) the surface was drawn at; `noisy`: the series' points with
-    their noise variance, how alike a trial's noise is across its tasks, and on which sides (low, high) each member
-    task's peak falls sharply (its ratio fit's `sharp_sides`)."""
+    their noise variance, how alike a trial's noise is across its tasks, and each member task's evidence that its peak
+    falls sharply on either side (its ratio fit's `skew_evidence`)."""
     log10_bs, log10_lr = axes
-    sign, (noisy, correlation, sharp) = series.metric_sign, noisy
+    sign, (noisy, correlation, skew) = series.metric_sign, noisy
     points = series.points
     nearest = np.abs(points["log10_bs"].to_numpy()[:, None] - log10_bs[None, :]).argmin(axis=1)
     located, intervals, edges, ridge = [], [], [], []
@@ -150,7 +150,7 @@ def _surface_fit(
         ridge.append(best)
         edge = series.frontier.learning_rate_edge(batch_log10_bs, lrs[-1])
         at_batch = noisy[nearest == index].assign(x=lambda frame: frame["log10_lr"])
-        widen = widened_sides(sharp, edge == FRONTIER)
+        widen = widened_sides(skew, edge == FRONTIER)
         tried = BestTried.of(at_batch, correlation) if any(widen) else None
         intervals.append(locate_optimum(best, lrs, tried, widen))
         edges.append(edge)
