@@ -43,8 +43,10 @@ HYPER_GRIDS = {
 }
 """Lengthscales in scaled units (the task's range is [-1, 1]; a long log10-bs lengthscale is ratio invariance),
 warps, Matérn smoothness, signal variance and nugget in units of the task's variance."""
-SKEW_PRIOR_LOG_ODDS = np.log(np.mean(WARPS < 1.0, axis=0) / np.mean(WARPS >= 1.0, axis=0))
-"""(low, high): the flat prior's log odds on settings that stretch that end of the ratio axis (1:3 and 1:1)."""
+_STRETCHED_SHARE = np.mean(HYPER_GRIDS[1][:, [gp.WARP_LOW, gp.WARP_HIGH]] < 1.0, axis=0)
+SKEW_PRIOR_LOG_ODDS = np.log(_STRETCHED_SHARE / (1 - _STRETCHED_SHARE))
+"""(low, high): the flat prior's log odds, over the ratio fit's grid, on settings that stretch that end of the ratio
+axis (1:3 and 1:1)."""
 MIN_SHARED_POINTS = 5
 """Grid points two tasks must share before their residuals' correlation is read as their trials' shared luck."""
 SETTINGS_DRAWN = 24
@@ -87,9 +89,9 @@ class TaskGP:
         return float(self.weights @ self.grid[:, gp.NUGGET]) * self.y_scale**2
 
     def skew_evidence(self) -> np.ndarray:
-        """(low, high): the log Bayes factor of this task's data for the settings that stretch that end of the ratio
-        axis (room for a sharper fall there than a stationary curve allows) against those that do not: their
-        posterior log odds less their prior log odds."""
+        """(low, high): the log Bayes factor of this task's data (a ratio fit) for the settings that stretch that end
+        of the ratio axis (room for a sharper fall there than a stationary curve allows) against those that do not:
+        their posterior log odds less their prior log odds."""
         stretched = self.grid[:, [gp.WARP_LOW, gp.WARP_HIGH]] < 1.0
         posterior = np.clip(self.weights @ stretched, 1e-12, 1 - 1e-12)
         return np.log(posterior / (1 - posterior)) - SKEW_PRIOR_LOG_ODDS
@@ -121,9 +123,8 @@ class TaskGP:
 def sharp_sides(evidence: list[np.ndarray]) -> tuple[bool, bool]:
     """(low, high): whether a curve of tasks sharing one shape falls sharply on that side: the tasks' data, each
     one's `skew_evidence`, leave the settings that stretch it more likely than not. Their Bayes factors multiply
-    onto one prior: asking whether any task's settings lean that way finds a lean on noise alone in most
-    categories of several tasks wherever the grid is too coarse to tell (half of each task's fits on a 3 × 3
-    grid)."""
+    onto one prior: asking whether any task's data lean that way finds a lean on noise alone in most categories
+    where the grid is too coarse to tell."""
     return tuple(bool(side) for side in SKEW_PRIOR_LOG_ODDS + np.sum(evidence, axis=0) > 0.0)
 
 
