@@ -43,8 +43,18 @@ HYPER_GRIDS = {
 }
 """Lengthscales in scaled units (the task's range is [-1, 1]; a long log10-bs lengthscale is ratio invariance),
 warps, Matérn smoothness, signal variance and nugget in units of the task's variance."""
-_STRETCHED_SHARE = np.mean(HYPER_GRIDS[1][:, [gp.WARP_LOW, gp.WARP_HIGH]] < 1.0, axis=0)
-SKEW_PRIOR_LOG_ODDS = np.log(_STRETCHED_SHARE / (1 - _STRETCHED_SHARE))
+
+
+def _log_odds(share: np.ndarray) -> np.ndarray:
+    return np.log(share / (1 - share))
+
+
+def _stretched(grid: np.ndarray) -> np.ndarray:
+    """(settings, 2) bool: which settings of `grid` stretch the low and the high end of the ratio axis."""
+    return grid[:, [gp.WARP_LOW, gp.WARP_HIGH]] < 1.0
+
+
+SKEW_PRIOR_LOG_ODDS = _log_odds(_stretched(HYPER_GRIDS[1]).mean(axis=0))
 """(low, high): the flat prior's log odds, over the ratio fit's grid, on settings that stretch that end of the ratio
 axis (1:3 and 1:1)."""
 MIN_SHARED_POINTS = 5
@@ -92,9 +102,7 @@ class TaskGP:
         """(low, high): the log Bayes factor of this task's data (a ratio fit) for the settings that stretch that end
         of the ratio axis (room for a sharper fall there than a stationary curve allows) against those that do not:
         their posterior log odds less their prior log odds."""
-        stretched = self.grid[:, [gp.WARP_LOW, gp.WARP_HIGH]] < 1.0
-        posterior = np.clip(self.weights @ stretched, 1e-12, 1 - 1e-12)
-        return np.log(posterior / (1 - posterior)) - SKEW_PRIOR_LOG_ODDS
+        return _log_odds(np.clip(self.weights @ _stretched(self.grid), 1e-12, 1 - 1e-12)) - SKEW_PRIOR_LOG_ODDS
 
     def at_setting(self, index: int) -> TaskGP:
         """This GP with all the weight on setting `index` of its grid."""

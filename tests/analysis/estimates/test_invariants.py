@@ -58,10 +58,9 @@ def test_equally_simple_models_stay_chosen_together_until_one_leads_by_196_stand
 
 
 def test_planted_lr_bs_tables_with_a_chance_floor_never_read_as_lr_sqrt_bs_alone() -> None:
-    """Scores that follow lr/bs but sink to a chance floor, scored on a few hundred eval items with one seed: the
-    quadratic in log10(lr) - α·log10(bs) fitted to the floor too, and the lower CV RMSE taken as a verdict however
-    small its lead, named lr/sqrt(bs) on half of such series. Fitted near the peak, with a small lead read as a tie,
-    none is."""
+    """Scores that follow lr/bs but sink to a chance floor, scored on a few hundred eval items with one seed: a
+    quadratic in log10(lr) - α·log10(bs) fitted to the floor too bends toward lr/sqrt(bs). Fitted near the peak,
+    with a small lead read as a tie, no series names lr/sqrt(bs) alone."""
     rng = np.random.default_rng(7)
     verdicts = []
     for _ in range(8):

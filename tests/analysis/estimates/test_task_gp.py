@@ -184,9 +184,8 @@ def test_a_category_falls_sharply_on_its_tasks_pooled_evidence_not_on_any_one_le
 
 
 def test_categories_of_symmetric_peaks_seldom_read_a_sharp_side() -> None:
-    """Each task's warp evidence leans one way or the other on noise, so asking whether any of a category's tasks
-    leans toward a stretch widened the CIs of 7 of these 16 symmetric two-task categories (all 16 on a 3 × 3 grid);
-    pooled, their evidence reads a sharp side in few."""
+    """Each task's warp evidence leans one way or the other on noise; pooled, a category's evidence reads a sharp
+    side in few symmetric two-task categories."""
     low, high = np.log10(LEARNING_RATES[0] / BATCH_SIZES[-1]), np.log10(LEARNING_RATES[-1] / BATCH_SIZES[0])
     inset = 0.15 * (high - low)
     sharp = 0
