@@ -11,22 +11,23 @@ the three lr-divergence shapes are also drawn with seed noise, 1× and 2× the e
 its variance shared by the trial's tasks), which no stderr reports. Shape tables hold two tasks of one category;
 category tables two tasks per category. Study cases plant conditions, each its own table of two tasks of one
 category fitted on its own (as `analyze` does for a study): two conditions whose optima lie 0, 0.5 and 1 decade
-apart (the shift's CI, estimates/shifts.py), and three model sizes (135M, 360M, 1.7B) whose optima follow a random
-power law in parameters (slope -1 to 0.5 decades per decade: the size law's slope CI).
+apart (the shift's CI, estimates/shifts.py), the second's peak symmetric, skewed or at a cliff (`conditions <gap>,
+<peak>`), each scored beside the baseline a user would build by hand (the central 95% of the difference of the two
+conditions' posterior argmax draws, level `shift, draws' difference`); and three model sizes (135M, 360M, 1.7B) whose
+optima follow a random power law in parameters (slope -1 to 0.5 decades per decade: the size law's slope CI).
 
-The truth is the argmax of the expected score over x = log10(lr/bs), and at each batch size over log10 lr (levels
-`task lr@bs`, `category lr@bs`: the optimal learning rate per batch size). An interval open at a bound (it reaches the
-grid's edge or the divergence frontier) covers a truth beyond that bound in the open direction. Per case and level:
-coverage of the 95% CI, median absolute error of the point estimate (not for "beyond edge", whose
-truth no grid point can show), median CI width, and the share of open intervals. Then the category contrast's
-false-positive rate (p < 0.05 at 0 decades) and its power (p < 0.05, right sign) at 0.5 and 1 decade, and the same
-for "the conditions differ" (the shift's closed CI excludes 0). The last line is `min_coverage=… median_error=…
-contrast_fpr=… min_coverage_seed_noise=… per_bs_coverage=… condition_fpr=… shift_coverage=… slope_coverage=…`: the
-smallest coverage of a ratio optimum without seed noise, the median absolute error of all 7 × 5 ratio optima whose
-truth lies inside the grid (the line before it names the worst single case), the largest category-contrast
-false-positive rate on 7 × 5, the smallest ratio-optimum coverage with seed noise, the smallest coverage of the
-optimal lr per batch size, the largest "conditions differ" false-positive rate on 7 × 5, and the smallest coverage of
-the shift and of the size law's slope.
+The truth is the argmax of the expected score over x = log10(lr/bs), and at each batch size over log10 lr (levels `task
+lr@bs`, `category lr@bs`: the optimal learning rate per batch size). An interval open at a bound (it reaches the grid's
+edge or the divergence frontier) covers a truth beyond that bound in the open direction. Per case and level: coverage of
+the 95% CI, median absolute error of the point estimate (not for "beyond edge", whose truth no grid point can show),
+median CI width, and the share of open intervals. Then the category contrast's false-positive rate (p < 0.05 at 0
+decades) and its power (p < 0.05, right sign) at 0.5 and 1 decade, and the same for "the conditions differ" (the shift's
+closed CI excludes 0), the baseline's beside it. The last line is `min_coverage=… median_error=… contrast_fpr=…
+min_coverage_seed_noise=… per_bs_coverage=… condition_fpr=… shift_coverage=… slope_coverage=…`: the smallest coverage of
+a ratio optimum without seed noise, the median absolute error of all 7 × 5 ratio optima whose truth lies inside the grid
+(the line before it names the worst single case), the largest category-contrast false-positive rate on 7 × 5, the
+smallest ratio-optimum coverage with seed noise, the smallest coverage of the optimal lr per batch size, the largest
+"conditions differ" false-positive rate on 7 × 5, and the smallest coverage of the shift and of the size law's slope.
 
     python -m benchmarks.calibration            # 200 tables per case
     python -m benchmarks.calibration --quick    # 30 tables per case, about 3 minutes on 2 cores
@@ -47,7 +48,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimates.contrasts import category_contrasts
-from analysis.estimates.curves import fit_curves
+from analysis.estimates.curves import CurveFit, fit_curves
+from analysis.estimates.intervals import TAILS, Interval
 from analysis.estimates.series import build_series
 from analysis.estimates.shifts import ConditionFit, shift, size_laws
 from analysis.estimates.surfaces import fit_surfaces
@@ -70,6 +72,10 @@ PER_BATCH_SIZE_ONLY = ("lr cliff",)
 """Shapes whose score does not follow lr/bs: no ratio is best at every batch size, so only the optimal lr per batch
 size has a truth to hold."""
 SEPARATIONS = (0.0, 0.5, 1.0)
+CONDITION_PEAKS = ("skewed", "cliff")
+"""Peaks the second condition is also planted with (`conditions <gap>, <peak>`; the first's stays symmetric, as LoRA
+seldom diverges where full fine-tuning does): its optimum's CI widens on the sharp side and the shift's MOVER CI
+inherits that. `conditions <gap>` alone plants symmetric peaks in both."""
 SIZES = (1.35e8, 3.6e8, 1.7e9)
 """The study cases' model sizes: SmolLM2's three."""
 SIZE_SLOPES = (-1.0, 0.5)
@@ -119,7 +125,11 @@ def cases() -> list[Case]:
                 if grid == "7x5"
             ),
             *(Case(f"categories {gap:g}", grid, n_seeds, gap) for gap in SEPARATIONS),
-            *(Case(f"conditions {gap:g}", grid, n_seeds, gap) for gap in SEPARATIONS),
+            *(
+                Case(f"conditions {gap:g}{peak}", grid, n_seeds, gap)
+                for peak in ("", *(f", {shape}" for shape in CONDITION_PEAKS))
+                for gap in SEPARATIONS
+            ),
             Case("sizes", grid, n_seeds),
         ]
     ]
@@ -283,6 +293,7 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
     `slope`) and, for conditions, one per "the conditions differ" verdict."""
     learning_rates, batch_sizes = GRIDS[case.grid]
     x_low, x_high = ratio_range(case.grid, INTERIOR)
+    peak = case.shape.partition(", ")[2]
     records, verdicts = [], []
     for index in range(first, first + count):
         rng = np.random.default_rng([*case.key, index])
@@ -297,7 +308,8 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
         conditions, truths = [], []
         for number, (best, size) in enumerate(zip(bests, sizes, strict=True)):
             tasks = {f"t{task}": planted_task("c", best, rng) for task in range(2)}
-            table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], np.inf, rng)
+            tasks, options = shaped(tasks, replace(case, shape=peak if number else ""), best, rng)
+            table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], random_state=rng, **options)
             fits = fit_curves(build_series(load_results(table)), np.random.default_rng([index, number]))
             conditions.append(ConditionFit(str(number), size, fits, []))
             truths.append(true_optimum(list(tasks.values())))
@@ -318,20 +330,43 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
                 }
             )
             continue
-        a, b = (condition.fit("category", "c").optimum for condition in conditions)
-        moved, truth = shift(a, b), truths[1] - truths[0]
-        records.append(
-            {
-                "level": "shift",
-                "covered": moved.contains(truth),
-                "error": abs(moved.estimate - truth),
-                "width": moved.high - moved.low,
-                "open": moved.is_open,
-            }
-        )
-        differ = (moved.low > 0 and not moved.low_open) or (moved.high < 0 and not moved.high_open)
-        verdicts.append({"detected": differ, "right_sign": moved.estimate > 0})
+        fit_a, fit_b = (condition.fit("category", "c") for condition in conditions)
+        truth = truths[1] - truths[0]
+        verdict = {}
+        for level, moved in (
+            ("shift", shift(fit_a.optimum, fit_b.optimum)),
+            (DRAWS_BASELINE, draws_baseline(fit_a, fit_b)),
+        ):
+            records.append(
+                {
+                    "level": level,
+                    "covered": moved.contains(truth),
+                    "error": abs(moved.estimate - truth),
+                    "width": moved.high - moved.low,
+                    "open": moved.is_open,
+                }
+            )
+            differ = (moved.low > 0 and not moved.low_open) or (moved.high < 0 and not moved.high_open)
+            suffix = "" if level == "shift" else " by draws"
+            verdict |= {f"detected{suffix}": differ, f"right_sign{suffix}": moved.estimate > 0}
+        verdicts.append(verdict)
     return records, verdicts
+
+
+DRAWS_BASELINE = "shift, draws' difference"
+"""The level of the baseline a user would build by hand beside MOVER: the difference of the two conditions'
+posterior argmax draws."""
+
+
+def draws_baseline(a: CurveFit, b: CurveFit) -> Interval:
+    """b's optimum minus a's with the central 95% of the differences of their posterior argmax draws (every pair),
+    closed: no widening and no open ends (no CI where either has no curve, as in `shift`)."""
+    estimate = b.best_log10_ratio - a.best_log10_ratio
+    if a.kind != "gp" or b.kind != "gp":
+        return Interval(estimate, np.nan, np.nan)
+    differences = np.subtract.outer(b.argmax_samples(), a.argmax_samples()).ravel()
+    low, high = np.quantile(differences, [TAILS[0], TAILS[2]], method="inverted_cdf")
+    return Interval(estimate, float(low), float(high))
 
 
 def ratio_range(grid: str, inset: float = 0.0) -> tuple[float, float]:
@@ -359,6 +394,13 @@ def summarise(case: Case, optima: list[dict]) -> list[dict]:
         }
         for level, rows in frame.groupby("level", sort=False)
     ]
+
+
+def verdict_rate(verdicts: pd.DataFrame, gap: float, suffix: str = "") -> float:
+    """The share of verdicts that found a difference (at `gap` 0, a false positive) or, at a real gap, found it with
+    the right sign; `suffix` picks the baseline's columns."""
+    detected = verdicts[f"detected{suffix}"]
+    return float(detected.mean() if gap == 0 else (detected & verdicts[f"right_sign{suffix}"]).mean())
 
 
 def main() -> None:
@@ -403,10 +445,15 @@ def main() -> None:
             continue
         frame = pd.DataFrame(contrasts[case])
         gap = case.separation
-        rate = frame["detected"].mean() if gap == 0 else (frame["detected"] & frame["right_sign"]).mean()
+        rate = verdict_rate(frame, gap)
         label = "false-positive rate" if gap == 0 else "power"
         kind = "conditions" if case.is_study else "contrast"
-        print(f"{kind} {case.grid} seeds={case.n_seeds} separation {gap:g}: {label} {rate:.3f} (n={len(frame)})")
+        baseline = f", draws' difference {verdict_rate(frame, gap, ' by draws'):.3f}" if case.is_study else ""
+        peak = "".join(case.shape.partition(",")[1:])
+        print(
+            f"{kind} {case.grid} seeds={case.n_seeds} separation {gap:g}{peak}: {label} {rate:.3f}{baseline} "
+            f"(n={len(frame)})"
+        )
         rates.append({"kind": kind, "grid": case.grid, "gap": gap, "rate": rate})
     rates = pd.DataFrame(rates, columns=["kind", "grid", "gap", "rate"])
     ratio = table["level"].isin(["task", "category"])
