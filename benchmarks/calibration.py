@@ -49,9 +49,9 @@ import pandas as pd
 
 from analysis.estimates.contrasts import category_contrasts
 from analysis.estimates.curves import CurveFit, fit_curves
-from analysis.estimates.intervals import TAILS, Interval
+from analysis.estimates.intervals import Interval
 from analysis.estimates.series import build_series
-from analysis.estimates.shifts import ConditionFit, shift, size_laws
+from analysis.estimates.shifts import ConditionFit, draws_difference, shift, size_laws
 from analysis.estimates.surfaces import fit_surfaces
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
@@ -74,8 +74,9 @@ size has a truth to hold."""
 SEPARATIONS = (0.0, 0.5, 1.0)
 CONDITION_PEAKS = ("skewed", "cliff")
 """Peaks the second condition is also planted with (`conditions <gap>, <peak>`; the first's stays symmetric, as LoRA
-seldom diverges where full fine-tuning does): its optimum's CI widens on the sharp side and the shift's MOVER CI
-inherits that. `conditions <gap>` alone plants symmetric peaks in both."""
+seldom diverges where full fine-tuning does): a skewed one, whose optimum's own CI widens on the sharp side while the
+shift leaves that out, and a cliff with divergence just past it, whose widening the shift keeps (shifts.py).
+`conditions <gap>` alone plants symmetric peaks in both."""
 SIZES = (1.35e8, 3.6e8, 1.7e9)
 """The study cases' model sizes: SmolLM2's three."""
 SIZE_SLOPES = (-1.0, 0.5)
@@ -334,7 +335,7 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
         truth = truths[1] - truths[0]
         verdict = {}
         for level, moved in (
-            ("shift", shift(fit_a.optimum, fit_b.optimum)),
+            ("shift", shift(fit_a, fit_b)),
             (DRAWS_BASELINE, draws_baseline(fit_a, fit_b)),
         ):
             records.append(
@@ -354,19 +355,17 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
 
 
 DRAWS_BASELINE = "shift, draws' difference"
-"""The level of the baseline a user would build by hand beside MOVER: the difference of the two conditions'
-posterior argmax draws."""
+"""The level of the baseline a user would build by hand beside the shift: the difference of the two conditions'
+posterior argmax draws, without the frontier's widening or open ends."""
 
 
 def draws_baseline(a: CurveFit, b: CurveFit) -> Interval:
-    """b's optimum minus a's with the central 95% of the differences of their posterior argmax draws (every pair),
-    closed: no widening and no open ends (no CI where either has no curve, as in `shift`)."""
+    """b's optimum minus a's with the central 95% of the differences of their posterior argmax draws (shifts.py's
+    `draws_difference`), closed: no widening and no open ends (no CI where either has no curve, as in `shift`)."""
     estimate = b.best_log10_ratio - a.best_log10_ratio
     if a.kind != "gp" or b.kind != "gp":
         return Interval(estimate, np.nan, np.nan)
-    differences = np.subtract.outer(b.argmax_samples(), a.argmax_samples()).ravel()
-    low, high = np.quantile(differences, [TAILS[0], TAILS[2]], method="inverted_cdf")
-    return Interval(estimate, float(low), float(high))
+    return Interval(estimate, *draws_difference(a.argmax_samples(), b.argmax_samples()))
 
 
 def ratio_range(grid: str, inset: float = 0.0) -> tuple[float, float]:

@@ -67,6 +67,9 @@ class CurveFit:
     same joint draws in every fit of one analysis."""
     model: TaskGP | None = None
     """A task's GP (None for categories, which average their tasks' curves)."""
+    frontier_optimum: Interval = field(default_factory=Interval.missing)
+    """The optimum with its CI widened at the divergence frontier only, not on a side the tasks' skew evidence calls
+    sharp: what the shift between two conditions reads (shifts.py)."""
 
     @property
     def best_log10_ratio(self) -> float:
@@ -143,10 +146,12 @@ def _fit(
     at_frontier = high_edge == FRONTIER and series.frontier.follows_ratio
     widen = widened_sides([models[task].skew_evidence() for task in members], at_frontier)
     tried = BestTried.of(with_noise_variance(series, models), correlation) if any(widen) else None
+    argmax = x[np.argmax(samples, axis=1)]
     return CurveFit(
         kind="gp",
         x_range=(x_low, x_high),
-        optimum=locate_optimum(x[np.argmax(samples, axis=1)], x, tried, widen),
+        optimum=locate_optimum(argmax, x, tried, widen),
+        frontier_optimum=locate_optimum(argmax, x, tried, (False, at_frontier)),
         high_edge=high_edge,
         frontier_bounds=series.frontier.bounds_above(x_high),
         curve=pd.DataFrame({"x": x, "fit": sign * samples.mean(axis=0), "band_low": band[0], "band_high": band[1]}),

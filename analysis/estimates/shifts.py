@@ -2,11 +2,18 @@
 against SFT, one model size against another), and, over three or more sizes, how it scales with parameters.
 
 Each condition is its own sweep, fitted on its own (curves.py), so two conditions share no trial and no noise, and
-their optima are independent. The shift b − a of two optima is given with the interval that MOVER (Zou & Donner,
-2008) builds from the two optima's own 95% CIs: each side combines the two half-widths that push the difference that
-way, so the shift inherits whatever those intervals already account for (skew, cliffs: optimum.py), which a plain
-difference of posterior draws would drop. An end is open where an optimum's end that bounds it is open: the shift is
-then bounded by the grids, not measured.
+their optima are independent. The shift b − a of two optima is the difference of their estimates, and its 95% CI
+reads the posterior curves directly: the central 95% of the differences of every pair of the two optima's posterior
+argmax draws (every pair: each condition's analysis seeds its draws alike, so the i-th draws of two conditions are not
+independent). Where an optimum's range ends at a divergence frontier that may follow lr/bs, a smooth curve places the
+peak before the cliff and is sure of it; the optimum's CI then reaches the tried ratio beyond the last that may have
+scored best (optimum.py), and the side of the shift that this end pushes gains that widening as MOVER (Zou & Donner,
+2008) adds half-widths: its squared half-width grows by the widened end's squared half-width less the posterior's.
+The widening an optimum's own CI takes on a side its tasks' skew evidence calls sharp is left out: the difference
+carries both conditions' posterior spread, and on the calibration's planted skewed studies it holds the truth
+without that widening, which would hide most half-decade shifts (benchmarks/RESULTS.md). An end is open where the
+optimum's end that bounds it is open at the grid's edge or the frontier: the shift is then bounded by the grids, not
+measured.
 
 Across sizes, log10 of each category's optimum is a line in log10 parameters (Step Law's power law, per category),
 fitted by weighted least squares with each optimum's CI as its known error (an open optimum has none and is left
@@ -26,6 +33,7 @@ from scipy.stats import norm
 
 from analysis.estimates.curves import CurveFit
 from analysis.estimates.intervals import TAILS, Interval
+from analysis.estimates.optimum import posterior_optimum
 from analysis.estimates.regret import REFERENCE, regret_table
 from analysis.estimates.series import Series
 
@@ -80,18 +88,43 @@ def condition_optima(conditions: list[ConditionFit]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=OPTIMA_COLUMNS)
 
 
-def shift(a: Interval, b: Interval) -> Interval:
-    """b − a with its MOVER 95% interval from the two optima's CIs; NaN where either has none."""
-    if np.isnan([a.low, a.high, b.low, b.high]).any():
-        return Interval(b.estimate - a.estimate, np.nan, np.nan)
-    estimate = b.estimate - a.estimate
+def shift(a: CurveFit, b: CurveFit) -> Interval:
+    """b's optimum − a's with its 95% interval: the posterior draws' differences, each side further out by the
+    frontier's widening of the end that pushes it (a's high end the low side, b's the high side; module docstring);
+    NaN where either optimum has no CI."""
+    first, second = a.frontier_optimum, b.frontier_optimum
+    estimate = second.estimate - first.estimate
+    if a.kind != "gp" or b.kind != "gp" or np.isnan([first.low, first.high, second.low, second.high]).any():
+        return Interval(estimate, np.nan, np.nan)
+    low, high = draws_difference(a.argmax_samples(), b.argmax_samples())
     return Interval(
         estimate,
-        estimate - np.hypot(b.estimate - b.low, a.high - a.estimate),
-        estimate + np.hypot(b.high - b.estimate, a.estimate - a.low),
-        b.low_open or a.high_open,
-        b.high_open or a.low_open,
+        estimate - np.sqrt(max(estimate - low, 0.0) ** 2 + _frontier_widening(a)),
+        estimate + np.sqrt(max(high - estimate, 0.0) ** 2 + _frontier_widening(b)),
+        second.low_open or first.high_open,
+        second.high_open or first.low_open,
     )
+
+
+def draws_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The 2.5% and 97.5% quantiles of b_j − a_i over every pair (i, j) of two sets of draws (the lowest difference
+    whose cumulative share reaches each)."""
+    a_values, a_counts = np.unique(a, return_counts=True)
+    b_values, b_counts = np.unique(b, return_counts=True)
+    differences = np.subtract.outer(b_values, a_values).ravel()
+    order = np.argsort(differences)
+    shares = np.cumsum(np.outer(b_counts, a_counts).ravel()[order]) / (a.size * b.size)
+    picked = np.minimum(np.searchsorted(shares, [TAILS[0], TAILS[2]]), len(order) - 1)
+    low, high = differences[order][picked]
+    return float(low), float(high)
+
+
+def _frontier_widening(fit: CurveFit) -> float:
+    """How far the frontier widened the optimum's high end beyond its posterior's (optimum.py's
+    `posterior_optimum`), as a gain in squared half-width (0 where the range does not end at the frontier)."""
+    posterior = posterior_optimum(fit.argmax_samples(), fit.curve["x"].to_numpy())
+    optimum = fit.frontier_optimum
+    return max((optimum.high - optimum.estimate) ** 2 - (posterior.high - optimum.estimate) ** 2, 0.0)
 
 
 def condition_shifts(conditions: list[ConditionFit]) -> pd.DataFrame:
@@ -104,7 +137,7 @@ def condition_shifts(conditions: list[ConditionFit]) -> pd.DataFrame:
             fit_a = a.fit("category", fit_b.name)
             if fit_a is None or fit_a.kind != "gp":
                 continue
-            moved = shift(fit_a.optimum, fit_b.optimum)
+            moved = shift(fit_a, fit_b)
             regret = regret_table(b.fits, b.series, 10**fit_a.best_log10_ratio)
             at_a = regret[(regret["level"] == "category") & (regret["name"] == fit_b.name)]
             at_a = at_a[at_a["against"] == REFERENCE].iloc[0]

@@ -1,6 +1,7 @@
-"""Optima of score vs log10(lr/bs): planted optima are recovered inside their CIs whatever the peak's shape, an
-optimum beyond the grid or the divergence frontier gives an open interval, a metric to minimise is minimised, two
-ratios give a direction, and a category's optimum pools its tasks."""
+"""Optima of score vs log10(lr/bs): planted optima are recovered inside their CIs whatever the peak's shape, an optimum
+beyond the grid or the divergence frontier gives an open interval, the optimum a shift reads is widened at the
+frontier only, a metric to minimise is minimised, two ratios give a direction, and a category's optimum pools its
+tasks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from analysis.estimates.frontier import FRONTIER, GRID_EDGE
+from analysis.estimates.optimum import posterior_optimum
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, PLANTED_CATEGORIES, fits_of
 
@@ -105,6 +107,20 @@ def test_only_divergence_that_follows_the_ratio_widens_the_ci_at_the_frontier(di
     assert fit.high_edge == FRONTIER and trained.high_edge == GRID_EDGE
     assert fit.optimum.low == trained.optimum.low and fit.optimum.contains(-4.5)
     assert bool(fit.optimum.high > trained.optimum.high + 0.2) == widened, (fit.optimum, trained.optimum)
+
+
+@pytest.mark.parametrize("shape", ["skewed above", "cliff"])
+def test_the_frontier_optimum_keeps_the_frontiers_widening_and_not_the_skews(shape: str) -> None:
+    """Both peaks fall sharply above the optimum; only the cliff's runs diverge just past it. The optimum's own CI
+    widens its high end on both; the one the shift between conditions reads (`frontier_optimum`) only at the
+    frontier, and is the posterior's elsewhere."""
+    truth = PlantedTask("r", best_z=-4.5, n_items=500, worst=0.1, **SHAPES[shape])
+    diverge_above = 10**-4.2 if shape == "cliff" else np.inf
+    fit = fits_of(planted_table({"t": truth}, LEARNING_RATES, BATCH_SIZES, (0,), diverge_above, 0))["t"]
+    posterior = posterior_optimum(fit.argmax_samples(), fit.curve["x"].to_numpy())
+    assert fit.optimum.high > posterior.high + 0.05
+    expected = fit.optimum if shape == "cliff" else posterior
+    assert fit.frontier_optimum == expected
 
 
 def test_a_valley_has_no_located_optimum_inside() -> None:

@@ -1,13 +1,18 @@
-"""Shifts between conditions (MOVER from the two optima's CIs, open ends carried) and the optimum's line over model
-sizes (weighted by each optimum's CI, scaled up when the optima scatter more than that, wider as it extrapolates)."""
+"""Shifts between conditions (the posterior draws' differences, widened as the optima are; open ends carried) and the
+optimum's line over model sizes (weighted by each optimum's CI, scaled up when the optima scatter more than that,
+wider as it extrapolates)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.estimates.curves import CurveFit
 from analysis.estimates.intervals import Interval
+from analysis.estimates.optimum import posterior_optimum
 from analysis.estimates.shifts import ConditionFit, Z, shift, size_law_tables, size_laws
 
 
@@ -16,22 +21,76 @@ def _condition(label: str, parameters: float, **optima: Interval) -> ConditionFi
     return ConditionFit(label, parameters, fits, [])
 
 
-def test_a_shift_combines_the_half_widths_that_push_it_each_way() -> None:
-    a, b = Interval(-5.0, -5.3, -4.9), Interval(-4.0, -4.2, -3.4)
+GRID = np.linspace(-7.0, -2.0, 121)
+
+
+def _optimum_fit(draws: np.ndarray, frontier_high: float = 0.0, skew_low: float = 0.0, **open_ends: bool) -> CurveFit:
+    """A category fit whose posterior curves peak at `draws` (snapped to GRID), its CI the draws' own
+    (`posterior_optimum`) with its high end moved `frontier_high` further out at the frontier; the optimum's own CI
+    also moved `skew_low` lower, as the skew evidence widens it."""
+    columns = np.abs(GRID[None, :] - draws[:, None]).argmin(axis=1)
+    samples = np.zeros((len(draws), len(GRID)))
+    samples[np.arange(len(draws)), columns] = 1.0
+    posterior = posterior_optimum(GRID[columns], GRID)
+    at_frontier = replace(posterior, high=posterior.high + frontier_high, **open_ends)
+    return CurveFit(
+        "category",
+        "c",
+        "gp",
+        35,
+        (GRID[0], GRID[-1]),
+        optimum=replace(at_frontier, low=at_frontier.low - skew_low),
+        curve=pd.DataFrame({"x": GRID}),
+        samples=samples,
+        frontier_optimum=at_frontier,
+    )
+
+
+def test_a_shift_without_a_frontier_is_the_central_95_of_its_draws_differences() -> None:
+    rng = np.random.default_rng(0)
+    a, b = _optimum_fit(rng.normal(-5.0, 0.1, 800)), _optimum_fit(rng.normal(-4.0, 0.15, 800))
     moved = shift(a, b)
-    assert moved.estimate == pytest.approx(1.0)
-    assert moved.low == pytest.approx(1.0 - np.hypot(0.2, 0.1))  # b's lower half-width, a's upper
-    assert moved.high == pytest.approx(1.0 + np.hypot(0.6, 0.3))  # b's upper half-width, a's lower
+    assert moved.estimate == pytest.approx(b.optimum.estimate - a.optimum.estimate)
+    differences = np.subtract.outer(b.argmax_samples(), a.argmax_samples()).ravel()
+    assert [moved.low, moved.high] == pytest.approx(np.quantile(differences, [0.025, 0.975], method="inverted_cdf"))
+    assert moved.high - moved.low == pytest.approx(2 * Z * np.hypot(0.1, 0.15), rel=0.15)
     assert not moved.is_open
     assert shift(a, a).contains(0.0)
 
 
+def test_analyses_seeded_alike_still_give_the_shift_the_width_of_independent_optima() -> None:
+    """Each condition's analysis draws from the same seed, so draw i of one is draw i of the other moved: pairing
+    them by index would leave no width at all."""
+    draws = np.random.default_rng(2).normal(-5.0, 0.1, 800)
+    moved = shift(_optimum_fit(draws), _optimum_fit(draws + 1.0))
+    assert moved.high - moved.low == pytest.approx(2 * Z * np.hypot(0.1, 0.1), rel=0.15)
+
+
+def test_the_frontier_widens_the_side_of_the_shift_its_end_pushes_and_a_skewed_side_does_not() -> None:
+    rng = np.random.default_rng(3)
+    a_draws, b_draws = rng.normal(-5.0, 0.1, 800), rng.normal(-4.0, 0.1, 800)
+    plain = shift(_optimum_fit(a_draws), _optimum_fit(b_draws))
+    b = _optimum_fit(b_draws, frontier_high=0.5)
+    up = shift(_optimum_fit(a_draws), b)
+    posterior_half = b.optimum.high - b.optimum.estimate - 0.5
+    added = (posterior_half + 0.5) ** 2 - posterior_half**2
+    assert up.high - up.estimate == pytest.approx(np.sqrt((plain.high - plain.estimate) ** 2 + added))
+    assert up.low == pytest.approx(plain.low)  # b's high end pushes the shift up only
+    down = shift(_optimum_fit(a_draws, frontier_high=0.5), _optimum_fit(b_draws))
+    assert down.estimate - down.low > plain.estimate - plain.low and down.high == pytest.approx(plain.high)
+    skewed = shift(_optimum_fit(a_draws), _optimum_fit(b_draws, skew_low=0.5))
+    assert [skewed.low, skewed.high] == pytest.approx([plain.low, plain.high])
+
+
 def test_an_open_end_opens_the_side_of_the_shift_it_bounds_and_a_missing_ci_gives_none() -> None:
-    b_open_high = shift(Interval(-5.0, -5.3, -4.9), Interval(-3.0, -3.2, -2.6, high_open=True))
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(-5.0, 0.1, 400), rng.normal(-3.0, 0.1, 400)
+    b_open_high = shift(_optimum_fit(a), _optimum_fit(b, high_open=True))
     assert b_open_high.high_open and not b_open_high.low_open
-    a_open_low = shift(Interval(-6.5, -6.8, -6.3, low_open=True), Interval(-4.0, -4.2, -3.8))
+    a_open_low = shift(_optimum_fit(a, low_open=True), _optimum_fit(b))
     assert a_open_low.high_open and not a_open_low.low_open
-    assert np.isnan(shift(Interval(-5.0, np.nan, np.nan), Interval(-4.0, -4.2, -3.8)).low)
+    direction = CurveFit("category", "c", "two_ratios", 4, optimum=Interval(-5.0, np.nan, np.nan))
+    assert np.isnan(shift(direction, _optimum_fit(b)).low)
 
 
 def test_the_size_law_recovers_a_planted_line_and_its_error() -> None:
