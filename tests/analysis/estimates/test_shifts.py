@@ -90,7 +90,9 @@ def test_an_open_end_opens_the_side_of_the_shift_it_bounds_and_a_missing_ci_give
     a_open_low = shift(_optimum_fit(a, low_open=True), _optimum_fit(b))
     assert a_open_low.high_open and not a_open_low.low_open
     direction = CurveFit("category", "c", "two_ratios", 4, optimum=Interval(-5.0, np.nan, np.nan))
-    assert np.isnan(shift(direction, _optimum_fit(b)).low)
+    no_curve = shift(direction, _optimum_fit(b))
+    assert np.isnan(no_curve.low) and np.isnan(no_curve.high)
+    assert no_curve.estimate == pytest.approx(_optimum_fit(b).optimum.estimate + 5.0)  # the direction's ratio
 
 
 def test_the_size_law_recovers_a_planted_line_and_its_error() -> None:
