@@ -11,10 +11,11 @@ the three lr-divergence shapes are also drawn with seed noise, 1× and 2× the e
 its variance shared by the trial's tasks), which no stderr reports. Shape tables hold two tasks of one category;
 category tables two tasks per category. Study cases plant conditions, each its own table of two tasks of one
 category fitted on its own (as `analyze` does for a study): two conditions whose optima lie 0, 0.5 and 1 decade
-apart (the shift's CI, estimates/shifts.py), the second's peak symmetric, skewed or at a cliff (`conditions <gap>,
-<peak>`), each scored beside the baseline a user would build by hand (the central 95% of the difference of the two
-conditions' posterior argmax draws, level `shift, draws' difference`); and three model sizes (135M, 360M, 1.7B) whose
-optima follow a random power law in parameters (slope -1 to 0.5 decades per decade: the size law's slope CI).
+apart (the shift's CI, estimates/shifts.py), the second's peak symmetric, skewed or at a cliff, or both skewed
+toward opposite sides (`conditions <gap>, <peak>`), each scored beside the baseline a user would build by hand (the
+central 95% of the difference of the two conditions' posterior argmax draws, level `shift, draws' difference`); and
+three model sizes (135M, 360M, 1.7B) whose optima follow a random power law in parameters (slope -1 to 0.5 decades
+per decade: the size law's slope CI).
 
 The truth is the argmax of the expected score over x = log10(lr/bs), and at each batch size over log10 lr (levels `task
 lr@bs`, `category lr@bs`: the optimal learning rate per batch size). An interval open at a bound (it reaches the grid's
@@ -72,11 +73,13 @@ PER_BATCH_SIZE_ONLY = ("lr cliff",)
 """Shapes whose score does not follow lr/bs: no ratio is best at every batch size, so only the optimal lr per batch
 size has a truth to hold."""
 SEPARATIONS = (0.0, 0.5, 1.0)
-CONDITION_PEAKS = ("skewed", "cliff")
+CONDITION_PEAKS = ("skewed", "cliff", "opposite skews")
 """Peaks the second condition is also planted with (`conditions <gap>, <peak>`; the first's stays symmetric, as LoRA
 seldom diverges where full fine-tuning does): a skewed one, whose optimum's own CI widens on the sharp side while the
 shift leaves that out, and a cliff with divergence just past it, whose widening the shift keeps (shifts.py).
-`conditions <gap>` alone plants symmetric peaks in both."""
+`opposite skews` skews both peaks (widths 3x apart), gentle on opposite sides: each optimum leans toward its gentle
+side, so there the two leanings add up in the shift instead of cancelling. `conditions <gap>` alone plants symmetric
+peaks in both."""
 SIZES = (1.35e8, 3.6e8, 1.7e9)
 """The study cases' model sizes: SmolLM2's three."""
 SIZE_SLOPES = (-1.0, 0.5)
@@ -307,9 +310,15 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
             start = rng.uniform(x_low, x_high - case.separation)
             bests, sizes = np.array([start, start + case.separation]), (SIZES[0], SIZES[0])
         conditions, truths = [], []
+        if peak == "opposite skews":
+            gentle_above = 3.0 if rng.random() < 0.5 else 1 / 3
         for number, (best, size) in enumerate(zip(bests, sizes, strict=True)):
             tasks = {f"t{task}": planted_task("c", best, rng) for task in range(2)}
-            tasks, options = shaped(tasks, replace(case, shape=peak if number else ""), best, rng)
+            if peak == "opposite skews":
+                width = gentle_above if number else 1 / gentle_above
+                tasks, options = {name: replace(one, width_above=width) for name, one in tasks.items()}, {}
+            else:
+                tasks, options = shaped(tasks, replace(case, shape=peak if number else ""), best, rng)
             table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], random_state=rng, **options)
             fits = fit_curves(build_series(load_results(table)), np.random.default_rng([index, number]))
             conditions.append(ConditionFit(str(number), size, fits, []))
