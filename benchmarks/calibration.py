@@ -74,12 +74,12 @@ PER_BATCH_SIZE_ONLY = ("lr cliff",)
 size has a truth to hold."""
 SEPARATIONS = (0.0, 0.5, 1.0)
 CONDITION_PEAKS = ("skewed", "cliff", "opposite skews")
-"""Peaks the second condition is also planted with (`conditions <gap>, <peak>`; the first's stays symmetric, as LoRA
-seldom diverges where full fine-tuning does): a skewed one, whose optimum's own CI widens on the sharp side while the
-shift leaves that out, and a cliff with divergence just past it, whose widening the shift keeps (shifts.py).
-`opposite skews` skews both peaks (widths 3x apart), gentle on opposite sides: each optimum leans toward its gentle
-side, so there the two leanings add up in the shift instead of cancelling. `conditions <gap>` alone plants symmetric
-peaks in both."""
+"""Peaks the conditions are also planted with (`conditions <gap>, <peak>`). `skewed` and `cliff` shape the second
+condition's only, the first's staying symmetric, as LoRA seldom diverges where full fine-tuning does: a skewed peak,
+whose optimum's own CI widens on the sharp side while the shift leaves that out, and a cliff with divergence just
+past it, whose widening the shift keeps (shifts.py). `opposite skews` skews both (widths 3x apart), gentle on
+opposite sides: each optimum leans toward its gentle side, so there the two leans add up in the shift instead of
+cancelling. `conditions <gap>` alone plants symmetric peaks in both."""
 SIZES = (1.35e8, 3.6e8, 1.7e9)
 """The study cases' model sizes: SmolLM2's three."""
 SIZE_SLOPES = (-1.0, 0.5)
