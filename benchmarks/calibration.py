@@ -31,7 +31,7 @@ smallest ratio-optimum coverage with seed noise, the smallest coverage of the op
 "conditions differ" false-positive rate on 7 × 5, and the smallest coverage of the shift and of the size law's slope.
 
     python -m benchmarks.calibration            # 200 tables per case
-    python -m benchmarks.calibration --quick    # 30 tables per case, about 14 minutes on 2 cores
+    python -m benchmarks.calibration --quick    # 30 tables per case, about 16 minutes on 2 cores
     python -m benchmarks.calibration --first 1000   # tables 1000.. of each case: a set no rule was chosen on
 """
 
