@@ -12,9 +12,10 @@ scored best (optimum.py), and the side of the shift that this end pushes gains t
 The widening an optimum's own CI takes on a side its tasks' skew evidence calls sharp is left out: the difference
 already carries both conditions' posterior spread (the calibration runs that chose this: benchmarks/RESULTS.md, "The
 shift between conditions"). That assumes the two optima do not lean apart: each leans toward its peak's gentle side,
-so where the two peaks skew toward opposite sides the CI is too narrow, and the skew evidence fires too often where
-they do not to tell (RESULTS.md, "Two conditions skewed toward opposite sides"). An end is open where the optimum's
-end that bounds it is open at the grid's edge or the frontier: the shift is then bounded by the grids, not measured.
+so where the two peaks skew toward opposite sides the CI is too narrow, and the skew evidence, which also fires on
+symmetric peaks by where they sit in the grid, cannot tell those studies apart (RESULTS.md, "Two conditions skewed
+toward opposite sides"). An end is open where the optimum's end that bounds it is open at the grid's edge or the
+frontier: the shift is then bounded by the grids, not measured.
 
 Across sizes, log10 of each category's optimum is a line in log10 parameters (Step Law's power law, per category),
 fitted by weighted least squares with each optimum's CI as its known error (an open optimum has none and is left
