@@ -231,8 +231,7 @@ def shaped(
     falls 1-2 per decade of lr at every batch size (Adam's runs degrade before they diverge)."""
     shape = case.shape
     if shape == "skewed":
-        width = 3.0 if rng.random() < 0.5 else 1 / 3
-        return {name: replace(one, width_above=width) for name, one in tasks.items()}, {}
+        return skewed(tasks, 3.0 if rng.random() < 0.5 else 1 / 3), {}
     if shape == "flat-topped":
         return {name: replace(one, power=4.0) for name, one in tasks.items()}, {}
     if shape.startswith("cliff"):
@@ -247,6 +246,11 @@ def shaped(
         falls = diverge / 10 ** rng.uniform(0.1, 0.3)
         tasks = {name: replace(one, cliff=rng.uniform(1.0, 2.0), cliff_above_lr=falls) for name, one in tasks.items()}
     return tasks, {"diverge_above_lr": diverge}
+
+
+def skewed(tasks: dict[str, PlantedTask], width_above: float) -> dict[str, PlantedTask]:
+    """`tasks` whose peaks fall `width_above` times slower above the optimum than below (faster where under 1)."""
+    return {name: replace(one, width_above=width_above) for name, one in tasks.items()}
 
 
 def true_optimum(tasks: list[PlantedTask], batch_size: float = np.nan) -> float:
@@ -309,14 +313,14 @@ def run_studies(case: Case, first: int, count: int) -> tuple[list[dict], list[di
         else:
             start = rng.uniform(x_low, x_high - case.separation)
             bests, sizes = np.array([start, start + case.separation]), (SIZES[0], SIZES[0])
-        conditions, truths = [], []
-        if peak == "opposite skews":
-            gentle_above = 3.0 if rng.random() < 0.5 else 1 / 3
+        conditions, truths, widths = [], [], None
+        if peak == "opposite skews":  # each condition's width above its optimum: one gentle above, one below
+            above = 3.0 if rng.random() < 0.5 else 1 / 3
+            widths = (1 / above, above)
         for number, (best, size) in enumerate(zip(bests, sizes, strict=True)):
             tasks = {f"t{task}": planted_task("c", best, rng) for task in range(2)}
-            if peak == "opposite skews":
-                width = gentle_above if number else 1 / gentle_above
-                tasks, options = {name: replace(one, width_above=width) for name, one in tasks.items()}, {}
+            if widths:
+                tasks, options = skewed(tasks, widths[number]), {}
             else:
                 tasks, options = shaped(tasks, replace(case, shape=peak if number else ""), best, rng)
             table = planted_table(tasks, learning_rates, batch_sizes, SEEDS[case.n_seeds], random_state=rng, **options)
