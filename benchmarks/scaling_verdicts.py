@@ -1,7 +1,7 @@
 """Do the analysis' scaling verdicts name the planted rule? Plant tables whose optimum follows lr/bs (α = 1) or
 lr/sqrt(bs) (α = 0.5), and count how often the invariants test (invariants.csv) and the batch-size laws
-(batch_laws.csv) name it alone (right), name it among others the data cannot tell apart (undecided), or leave it out
-(wrong).
+(batch_laws.csv) name it alone (right), name it among others the data cannot tell apart or name nothing (undecided),
+or name others without it (wrong).
 
 Tables are the calibration benchmark's (`benchmarks.calibration.planted_case`): two tasks of one category on the
 7 lr × 5 bs grid, lm-eval-like binomial noise, symmetric or skewed peaks, 1 or 2 seeds, seed noise 0 or 1× the eval
@@ -48,9 +48,11 @@ N_BOOTSTRAP = 1000
 
 
 def verdict(chosen: list[str], right: str) -> str:
+    """right: the planted rule alone; undecided: it among others, or nothing named (batch_laws.csv chooses no law
+    where fewer than three batch sizes locate their optimum); wrong: others named without it."""
     if chosen == [right]:
         return "right"
-    return "undecided" if right in chosen else "wrong"
+    return "undecided" if right in chosen or not chosen else "wrong"
 
 
 def run_tables(case: Case, alpha: float, first: int, count: int) -> list[dict]:

@@ -8,14 +8,18 @@ In log10 units (l = log10 lr*, b = log10 B):
     surge   l = log10(2 lr_max) - log10(sqrt(B_noise / B) + sqrt(B / B_noise))     (Li et al., 2024)
 
 The surge rises as sqrt(B) below B_noise and falls as 1/sqrt(B) above it: with B_noise far above the grid it is
-the sqrt law, and neither ratio can show its fall. Each law is fitted by weighted least squares (weights: 1 /
-variance of each batch size's optimal log10 lr) to every posterior sample of the optimal learning rates, so its
-parameters' CIs carry the optimum's uncertainty. B_NOISE is profiled over a range SPAN decades beyond the grid's
-batch sizes on each side; a CI that reaches that range's end is open (the peak lies where the grid shows
-nothing). Laws are compared by leave-one-out CV over batch sizes (of the median optimal learning rates) as the
-invariants are (`invariants.chosen_models`): the surge, with two parameters, must earn its place by the
-one-standard-error rule, and linear and sqrt, equally simple, are both chosen until one beats the other by more than
-`invariants.TIE_Z` standard errors.
+the sqrt law, and neither ratio can show its fall. The laws are fitted to the batch sizes whose optimal learning rate
+is located (its CI closed at both ends): an open one says only that the optimum lies past the learning rates tried
+there, and its posterior samples pile at that edge, which bends a fitted slope toward flat (lr/bs data read as sqrt).
+Each law is fitted by weighted least squares (weights: 1 / variance of each batch size's optimal log10 lr) to every
+posterior sample of those optimal learning rates, so its parameters' CIs carry the optimum's uncertainty. B_NOISE is
+profiled over a range SPAN decades beyond the grid's batch sizes on each side; a CI that reaches that range's end is
+open (the peak lies where the grid shows nothing). Laws are compared by leave-one-out CV over the located batch
+sizes (of the median optimal learning rates) as the invariants are (`invariants.chosen_models`): the surge, with two
+parameters, must earn its place by the one-standard-error rule, and linear and sqrt, equally simple, are both chosen
+until one beats the other by more than `invariants.TIE_Z` standard errors. The surge is a candidate only where its
+B_noise CI is closed above: one open there holds B_noise beyond the grid, the sqrt law, so its fall is not in the
+data. The comparison needs MIN_COMPARED located batch sizes; with fewer no law is chosen.
 """
 
 from __future__ import annotations
@@ -32,14 +36,18 @@ SURGE = "surge"
 SPAN = 3.0
 B_NOISE_POINTS = 241
 MIN_VARIANCE = 0.05**2
+MIN_COMPARED = 3
+"""Located batch sizes the comparison needs: with two, each left-out one is predicted from the other alone, the two
+residuals mirror each other, and their spread (the comparison's standard error) is zero whatever the data."""
 """Floor of a batch size's optimal log10 lr variance: its samples may pile at one learning rate."""
 COLUMNS = [
     "level", "name", "law", "n_batch_sizes", "coefficient", "coefficient_ci_low", "coefficient_ci_high",
     "b_noise", "b_noise_ci_low", "b_noise_ci_high", "b_noise_ci_low_open", "b_noise_ci_high_open", "cv_rmse",
     "chosen", "n_open_optima",
 ]  # fmt: skip
-"""`coefficient`: lr/bs (linear), lr/sqrt(bs) (sqrt) or lr_max (surge); cv_rmse in decades of learning rate;
-n_open_optima: batch sizes whose optimal learning rate is an open interval (the fit then leans on a bound)."""
+"""`coefficient`: lr/bs (linear), lr/sqrt(bs) (sqrt) or lr_max (surge), fitted where two batch sizes (three for the
+surge) are located; cv_rmse in decades of learning rate, where MIN_COMPARED are; n_open_optima: batch sizes whose
+optimal learning rate is an open interval, left out of the fits and the comparison."""
 
 
 def batch_law_table(surfaces: list[SurfaceFit]) -> pd.DataFrame:
@@ -62,33 +70,45 @@ def _surge_shape(log10_b_noise: np.ndarray | float, log10_bs: np.ndarray) -> np.
 
 
 def _fit_laws(surface: SurfaceFit) -> list[dict]:
-    log10_bs, ridge = surface.log10_bs, surface.ridge_samples
+    located = np.array([not (interval.low_open or interval.high_open) for interval in surface.optimal_lr], dtype=bool)
+    log10_bs, ridge = surface.log10_bs[located], surface.ridge_samples[:, located]
     weights = 1.0 / np.maximum(ridge.var(axis=0), MIN_VARIANCE)
     median = np.median(ridge, axis=0)
-    b_noise_range = np.linspace(log10_bs.min() - SPAN, log10_bs.max() + SPAN, B_NOISE_POINTS)
+    b_noise_range = np.linspace(surface.log10_bs.min() - SPAN, surface.log10_bs.max() + SPAN, B_NOISE_POINTS)
     common = {
         "level": surface.level,
         "name": surface.name,
-        "n_batch_sizes": len(log10_bs),
-        "n_open_optima": sum(interval.is_open for interval in surface.optimal_lr),
+        "n_batch_sizes": len(surface.log10_bs),
+        "n_open_optima": int((~located).sum()),
     }
+    fitted = {law: _fitted(law, log10_bs, ridge, weights, b_noise_range) for law in [*SLOPES, SURGE]}
     loo = {law: _loo(log10_bs, median, weights, law, b_noise_range) for law in [*SLOPES, SURGE]}
-    usable = {law: residuals for law, residuals in loo.items() if np.isfinite(residuals).all()}
-    chosen = chosen_models(usable, SURGE)
-    rows = []
-    for law, residuals in loo.items():
-        if law == SURGE and len(log10_bs) < 3:
-            fitted = {}
-        elif law == SURGE:
-            b_noise, intercept = _surge_fit(log10_bs, ridge, weights, b_noise_range)
-            interval = Interval.from_samples(b_noise, (b_noise_range[0], b_noise_range[-1])).mapped(_power_of_ten)
-            fitted = {**_coefficient(10**intercept / 2), **interval.as_columns("b_noise", "b_noise_")}
-        else:
-            fitted = _coefficient(10 ** _intercept(ridge - SLOPES[law] * log10_bs, weights))
-        rows.append(
-            {**common, "law": law, **fitted, "cv_rmse": float(np.sqrt(np.mean(residuals**2))), "chosen": law in chosen}
-        )
-    return rows
+    candidates = [*SLOPES, SURGE] if not fitted[SURGE].get("b_noise_ci_high_open", True) else [*SLOPES]
+    usable = {law: loo[law] for law in candidates if loo[law].size and np.isfinite(loo[law]).all()}
+    chosen = chosen_models(usable, SURGE) if usable else []
+    return [
+        {
+            **common,
+            "law": law,
+            **fitted[law],
+            "cv_rmse": float(np.sqrt(np.mean(residuals**2))) if residuals.size else np.nan,
+            "chosen": law in chosen,
+        }
+        for law, residuals in loo.items()
+    ]
+
+
+def _fitted(
+    law: str, log10_bs: np.ndarray, ridge: np.ndarray, weights: np.ndarray, b_noise_range: np.ndarray
+) -> dict[str, float]:
+    """A law's coefficient (and the surge's B_noise) with CIs over the ridge samples; empty with too few points."""
+    if len(log10_bs) < (3 if law == SURGE else 2):
+        return {}
+    if law == SURGE:
+        b_noise, intercept = _surge_fit(log10_bs, ridge, weights, b_noise_range)
+        interval = Interval.from_samples(b_noise, (b_noise_range[0], b_noise_range[-1])).mapped(_power_of_ten)
+        return {**_coefficient(10**intercept / 2), **interval.as_columns("b_noise", "b_noise_")}
+    return _coefficient(10 ** _intercept(ridge - SLOPES[law] * log10_bs, weights))
 
 
 def _coefficient(samples: np.ndarray) -> dict[str, float]:
@@ -119,8 +139,9 @@ def _surge_fit(
 def _loo(
     log10_bs: np.ndarray, median: np.ndarray, weights: np.ndarray, law: str, b_noise_range: np.ndarray
 ) -> np.ndarray:
-    """Leave-one-batch-size-out residuals of a law fitted to the median optimal log10 lr (NaN: too few points)."""
-    if len(log10_bs) < (3 if law == SURGE else 2):
+    """Leave-one-batch-size-out residuals of a law fitted to the median optimal log10 lr (NaN: fewer than
+    MIN_COMPARED points)."""
+    if len(log10_bs) < MIN_COMPARED:
         return np.full(len(log10_bs), np.nan)
     residuals = []
     for left_out in range(len(log10_bs)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.estimates.batch_laws import SURGE
+from analysis.estimates.batch_laws import MIN_COMPARED, SURGE
 from analysis.estimates.curves import CurveFit
 from analysis.estimates.frontier import FRONTIER
 from analysis.estimates.intervals import Interval
@@ -161,8 +161,9 @@ def collect_warnings(
     for row in tables["batch_laws"].drop_duplicates(["level", "name"]).itertuples():
         if row.n_open_optima:
             warnings.append(
-                f"{row.level} {row.name}: the batch-size laws lean on {row.n_open_optima} optimal learning rate(s) "
-                "whose CI reaches the learning rates tried (see optimal_lr.csv)."
+                f"{row.level} {row.name}: the batch-size laws leave out {row.n_open_optima} optimal learning "
+                "rate(s) whose CI reaches the learning rates tried (see optimal_lr.csv); `sweeper plan --batch-law` "
+                "plans the trials that locate them."
             )
     return warnings
 
@@ -220,23 +221,29 @@ def invariant_sentence(rows: pd.DataFrame) -> str:
 
 def law_sentence(rows: pd.DataFrame) -> str:
     """One series' batch-size laws: the chosen ones, each CV error, and the surge's B_noise."""
-    chosen = verdict(rows.loc[rows["chosen"], "law"])
-    errors = ", ".join(f"{row.law} {row.cv_rmse:.3g}" for row in rows.itertuples() if np.isfinite(row.cv_rmse))
     first = rows.iloc[0]
+    located = first["n_batch_sizes"] - first["n_open_optima"]
+    if rows["chosen"].any():
+        chosen = verdict(rows.loc[rows["chosen"], "law"])
+    else:
+        chosen = f"no verdict: {located} located optimal learning rate(s), {MIN_COMPARED} needed"
+    errors = ", ".join(f"{row.law} {row.cv_rmse:.3g}" for row in rows.itertuples() if np.isfinite(row.cv_rmse))
     caveat = ""
     if first["n_open_optima"]:
         caveat = (
-            f" (not conclusive: {first['n_open_optima']} of {first['n_batch_sizes']} optimal learning rates are open "
-            "intervals, so the fits lean on the learning rates tried)"
+            f" (on the {located} of {first['n_batch_sizes']} batch sizes whose optimal learning rate is located; "
+            f"{first['n_open_optima']} open, left out)"
         )
     surge = rows[rows["law"] == SURGE].iloc[0]
+    errors = f"; CV RMSE in decades of lr: {errors}" if errors else ""
     if not np.isfinite(surge["b_noise"]):
-        return f"{chosen}{caveat}; CV RMSE in decades of lr: {errors}; the surge needs 3 or more batch sizes"
+        return f"{chosen}{caveat}{errors}; the surge needs 3 or more located batch sizes"
     b_noise = Interval(
         *surge[["b_noise", "b_noise_ci_low", "b_noise_ci_high", "b_noise_ci_low_open", "b_noise_ci_high_open"]]
     )
     words = b_noise.describe(lambda value: f"{value:.3g}", "the range searched", "the range searched")
-    return f"{chosen}{caveat}; CV RMSE in decades of lr: {errors}; surge B_noise {words}"
+    beyond = " (beyond the grid: the sqrt law there, so not compared)" if b_noise.high_open else ""
+    return f"{chosen}{caveat}{errors}; surge B_noise {words}{beyond}"
 
 
 def regret_sentence(row: pd.Series) -> str:

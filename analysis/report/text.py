@@ -199,7 +199,8 @@ def _law_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
         return ["Not fitted: the grid needs two or more batch sizes and three or more learning rates."]
     lines = [
         "Optimal learning rate per batch size (optimal_lr.csv) fitted by lr ∝ bs (linear), lr ∝ sqrt(bs) (sqrt) and "
-        "the Adam surge of Li et al. (2024), compared by leave-one-out CV over batch sizes (batch_laws.csv):",
+        "the Adam surge of Li et al. (2024), compared by leave-one-out CV over the batch sizes whose optimal lr is "
+        "located (batch_laws.csv):",
         "",
     ]
     optimal = tables["optimal_lr"]
