@@ -117,7 +117,7 @@ def collect_warnings(
     frame: pd.DataFrame, series: list[Series], fits: list[CurveFit], tables: dict[str, pd.DataFrame]
 ) -> list[str]:
     """Open optima, few points, wide CIs, poor fits, diverged/failed trials, skipped comparisons, open α and
-    batch-size laws that lean on open optima."""
+    batch-size laws that leave open optima out."""
     warnings = []
     for fit, one in zip(fits, series, strict=True):
         label = f"{fit.level} {fit.name}"

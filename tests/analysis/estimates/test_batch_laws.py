@@ -13,6 +13,7 @@ from analysis.estimates.intervals import Interval
 from analysis.estimates.series import build_series
 from analysis.estimates.surfaces import SurfaceFit, fit_surfaces, optimal_lr_table
 from analysis.load import load_results
+from analysis.report.findings import law_sentence
 from analysis.synthetic import PlantedTask, planted_table
 
 LEARNING_RATES = np.geomspace(1e-5, 1e-2, 10)
@@ -105,9 +106,14 @@ def test_the_surge_is_not_chosen_where_its_b_noise_may_lie_beyond_the_grid() -> 
 
 def test_two_located_batch_sizes_choose_no_law() -> None:
     """With two located optima each is predicted from the other alone: the leave-one-out residuals mirror each other
-    and their spread is zero, which named a law on any slope. No law is chosen; the coefficients are still fitted."""
+    and their spread is zero, which named a law on any slope. No law is chosen, and the report says why; the
+    coefficients are still fitted."""
     laws = batch_law_table([_stub_surface([-4.0, -3.7, -3.4, -3.1, -2.8], 0.1, open_at=(0, 1, 2))]).set_index("law")
     assert not laws["chosen"].any(), laws
     assert laws["cv_rmse"].isna().all()
     assert laws.loc["linear", "coefficient_ci_low"] < 10**-4.0 / 4 < laws.loc["linear", "coefficient_ci_high"]
     assert (laws["n_open_optima"] == 3).all()
+    sentence = law_sentence(laws.reset_index())
+    assert sentence.startswith("no verdict: 2 located optimal learning rate(s), 3 needed"), sentence
+    assert "3 open, left out" in sentence
+    assert "the surge needs 3 or more located batch sizes" in sentence
