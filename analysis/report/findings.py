@@ -220,13 +220,15 @@ def invariant_sentence(rows: pd.DataFrame) -> str:
 
 
 def law_sentence(rows: pd.DataFrame) -> str:
-    """One series' batch-size laws: the chosen ones, each CV error, and the surge's B_noise."""
+    """One series' batch-size laws: the chosen ones, each CV error, and the surge's B_noise; or why none is chosen."""
     first = rows.iloc[0]
     located = first["n_batch_sizes"] - first["n_open_optima"]
-    if rows["chosen"].any():
-        chosen = verdict(rows.loc[rows["chosen"], "law"])
-    else:
-        chosen = f"no verdict: {located} located optimal learning rate(s), {MIN_COMPARED} needed"
+    if not rows["chosen"].any():
+        return (
+            f"no verdict: {located} of {first['n_batch_sizes']} batch sizes locate their optimal learning rate, "
+            f"{MIN_COMPARED} needed (the others' CIs reach the learning rates tried)"
+        )
+    chosen = verdict(rows.loc[rows["chosen"], "law"])
     errors = ", ".join(f"{row.law} {row.cv_rmse:.3g}" for row in rows.itertuples() if np.isfinite(row.cv_rmse))
     caveat = ""
     if first["n_open_optima"]:
@@ -235,15 +237,12 @@ def law_sentence(rows: pd.DataFrame) -> str:
             f"{first['n_open_optima']} open, left out)"
         )
     surge = rows[rows["law"] == SURGE].iloc[0]
-    errors = f"; CV RMSE in decades of lr: {errors}" if errors else ""
-    if not np.isfinite(surge["b_noise"]):
-        return f"{chosen}{caveat}{errors}; the surge needs 3 or more located batch sizes"
     b_noise = Interval(
         *surge[["b_noise", "b_noise_ci_low", "b_noise_ci_high", "b_noise_ci_low_open", "b_noise_ci_high_open"]]
     )
     words = b_noise.describe(lambda value: f"{value:.3g}", "the range searched", "the range searched")
     beyond = " (beyond the grid: the sqrt law there, so not compared)" if b_noise.high_open else ""
-    return f"{chosen}{caveat}{errors}; surge B_noise {words}{beyond}"
+    return f"{chosen}{caveat}; CV RMSE in decades of lr: {errors}; surge B_noise {words}{beyond}"
 
 
 def regret_sentence(row: pd.Series) -> str:
