@@ -7,7 +7,7 @@ Tables are the calibration benchmark's (`benchmarks.calibration.planted_case`): 
 7 lr × 5 bs grid, lm-eval-like binomial noise, symmetric or skewed peaks, 1 or 2 seeds, seed noise 0 or 1× the eval
 noise's sd. With α = 0.5 each task's peak stays where it was planted at the grid's middle batch size and moves as
 sqrt(bs) from there. A verdict for `separate` or the surge is wrong for either α. The free exponent α's 95% CI is
-scored too (coverage of the planted α).
+scored too (coverage of the planted α, and its median width).
 
 The last line is `invariant_wrong=… invariant_right=… law_wrong=… law_right=… alpha_coverage=…`: the largest share
 of wrong verdicts in one case (α, shape, seed noise, seeds, level) and the smallest share of right ones, for each
@@ -89,6 +89,7 @@ def run_tables(case: Case, alpha: float, first: int, count: int) -> list[dict]:
                     "alpha_covered": (first_row["alpha_ci_low"] <= alpha or first_row["alpha_ci_low_open"])
                     and (alpha <= first_row["alpha_ci_high"] or first_row["alpha_ci_high_open"]),
                     "alpha_hat": first_row["alpha_hat"],
+                    "alpha_width": first_row["alpha_ci_high"] - first_row["alpha_ci_low"],
                 }
             )
     return records
@@ -132,6 +133,7 @@ def main() -> None:
         },
         alpha_coverage=("alpha_covered", "mean"),
         median_alpha=("alpha_hat", "median"),
+        median_alpha_width=("alpha_width", "median"),
     )
     pd.set_option("display.width", 220)
     print(f"{arguments.tables} tables per case from {arguments.first}; shares of the series' verdicts")

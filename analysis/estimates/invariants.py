@@ -13,18 +13,20 @@ one-standard-error rule: prefer the simpler model the data cannot reject) and by
 difference worth acting on).
 
 α is also estimated freely: the weighted RSS is profiled over a grid of α, refined by a parabola through the
-best three, with a percentile CI over the shared bootstrap resamples. Every α's normal equations are polynomials
-in α of the sums of w·u^a·v^b (u, v = scaled log10 lr, log10 bs), so each resample needs those few sums only,
-one matrix product for all resamples, whatever the number of α values.
+best three, with a percentile CI over the shared bootstrap resamples, each of which picks its own peak points.
+Every α's normal equations are polynomials in α of the sums of w·u^a·v^b (u, v = scaled log10 lr, log10 bs), so
+each resample needs those few sums only, one matrix product for all resamples, whatever the number of α values.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from math import comb
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from analysis.estimates import wls
 from analysis.estimates.intervals import Interval
@@ -38,6 +40,8 @@ ALPHA_GRID = np.linspace(-1.0, 3.0, 81)
 """Where the free exponent is searched: a CI that reaches either end is open (the data put α beyond it)."""
 MIN_RELATIVE_GAIN = 0.05
 """`separate` must also cut the CV RMSE by this fraction: on a huge grid a negligible gain is still > 1 SE."""
+RESAMPLE_CHUNK_CELLS = 2_000_000
+"""Resamples × rows handled at once by α's bootstrap (`_resampled_peak_sums`): about 16 MB per array."""
 TIE_Z = 1.96
 """Standard errors of the paired LOO differences by which the best of equally simple models must beat another for
 that one to be dropped (a two-sided 95% test): a smaller lead is a tie, and both stay chosen."""
@@ -78,14 +82,14 @@ def _enough_points(peak: Series) -> bool:
 def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
     """One row per model (lr/bs, lr/sqrt(bs), separate) for this series, fitted near its peak (`peak_of`); empty when
     `can_compare` is False."""
-    series = peak_of(series)
-    if not _enough_points(series):
+    peak = peak_of(series)
+    if not _enough_points(peak):
         return pd.DataFrame(columns=COLUMNS)
-    points = series.points
+    points = peak.points
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
-    fits = {name: wls.fit(_z_design(series, points, alpha), y, weights) for name, alpha in INVARIANTS.items()}
-    fits[SEPARATE] = wls.fit(_surface_design(series, points), y, weights)
-    alpha = _free_alpha(series, counts).as_columns("alpha_hat", "alpha_")
+    fits = {name: wls.fit(_z_design(peak, points, alpha), y, weights) for name, alpha in INVARIANTS.items()}
+    fits[SEPARATE] = wls.fit(_surface_design(peak, points), y, weights)
+    alpha = _free_alpha(series, peak, counts).as_columns("alpha_hat", "alpha_")
     chosen = chosen_models({name: fit.loo_residuals for name, fit in fits.items()}, SEPARATE)
     n_points = len(points)
     rows = [
@@ -160,21 +164,48 @@ def _surface_design(series: Series, table: pd.DataFrame) -> np.ndarray:
     return wls.with_offsets(table["task_code"].to_numpy(), len(series.tasks), *terms)
 
 
-def _free_alpha(series: Series, counts: np.ndarray) -> Interval:
-    """α minimising the weighted RSS on the grid points, with its bootstrap percentile CI (open at ALPHA_GRID's
-    ends)."""
+def _free_alpha(series: Series, peak: Series, counts: np.ndarray) -> Interval:
+    """α minimising the weighted RSS on the peak's grid points (`peak_of`), with its bootstrap percentile CI (open at
+    ALPHA_GRID's ends). Each resample repeats the whole estimate, the choice of peak points included: its own trials'
+    means pick each task's best PEAK_SHARE of grid points. Which points make the peak moves with the noise, most
+    where the peak is skewed, and a CI over a fixed choice leaves that out."""
     n_tasks = len(series.tasks)
-    alphas = ALPHA_GRID * _coordinates(series, series.points)[2]
-    point_sums = _power_moments(series, series.points).sum(axis=0)
+    alphas = ALPHA_GRID * _coordinates(peak, peak.points)[2]
+    point_sums = _power_moments(peak, peak.points).sum(axis=0)
     _, profile = wls.solve_normal(*_z_normal_equations(point_sums, n_tasks, alphas))
-    rows = series.rows
-    per_unit = wls.unit_moments(_power_moments(series, rows), rows["trial"].to_numpy(), counts.shape[1])
-    boot_sums = counts @ per_unit
+    boot_sums = _resampled_peak_sums(series.rows, counts, _power_moments(peak, series.rows), n_tasks)
     _, boot_profile = wls.solve_normal(*_z_normal_equations(boot_sums, n_tasks, alphas))
     valid = wls.identifiable(_surface_gram(boot_sums, n_tasks))
     boot_alpha = _refined_argmin(boot_profile[valid])
     ci = Interval.from_samples(boot_alpha, (ALPHA_GRID[0], ALPHA_GRID[-1]))
     return Interval(float(_refined_argmin(profile[None, :])[0]), ci.low, ci.high, ci.low_open, ci.high_open)
+
+
+def _resampled_peak_sums(rows: pd.DataFrame, counts: np.ndarray, moments: np.ndarray, n_tasks: int) -> np.ndarray:
+    """(resamples, K): each resample's sums of the rows' `moments` over the grid points in its peak: each task's best
+    PEAK_SHARE by the means of the trials that resample drew (a point none of whose trials it drew is in none).
+    Resamples go RESAMPLE_CHUNK_CELLS // len(rows) at a time, so a huge sweep needs no (resamples × rows) array."""
+    point = rows.groupby(["task_code", "log10_lr", "log10_bs"], sort=False).ngroup().to_numpy()
+    n_points = point.max() + 1
+    indicator = sparse.csr_array((np.ones(len(point)), (np.arange(len(point)), point)), shape=(len(point), n_points))
+    task_of_point = np.zeros(n_points, dtype=int)
+    task_of_point[point] = rows["task_code"].to_numpy()
+    trial, y = rows["trial"].to_numpy(), rows["y"].to_numpy()
+    step = max(1, RESAMPLE_CHUNK_CELLS // len(rows))
+    sums = []
+    for start in range(0, len(counts), step):
+        drawn = counts[start : start + step][:, trial]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = (drawn * y) @ indicator / (drawn @ indicator)
+        in_peak = np.zeros(means.shape, dtype=bool)
+        for task in range(n_tasks):
+            own = task_of_point == task
+            with warnings.catch_warnings():  # a resample may draw none of a task's trials: no cut, no peak
+                warnings.simplefilter("ignore", RuntimeWarning)
+                cut = np.nanquantile(means[:, own], 1 - PEAK_SHARE, axis=1)
+            in_peak[:, own] = means[:, own] >= cut[:, None]
+        sums.append((drawn * in_peak[:, point]) @ moments)
+    return np.concatenate(sums)
 
 
 def _power_moments(series: Series, table: pd.DataFrame) -> np.ndarray:

@@ -15,6 +15,8 @@ from analysis.estimates.invariants import (
     chosen_models,
     compare_invariants,
 )
+from analysis.estimates.series import build_series
+from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
 from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, series_of
 
@@ -122,7 +124,7 @@ def test_alpha_profile_from_power_moments_matches_fitting_each_alpha() -> None:
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
     profile = [wls.fit(_z_design(reasoning, points, alpha), y, weights).wrss for alpha in ALPHA_GRID]
     brute_force = ALPHA_GRID[int(np.argmin(profile))]
-    alpha_hat = _free_alpha(reasoning, counts).estimate
+    alpha_hat = _free_alpha(reasoning, reasoning, counts).estimate
     assert abs(alpha_hat - brute_force) <= ALPHA_GRID[1] - ALPHA_GRID[0]
     assert alpha_hat == pytest.approx(0.7, abs=0.1)
 
@@ -146,3 +148,32 @@ def test_alpha_beyond_the_old_search_bound_is_found_and_beyond_the_new_one_is_op
     assert not inside["alpha_ci_low_open"] and not inside["alpha_ci_high_open"]
     beyond = rows[4.0]
     assert beyond["alpha_ci_high_open"] and beyond["alpha_ci_high"] == pytest.approx(ALPHA_GRID[-1])
+
+
+def test_alphas_ci_holds_the_planted_alpha_on_skewed_two_seed_tables() -> None:
+    """Skewed lr/bs peaks (3 times wider on one side), two seeds, binomial eval noise, on the calibration's 7 × 5 grid:
+    which grid points make a task's best 60% moves with the noise, and a bootstrap over that one choice held α = 1 in
+    112 of these 120 task series (0.93). Each resample now picks its own peak points."""
+    covered = []
+    for index in range(60):
+        rng = np.random.default_rng(index)
+        best = rng.uniform(-6.2, -3.2)
+        tasks = {
+            f"t{task}": PlantedTask(
+                "c",
+                best_z=best,
+                peak=rng.uniform(0.55, 0.85),
+                curvature=rng.uniform(0.08, 0.2),
+                worst=rng.uniform(0.0, 0.25),
+                n_items=int(rng.choice([200, 500, 1000])),
+                width_above=float(rng.choice([3.0, 1 / 3])),
+            )
+            for task in range(2)
+        }
+        table = planted_table(tasks, np.geomspace(1e-5, 1e-2, 7), [4, 8, 16, 32, 64], seeds=(0, 1), random_state=rng)
+        series = [one for one in build_series(load_results(table)) if one.level == "task"]
+        counts = wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(index))
+        for one in series:
+            row = compare_invariants(one, counts).iloc[0]
+            covered.append(row["alpha_ci_low"] <= 1.0 <= row["alpha_ci_high"])
+    assert np.mean(covered) >= 0.95, np.mean(covered)
