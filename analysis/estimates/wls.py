@@ -2,9 +2,8 @@
 
 Each invariant's model (a quadratic in log10(lr) - α·log10(bs) with per-task offsets, or the full quadratic surface)
 is a linear least-squares problem whose normal equations see the data only through sums of w·d·dᵀ, w·d·y and w·y²
-over rows. Summing those once per bootstrap unit (one trial: a grid point × seed) turns a
-bootstrap resample into `counts @ unit_moments`: all resamples are one matrix product and one batched solve,
-with no Python loop over resamples.
+over rows. A bootstrap resample's sums are its rows' moments weighted by how often it drew each row's trial
+(invariants.py), so all resamples are one matrix product and one batched `solve`, with no Python loop over them.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 SINGULAR_RCOND = 1e-10
 """A normal matrix (scaled to unit diagonal) whose smallest/largest eigenvalue falls below this is singular:
@@ -24,13 +22,6 @@ def moments(design: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarra
     upper, lower = np.triu_indices(design.shape[1])
     wd = design * weights[:, None]
     return np.column_stack([wd[:, upper] * design[:, lower], wd * y[:, None], weights * y**2])
-
-
-def unit_moments(row_moments: np.ndarray, units: np.ndarray, n_units: int) -> np.ndarray:
-    """Row moments summed per unit code (0..n_units-1): (n_units, F); units with no rows stay zero."""
-    rows = np.arange(len(units))
-    indicator = sparse.csr_array((np.ones(len(units)), (units, rows)), shape=(n_units, len(units)))
-    return np.asarray(indicator @ row_moments)
 
 
 def solve(packed: np.ndarray, n_params: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,14 +65,6 @@ def identifiable(gram: np.ndarray) -> np.ndarray:
 def with_offsets(groups: np.ndarray, n_groups: int, *columns: np.ndarray) -> np.ndarray:
     """Design matrix: one intercept per group (a task's fixed effect), then `columns`."""
     return np.column_stack([np.eye(n_groups)[groups], *columns])
-
-
-def bootstrap(
-    design: np.ndarray, y: np.ndarray, weights: np.ndarray, units: np.ndarray, counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`solve` for every resample of `counts` (B, n_units) at once: coefficients (B, P), wrss (B,), valid (B,)."""
-    per_unit = unit_moments(moments(design, y, weights), units, counts.shape[1])
-    return solve(counts @ per_unit, design.shape[1])
 
 
 def bootstrap_counts(n_units: int, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Batched weighted least squares: the solve, its leave-one-out residuals and its bootstrap agree with numpy's
-lstsq, and a resample that cannot identify the model is flagged."""
+"""Batched weighted least squares: the solve, its leave-one-out residuals and a batch of resamples' solves agree with
+numpy's lstsq, and a resample that cannot identify the model is flagged."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_batched_solve_matches_numpy_lstsq_and_loo_matches_refitting() -> None:
 
     counts = wls.bootstrap_counts(30, 50, np.random.default_rng(2))
     assert counts.shape == (50, 30) and (counts.sum(axis=1) == 30).all()
-    coef, _, valid = wls.bootstrap(design, y, weights, np.arange(30), counts)
+    coef, _, valid = wls.solve(counts @ wls.moments(design, y, weights), design.shape[1])
     drawn = counts[3]
     expected = np.linalg.lstsq(design * np.sqrt(weights * drawn)[:, None], y * np.sqrt(weights * drawn), rcond=None)[0]
     assert valid.all()
@@ -37,6 +37,6 @@ def test_resamples_that_cannot_identify_a_quadratic_are_flagged() -> None:
     x = np.repeat([-1.0, 0.0, 1.0], 2)
     design = np.column_stack([np.ones(6), x, x**2])
     counts = np.array([[2.0, 2, 2, 0, 0, 0], [1.0, 1, 1, 1, 1, 1]])
-    _, _, valid = wls.bootstrap(design, x**2, np.ones(6), np.arange(6), counts)
+    _, _, valid = wls.solve(counts @ wls.moments(design, x**2, np.ones(6)), design.shape[1])
     assert list(valid) == [False, True], "two distinct x values cannot identify a quadratic"
     assert pd.Series(valid).dtype == bool
