@@ -36,10 +36,10 @@ SURGE = "surge"
 SPAN = 3.0
 B_NOISE_POINTS = 241
 MIN_VARIANCE = 0.05**2
+"""Floor of a batch size's optimal log10 lr variance: its samples may pile at one learning rate."""
 MIN_COMPARED = 3
 """Located batch sizes the comparison needs: with two, each left-out one is predicted from the other alone, the two
 residuals mirror each other, and their spread (the comparison's standard error) is zero whatever the data."""
-"""Floor of a batch size's optimal log10 lr variance: its samples may pile at one learning rate."""
 COLUMNS = [
     "level", "name", "law", "n_batch_sizes", "coefficient", "coefficient_ci_low", "coefficient_ci_high",
     "b_noise", "b_noise_ci_low", "b_noise_ci_high", "b_noise_ci_low_open", "b_noise_ci_high_open", "cv_rmse",

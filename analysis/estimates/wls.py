@@ -3,7 +3,8 @@
 Each invariant's model (a quadratic in log10(lr) - α·log10(bs) with per-task offsets, or the full quadratic surface)
 is a linear least-squares problem whose normal equations see the data only through sums of w·d·dᵀ, w·d·y and w·y²
 over rows. A bootstrap resample's sums are its rows' moments weighted by how often it drew each row's trial
-(invariants.py), so all resamples are one matrix product and one batched `solve`, with no Python loop over them.
+(invariants.py), so a batch of resamples is one matrix product and one batched `solve`, with no Python loop over
+resamples.
 """
 
 from __future__ import annotations
