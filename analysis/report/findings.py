@@ -225,8 +225,8 @@ def law_sentence(rows: pd.DataFrame) -> str:
     located = first["n_batch_sizes"] - first["n_open_optima"]
     if not rows["chosen"].any():
         return (
-            f"no verdict: {located} of {first['n_batch_sizes']} batch sizes locate their optimal learning rate, "
-            f"{MIN_COMPARED} needed (the others' CIs reach the learning rates tried)"
+            f"no verdict: {located} of {first['n_batch_sizes']} batch sizes locate their optimal learning rate (a CI "
+            f"closed at both ends), {MIN_COMPARED} needed"
         )
     chosen = verdict(rows.loc[rows["chosen"], "law"])
     errors = ", ".join(f"{row.law} {row.cv_rmse:.3g}" for row in rows.itertuples() if np.isfinite(row.cv_rmse))

@@ -116,4 +116,6 @@ def test_two_located_batch_sizes_choose_no_law() -> None:
     assert laws.loc["linear", "coefficient_ci_low"] < 10**-4.0 / 4 < laws.loc["linear", "coefficient_ci_high"]
     assert (laws["n_open_optima"] == 3).all()
     sentence = law_sentence(laws.reset_index())
-    assert sentence.startswith("no verdict: 2 of 5 batch sizes locate their optimal learning rate, 3 needed"), sentence
+    assert sentence.startswith(
+        "no verdict: 2 of 5 batch sizes locate their optimal learning rate (a CI closed at both ends), 3 needed"
+    ), sentence
