@@ -70,7 +70,7 @@ def _surge_shape(log10_b_noise: np.ndarray | float, log10_bs: np.ndarray) -> np.
 
 
 def _fit_laws(surface: SurfaceFit) -> list[dict]:
-    located = np.array([not (interval.low_open or interval.high_open) for interval in surface.optimal_lr], dtype=bool)
+    located = np.array([not interval.is_open for interval in surface.optimal_lr], dtype=bool)
     log10_bs, ridge = surface.log10_bs[located], surface.ridge_samples[:, located]
     weights = 1.0 / np.maximum(ridge.var(axis=0), MIN_VARIANCE)
     median = np.median(ridge, axis=0)

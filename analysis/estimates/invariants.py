@@ -60,8 +60,8 @@ SURFACE_TERMS = [(1, 0), (0, 1), (2, 0), (1, 1), (0, 2)]
 def peak_of(series: Series) -> Series:
     """`series` on each task's best PEAK_SHARE of grid points (y is higher-is-better) and those points' trials."""
     points = series.points
-    cut = points.groupby("task_code")["y"].transform(lambda y: y.quantile(1 - PEAK_SHARE))
-    kept = points[points["y"] >= cut].reset_index(drop=True)
+    in_peak = _in_peak(points["y"].to_numpy()[None, :], points["task_code"].to_numpy(), len(series.tasks))[0]
+    kept = points[in_peak].reset_index(drop=True)
     keys = ["task_code", "log10_lr", "log10_bs"]
     return replace(series, points=kept, rows=series.rows.merge(kept[keys], on=keys))
 
@@ -197,15 +197,21 @@ def _resampled_peak_sums(rows: pd.DataFrame, counts: np.ndarray, moments: np.nda
         drawn = counts[start : start + step][:, trial]
         with np.errstate(divide="ignore", invalid="ignore"):
             means = (drawn * y) @ indicator / (drawn @ indicator)
-        in_peak = np.zeros(means.shape, dtype=bool)
-        for task in range(n_tasks):
-            own = task_of_point == task
-            with warnings.catch_warnings():  # a resample may draw none of a task's trials: no cut, no peak
-                warnings.simplefilter("ignore", RuntimeWarning)
-                cut = np.nanquantile(means[:, own], 1 - PEAK_SHARE, axis=1)
-            in_peak[:, own] = means[:, own] >= cut[:, None]
-        sums.append((drawn * in_peak[:, point]) @ moments)
+        sums.append((drawn * _in_peak(means, task_of_point, n_tasks)[:, point]) @ moments)
     return np.concatenate(sums)
+
+
+def _in_peak(scores: np.ndarray, task_of_point: np.ndarray, n_tasks: int) -> np.ndarray:
+    """(draws, points): whether a grid point is among its task's best PEAK_SHARE by `scores` (draws, points), the
+    cut interpolated linearly between ranks; a NaN score (a point a resample did not draw) is in no peak."""
+    in_peak = np.zeros(scores.shape, dtype=bool)
+    for task in range(n_tasks):
+        own = task_of_point == task
+        with warnings.catch_warnings():  # a resample may draw none of a task's trials: no cut, no peak
+            warnings.simplefilter("ignore", RuntimeWarning)
+            cut = np.nanquantile(scores[:, own], 1 - PEAK_SHARE, axis=1)
+        in_peak[:, own] = scores[:, own] >= cut[:, None]
+    return in_peak
 
 
 def _power_moments(series: Series, table: pd.DataFrame) -> np.ndarray:
