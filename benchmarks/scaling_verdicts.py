@@ -32,7 +32,7 @@ import pandas as pd
 from analysis.estimates import wls
 from analysis.estimates.batch_laws import batch_law_table
 from analysis.estimates.curves import fit_curves
-from analysis.estimates.invariants import compare_invariants
+from analysis.estimates.invariants import TrialResamples, compare_invariants
 from analysis.estimates.series import build_series
 from analysis.estimates.surfaces import fit_surfaces
 from analysis.load import load_results
@@ -74,9 +74,9 @@ def run_tables(case: Case, alpha: float, first: int, count: int) -> list[dict]:
         laws = batch_law_table(
             fit_surfaces(series, fit_rng, {fit.name: fit.model for fit in fits if fit.model is not None})
         )
-        counts = wls.bootstrap_counts(series[0].n_trials, N_BOOTSTRAP, fit_rng)
+        resamples = TrialResamples(wls.bootstrap_counts(series[0].n_trials, N_BOOTSTRAP, fit_rng))
         for one in series:
-            invariants = compare_invariants(one, counts)
+            invariants = compare_invariants(one, resamples)
             own_laws = laws[(laws["level"] == one.level) & (laws["name"] == one.name)]
             if invariants.empty or own_laws.empty:
                 continue

@@ -13,9 +13,10 @@ one-standard-error rule: prefer the simpler model the data cannot reject) and by
 difference worth acting on).
 
 α is also estimated freely: the weighted RSS is profiled over a grid of α, refined by a parabola through the
-best three, with a percentile CI over the shared bootstrap resamples, each of which picks its own peak points.
-Every α's normal equations are polynomials in α of the sums of w·u^a·v^b (u, v = scaled log10 lr, log10 bs), so
-each resample needs those few sums only, one matrix product for all resamples, whatever the number of α values.
+best three, with a percentile CI over the sweep's shared bootstrap resamples (`TrialResamples`), each of which picks
+its own peak points. Every α's normal equations are polynomials in α of the sums of w·u^a·v^b (u, v = scaled log10
+lr, log10 bs), so each resample needs those few sums only, one matrix product for all resamples, whatever the number
+of α values.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ ALPHA_GRID = np.linspace(-1.0, 3.0, 81)
 MIN_RELATIVE_GAIN = 0.05
 """`separate` must also cut the CV RMSE by this fraction: on a huge grid a negligible gain is still > 1 SE."""
 RESAMPLE_CHUNK_CELLS = 2_000_000
-"""Resamples × rows handled at once by α's bootstrap (`_resampled_peak_sums`): about 16 MB per array."""
+"""Resamples × rows handled at once by α's bootstrap (`TrialResamples.chunks`): about 16 MB per array."""
 TIE_Z = 1.96
 """Standard errors of the paired LOO differences by which the best of equally simple models must beat another for
 that one to be dropped (a two-sided 95% test): a smaller lead is a tie, and both stay chosen."""
@@ -79,7 +80,7 @@ def _enough_points(peak: Series) -> bool:
     return enough and len(points) > n_params and not peak.is_flat
 
 
-def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
+def compare_invariants(series: Series, resamples: TrialResamples) -> pd.DataFrame:
     """One row per model (lr/bs, lr/sqrt(bs), separate) for this series, fitted near its peak (`peak_of`); empty when
     `can_compare` is False."""
     peak = peak_of(series)
@@ -89,7 +90,7 @@ def compare_invariants(series: Series, counts: np.ndarray) -> pd.DataFrame:
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
     fits = {name: wls.fit(_z_design(peak, points, alpha), y, weights) for name, alpha in INVARIANTS.items()}
     fits[SEPARATE] = wls.fit(_surface_design(peak, points), y, weights)
-    alpha = _free_alpha(series, peak, counts).as_columns("alpha_hat", "alpha_")
+    alpha = _free_alpha(series, peak, resamples).as_columns("alpha_hat", "alpha_")
     chosen = chosen_models({name: fit.loo_residuals for name, fit in fits.items()}, SEPARATE)
     n_points = len(points)
     rows = [
@@ -164,7 +165,7 @@ def _surface_design(series: Series, table: pd.DataFrame) -> np.ndarray:
     return wls.with_offsets(table["task_code"].to_numpy(), len(series.tasks), *terms)
 
 
-def _free_alpha(series: Series, peak: Series, counts: np.ndarray) -> Interval:
+def _free_alpha(series: Series, peak: Series, resamples: TrialResamples) -> Interval:
     """α minimising the weighted RSS on the peak's grid points (`peak_of`), with its bootstrap percentile CI (open at
     ALPHA_GRID's ends). Each resample repeats the whole estimate, the choice of peak points included: its own trials'
     means pick each task's best PEAK_SHARE of grid points. Which points make the peak moves with the noise, most
@@ -173,7 +174,7 @@ def _free_alpha(series: Series, peak: Series, counts: np.ndarray) -> Interval:
     alphas = ALPHA_GRID * _coordinates(peak, peak.points)[2]
     point_sums = _power_moments(peak, peak.points).sum(axis=0)
     _, profile = wls.solve_normal(*_z_normal_equations(point_sums, n_tasks, alphas))
-    boot_sums = _resampled_peak_sums(series.rows, counts, _power_moments(peak, series.rows), n_tasks)
+    boot_sums = _resampled_peak_sums(series, resamples, _power_moments(peak, series.rows))
     _, boot_profile = wls.solve_normal(*_z_normal_equations(boot_sums, n_tasks, alphas))
     valid = wls.identifiable(_surface_gram(boot_sums, n_tasks))
     boot_alpha = _refined_argmin(boot_profile[valid])
@@ -181,24 +182,59 @@ def _free_alpha(series: Series, peak: Series, counts: np.ndarray) -> Interval:
     return Interval(float(_refined_argmin(profile[None, :])[0]), ci.low, ci.high, ci.low_open, ci.high_open)
 
 
-def _resampled_peak_sums(rows: pd.DataFrame, counts: np.ndarray, moments: np.ndarray, n_tasks: int) -> np.ndarray:
-    """(resamples, K): each resample's sums of the rows' `moments` over the grid points in its peak: each task's best
-    PEAK_SHARE by the means of the trials that resample drew (a point none of whose trials it drew is in none).
-    Resamples go RESAMPLE_CHUNK_CELLS // len(rows) at a time, so a huge sweep needs no (resamples × rows) array."""
-    point = rows.groupby(["task_code", "log10_lr", "log10_bs"], sort=False).ngroup().to_numpy()
-    n_points = point.max() + 1
-    indicator = sparse.csr_array((np.ones(len(point)), (np.arange(len(point)), point)), shape=(len(point), n_points))
-    task_of_point = np.zeros(n_points, dtype=int)
-    task_of_point[point] = rows["task_code"].to_numpy()
-    trial, y = rows["trial"].to_numpy(), rows["y"].to_numpy()
-    step = max(1, RESAMPLE_CHUNK_CELLS // len(rows))
+class TrialResamples:
+    """The bootstrap's resamples of one sweep's trials, shared by all its series, with each task's peak in each
+    resample. A task's peak depends only on its own trials (a series' other tasks, and the z-scoring a category gives
+    it, leave its ranking alone), so it is found once per task and reused by every series that holds the task: kept
+    as one boolean per resample and grid point (7 MB for 1000 resamples of a task scored at 7,000 grid points)."""
+
+    def __init__(self, counts: np.ndarray):
+        self.counts = counts
+        """(resamples, trials): how often each resample draws each of the sweep's ok trials."""
+        self._peaks: dict[str, np.ndarray] = {}
+
+    def task_peaks(self, task: str, rows: pd.DataFrame) -> np.ndarray:
+        """(resamples, the task's grid points in (log10_lr, log10_bs) order): whether each point is in the task's
+        best PEAK_SHARE by the means of `quality` over the trials that resample drew (a point none of whose trials
+        it drew is in none). `rows` are the task's rows (the same in every series of the sweep)."""
+        if task not in self._peaks:
+            point = rows.groupby(["log10_lr", "log10_bs"], sort=True).ngroup().to_numpy()
+            indicator = _indicator(point)
+            trial, quality = rows["trial"].to_numpy(), rows["quality"].to_numpy()
+            peaks = []
+            for chunk in self.chunks(len(rows)):
+                drawn = self.counts[chunk][:, trial]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    means = (drawn * quality) @ indicator / (drawn @ indicator)
+                peaks.append(_in_peak(means, np.zeros(means.shape[1], dtype=int), 1))
+            self._peaks[task] = np.concatenate(peaks)
+        return self._peaks[task]
+
+    def chunks(self, n_rows: int) -> list[slice]:
+        """The resamples in slices of RESAMPLE_CHUNK_CELLS // n_rows: a huge sweep needs no (resamples × rows) array."""
+        step = max(1, RESAMPLE_CHUNK_CELLS // max(n_rows, 1))
+        return [slice(start, start + step) for start in range(0, len(self.counts), step)]
+
+
+def _resampled_peak_sums(series: Series, resamples: TrialResamples, moments: np.ndarray) -> np.ndarray:
+    """(resamples, K): each resample's sums of the series' rows' `moments` over the grid points in its peak
+    (`TrialResamples.task_peaks`, each task's own)."""
+    rows = series.rows
+    point = rows.groupby(["task_code", "log10_lr", "log10_bs"], sort=True).ngroup().to_numpy()
+    by_task = rows.groupby("task_code")
+    peaks = [resamples.task_peaks(task, by_task.get_group(code)) for code, task in enumerate(series.tasks)]
+    trial = rows["trial"].to_numpy()
     sums = []
-    for start in range(0, len(counts), step):
-        drawn = counts[start : start + step][:, trial]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            means = (drawn * y) @ indicator / (drawn @ indicator)
-        sums.append((drawn * _in_peak(means, task_of_point, n_tasks)[:, point]) @ moments)
+    for chunk in resamples.chunks(len(rows)):
+        in_peak = np.concatenate([task_peaks[chunk] for task_peaks in peaks], axis=1)
+        sums.append((resamples.counts[chunk][:, trial] * in_peak[:, point]) @ moments)
     return np.concatenate(sums)
+
+
+def _indicator(point: np.ndarray) -> sparse.csr_array:
+    """(rows, points): 1 where a row belongs to a grid point."""
+    n_points = point.max() + 1
+    return sparse.csr_array((np.ones(len(point)), (np.arange(len(point)), point)), shape=(len(point), n_points))
 
 
 def _in_peak(scores: np.ndarray, task_of_point: np.ndarray, n_tasks: int) -> np.ndarray:

@@ -64,7 +64,8 @@ class Series:
     """task, task_code, point, learning_rate, batch_size, x, log10_lr, log10_bs, y, noise_variance, weight,
     n_seeds (x = log10(lr/bs); point codes the grid point across series; weight = 1 / noise_variance, or 1)."""
     rows: pd.DataFrame
-    """trial, task_code, x, log10_lr, log10_bs, y, weight: one row per task × ok trial."""
+    """trial, task_code, x, log10_lr, log10_bs, y, quality, weight: one row per task × ok trial (quality = sign ·
+    score: the task's score, higher is better, the same in every series that holds the task)."""
     n_trials: int
     """Number of ok trials in the whole sweep (what the bootstrap resamples); `rows.trial` indexes them."""
     frontier: DivergenceFrontier
@@ -231,12 +232,11 @@ def _series(
     points = on_scale(grid).assign(point=grid["point"].to_numpy(), n_seeds=grid["n_seeds"].to_numpy())
     points["noise_variance"] = points.pop("run_variance") / points["n_seeds"]
     points["weight"] = (1.0 / points["noise_variance"]).fillna(points["n_seeds"])
-    rows = sweep.rows
-    series_rows = on_scale(rows[rows["task"].isin(tasks)])
-    series_rows = series_rows.assign(
-        trial=rows.loc[rows["task"].isin(tasks), "trial"], weight=1.0 / series_rows.pop("run_variance")
+    rows = sweep.rows[sweep.rows["task"].isin(tasks)]
+    series_rows = on_scale(rows).assign(
+        trial=rows["trial"], quality=rows["score"] * rows["task"].map(scales["sign"]).astype(float)
     )
-    series_rows["weight"] = series_rows["weight"].fillna(1.0)
+    series_rows["weight"] = (1.0 / series_rows.pop("run_variance")).fillna(1.0)
     return Series(
         level=level,
         name=name,

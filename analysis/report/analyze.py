@@ -26,7 +26,7 @@ from analysis.estimates.contrasts import category_contrasts
 from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.frontier import DivergenceFrontier
 from analysis.estimates.invariants import COLUMNS as INVARIANT_COLUMNS
-from analysis.estimates.invariants import compare_invariants
+from analysis.estimates.invariants import TrialResamples, compare_invariants
 from analysis.estimates.noise import noise_table
 from analysis.estimates.regret import parse_ratio, regret_table
 from analysis.estimates.series import Series, build_series
@@ -150,8 +150,10 @@ def _analysed(
     with _timed(timings, "surfaces"):
         surfaces = fit_surfaces(series, rng, {fit.name: fit.model for fit in fits if fit.model is not None})
     with _timed(timings, "invariants"):
-        counts = wls.bootstrap_counts(max(series[0].n_trials if series else 0, 1), settings.n_bootstrap, rng)
-        invariant_rows = [compare_invariants(one, counts) for one in series]
+        resamples = TrialResamples(
+            wls.bootstrap_counts(max(series[0].n_trials if series else 0, 1), settings.n_bootstrap, rng)
+        )
+        invariant_rows = [compare_invariants(one, resamples) for one in series]
         invariants = pd.concat(
             [rows for rows in invariant_rows if not rows.empty] or [pd.DataFrame(columns=INVARIANT_COLUMNS)]
         )

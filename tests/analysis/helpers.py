@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.estimates import wls
 from analysis.estimates.curves import CurveFit, fit_curves
+from analysis.estimates.invariants import TrialResamples
 from analysis.estimates.series import Series, build_series
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask
@@ -25,11 +26,11 @@ PLANTED_CATEGORIES = {
 """Two categories a decade apart in their optimal lr/bs (-4.1 and -5.1), two tasks of different shapes in each."""
 
 
-def series_of(table: pd.DataFrame) -> tuple[dict[str, Series], np.ndarray]:
+def series_of(table: pd.DataFrame) -> tuple[dict[str, Series], TrialResamples]:
     """Series keyed by name (tasks and categories), and 1000 shared bootstrap resamples (seed 0)."""
     series = build_series(load_results(table))
-    counts = wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(0))
-    return {one.name: one for one in series}, counts
+    resamples = TrialResamples(wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(0)))
+    return {one.name: one for one in series}, resamples
 
 
 def fits_of(table: pd.DataFrame, seed: int = 0) -> dict[str, CurveFit]:

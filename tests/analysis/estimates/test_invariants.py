@@ -4,11 +4,13 @@ tie is left undecided, and the free exponent α lands on the planted one."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.estimates import wls
 from analysis.estimates.invariants import (
     ALPHA_GRID,
+    TrialResamples,
     _free_alpha,
     _z_design,
     can_compare,
@@ -18,7 +20,7 @@ from analysis.estimates.invariants import (
 from analysis.estimates.series import build_series
 from analysis.load import load_results
 from analysis.synthetic import PlantedTask, planted_table
-from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, series_of
+from tests.analysis.helpers import BATCH_SIZES, LEARNING_RATES, PLANTED_CATEGORIES, series_of
 
 
 @pytest.mark.parametrize(
@@ -33,10 +35,10 @@ def test_the_planted_invariant_is_chosen_and_alpha_recovered(
         "arc": PlantedTask("reasoning", best_z=best_z, alpha=alpha, noise=noise),
         "gsm8k": PlantedTask("reasoning", best_z=best_z + 0.2, alpha=alpha, noise=noise, curvature=0.05),
     }
-    series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1)))
+    series, resamples = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1)))
     other = "lr/sqrt(bs)" if expected == "lr/bs" else "lr/bs"
     for name in ("arc", "gsm8k", "reasoning"):
-        table = compare_invariants(series[name], counts).set_index("invariant")
+        table = compare_invariants(series[name], resamples).set_index("invariant")
         assert table.loc[expected, "chosen"], (name, table)
         if noise == 0.01:  # at 0.03 a task's best 60% of points may leave the two tied (both chosen)
             assert table["chosen"].sum() == 1
@@ -85,9 +87,9 @@ def test_planted_lr_bs_tables_with_a_chance_floor_never_read_as_lr_sqrt_bs_alone
     verdicts = []
     for _ in range(8):
         tasks = _benchmark_like_tasks(rng)
-        series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, random_state=rng))
+        series, resamples = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, random_state=rng))
         for name in ("a", "b", "c"):
-            table = compare_invariants(series[name], counts)
+            table = compare_invariants(series[name], resamples)
             verdicts.append(list(table.loc[table["chosen"], "invariant"]))
     assert ["lr/sqrt(bs)"] not in verdicts, verdicts
     assert ["lr/bs"] in verdicts, verdicts
@@ -101,9 +103,9 @@ def test_a_chance_floor_does_not_bend_the_invariant_or_alpha(alpha: float, best_
         "a": PlantedTask("c", best_z=best_z, alpha=alpha, curvature=0.2, worst=0.5, noise=0.005),
         "b": PlantedTask("c", best_z=best_z, alpha=alpha, curvature=0.15, worst=0.45, noise=0.005, peak=0.7),
     }
-    series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1)))
+    series, resamples = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1)))
     for name in ("a", "b", "c"):
-        table = compare_invariants(series[name], counts)
+        table = compare_invariants(series[name], resamples)
         assert list(table.loc[table["chosen"], "invariant"]) == [expected], (name, table)
         assert table["alpha_ci_low"].iloc[0] < alpha < table["alpha_ci_high"].iloc[0], (name, table)
 
@@ -114,8 +116,8 @@ def test_separate_wins_when_lr_and_bs_act_independently() -> None:
     table = planted_table(tasks, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1))
     ok = table["status"] == "ok"
     table.loc[ok, "score"] -= 0.1 * (np.log10(table.loc[ok, "batch_size"].astype(float)) - 1.2) ** 2
-    series, counts = series_of(table)
-    result = compare_invariants(series["t"], counts).set_index("invariant")
+    series, resamples = series_of(table)
+    result = compare_invariants(series["t"], resamples).set_index("invariant")
     assert result.loc["separate", "chosen"]
 
 
@@ -125,21 +127,21 @@ def test_alpha_profile_from_power_moments_matches_fitting_each_alpha() -> None:
         "arc": PlantedTask("reasoning", best_z=-3.5, alpha=0.7, noise=0.02),
         "gsm8k": PlantedTask("reasoning", best_z=-3.2, alpha=0.7, noise=0.02),
     }
-    series, counts = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES))
+    series, resamples = series_of(planted_table(tasks, LEARNING_RATES, BATCH_SIZES))
     reasoning = series["reasoning"]
     points = reasoning.points
     y, weights = points["y"].to_numpy(), points["weight"].to_numpy()
     profile = [wls.fit(_z_design(reasoning, points, alpha), y, weights).wrss for alpha in ALPHA_GRID]
     brute_force = ALPHA_GRID[int(np.argmin(profile))]
-    alpha_hat = _free_alpha(reasoning, reasoning, counts).estimate
+    alpha_hat = _free_alpha(reasoning, reasoning, resamples).estimate
     assert abs(alpha_hat - brute_force) <= ALPHA_GRID[1] - ALPHA_GRID[0]
     assert alpha_hat == pytest.approx(0.7, abs=0.1)
 
 
 def test_too_small_a_grid_is_not_compared() -> None:
-    series, counts = series_of(planted_table({"t": PlantedTask("r", best_z=-4.0)}, [1e-4, 1e-3], [8, 16]))
+    series, resamples = series_of(planted_table({"t": PlantedTask("r", best_z=-4.0)}, [1e-4, 1e-3], [8, 16]))
     assert not can_compare(series["t"])
-    assert compare_invariants(series["t"], counts).empty
+    assert compare_invariants(series["t"], resamples).empty
 
 
 def test_alpha_beyond_the_old_search_bound_is_found_and_beyond_the_new_one_is_open() -> None:
@@ -148,8 +150,8 @@ def test_alpha_beyond_the_old_search_bound_is_found_and_beyond_the_new_one_is_op
     for alpha, best_z in ((2.5, -1.5), (4.0, 1.5)):
         tasks = {"t": PlantedTask("r", best_z=best_z, alpha=alpha, noise=0.005)}
         learning_rates = np.geomspace(1e-5, 1e-1, 9)
-        series, counts = series_of(planted_table(tasks, learning_rates, [4, 8, 16, 32], seeds=(0, 1)))
-        rows[alpha] = compare_invariants(series["t"], counts).iloc[0]
+        series, resamples = series_of(planted_table(tasks, learning_rates, [4, 8, 16, 32], seeds=(0, 1)))
+        rows[alpha] = compare_invariants(series["t"], resamples).iloc[0]
     inside = rows[2.5]
     assert inside["alpha_ci_low"] < 2.5 < inside["alpha_ci_high"]
     assert not inside["alpha_ci_low_open"] and not inside["alpha_ci_high_open"]
@@ -167,8 +169,25 @@ def test_alphas_ci_holds_the_planted_alpha_on_skewed_two_seed_tables() -> None:
         tasks = _benchmark_like_tasks(rng, skewed=True)
         table = planted_table(tasks, np.geomspace(1e-5, 1e-2, 7), [4, 8, 16, 32, 64], seeds=(0, 1), random_state=rng)
         series = [one for one in build_series(load_results(table)) if one.level == "task"]
-        counts = wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(index))
+        resamples = TrialResamples(wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(index)))
         for one in series:
-            row = compare_invariants(one, counts).iloc[0]
+            row = compare_invariants(one, resamples).iloc[0]
             covered.append(row["alpha_ci_low"] <= 1.0 <= row["alpha_ci_high"])
     assert np.mean(covered) >= 0.95, sum(covered)
+
+
+def test_a_tasks_resampled_peak_is_found_once_and_is_the_same_in_every_series_that_holds_it() -> None:
+    """A category z-scores its tasks, which leaves each task's ranking of its grid points alone: every series of the
+    sweep shares each task's resampled peak, and a category's α reads the same whether its tasks' own series ran
+    first or not."""
+    table = planted_table(PLANTED_CATEGORIES, LEARNING_RATES, BATCH_SIZES, seeds=(0, 1), random_state=3)
+    series, resamples = series_of(table)
+    category = series["reasoning"]
+    alone = compare_invariants(category, TrialResamples(resamples.counts))
+    for name in ("arc", "gsm8k"):
+        compare_invariants(series[name], resamples)
+    arc_rows = category.rows[category.rows["task_code"] == category.tasks.index("arc")]
+    shared = resamples.task_peaks("arc", arc_rows)
+    assert shared is resamples.task_peaks("arc", series["arc"].rows)
+    assert np.array_equal(shared, TrialResamples(resamples.counts).task_peaks("arc", arc_rows))
+    pd.testing.assert_frame_equal(compare_invariants(category, resamples), alone)
