@@ -199,7 +199,8 @@ class TrialResamples:
         it drew is in none). `rows` are the task's rows (the same in every series of the sweep)."""
         if task not in self._peaks:
             point = rows.groupby(["log10_lr", "log10_bs"], sort=True).ngroup().to_numpy()
-            indicator = _indicator(point)
+            shape = (len(point), point.max() + 1)
+            indicator = sparse.csr_array((np.ones(len(point)), (np.arange(len(point)), point)), shape=shape)
             trial, quality = rows["trial"].to_numpy(), rows["quality"].to_numpy()
             peaks = []
             for chunk in self.chunks(len(rows)):
@@ -212,7 +213,7 @@ class TrialResamples:
 
     def chunks(self, n_rows: int) -> list[slice]:
         """The resamples in slices of RESAMPLE_CHUNK_CELLS // n_rows: a huge sweep needs no (resamples × rows) array."""
-        step = max(1, RESAMPLE_CHUNK_CELLS // max(n_rows, 1))
+        step = max(1, RESAMPLE_CHUNK_CELLS // n_rows)
         return [slice(start, start + step) for start in range(0, len(self.counts), step)]
 
 
@@ -229,12 +230,6 @@ def _resampled_peak_sums(series: Series, resamples: TrialResamples, moments: np.
         in_peak = np.concatenate([task_peaks[chunk] for task_peaks in peaks], axis=1)
         sums.append((resamples.counts[chunk][:, trial] * in_peak[:, point]) @ moments)
     return np.concatenate(sums)
-
-
-def _indicator(point: np.ndarray) -> sparse.csr_array:
-    """(rows, points): 1 where a row belongs to a grid point."""
-    n_points = point.max() + 1
-    return sparse.csr_array((np.ones(len(point)), (np.arange(len(point)), point)), shape=(len(point), n_points))
 
 
 def _in_peak(scores: np.ndarray, task_of_point: np.ndarray, n_tasks: int) -> np.ndarray:
