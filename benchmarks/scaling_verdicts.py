@@ -29,7 +29,6 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from analysis.estimates import wls
 from analysis.estimates.batch_laws import batch_law_table
 from analysis.estimates.curves import fit_curves
 from analysis.estimates.invariants import TrialResamples, compare_invariants
@@ -74,7 +73,7 @@ def run_tables(case: Case, alpha: float, first: int, count: int) -> list[dict]:
         laws = batch_law_table(
             fit_surfaces(series, fit_rng, {fit.name: fit.model for fit in fits if fit.model is not None})
         )
-        resamples = TrialResamples(wls.bootstrap_counts(series[0].n_trials, N_BOOTSTRAP, fit_rng))
+        resamples = TrialResamples.draw(series[0].n_trials, N_BOOTSTRAP, fit_rng)
         for one in series:
             invariants = compare_invariants(one, resamples)
             own_laws = laws[(laws["level"] == one.level) & (laws["name"] == one.name)]

@@ -193,6 +193,11 @@ class TrialResamples:
         """(resamples, trials): how often each resample draws each of the sweep's ok trials."""
         self._peaks: dict[str, np.ndarray] = {}
 
+    @classmethod
+    def draw(cls, n_trials: int, n_bootstrap: int, rng: np.random.Generator) -> TrialResamples:
+        """`n_bootstrap` resamples with replacement of a sweep's `n_trials` ok trials."""
+        return cls(wls.bootstrap_counts(n_trials, n_bootstrap, rng))
+
     def task_peaks(self, task: str, rows: pd.DataFrame) -> np.ndarray:
         """(resamples, the task's grid points in (log10_lr, log10_bs) order): whether each point is in the task's
         best PEAK_SHARE by the means of `quality` over the trials that resample drew (a point none of whose trials

@@ -114,9 +114,12 @@ def build_series(frame: pd.DataFrame) -> list[Series]:
     n_trials = int(trial_codes.max()) + 1 if len(ok) else 0
     grid["point"] = grid.groupby(["learning_rate", "batch_size"]).ngroup()
     grid["metric"] = grid["task"].map(frame.groupby("task")["metric"].first())
-    rows = ok[["task", "learning_rate", "batch_size", "log10_ratio", "score"]].assign(trial=trial_codes.to_numpy())
+    ok = ok.assign(quality=ok["score"] * ok["task"].map(signs).astype(float))
+    rows = ok[["task", "learning_rate", "batch_size", "log10_ratio", "score", "quality"]].assign(
+        trial=trial_codes.to_numpy()
+    )
     rows = rows.merge(grid[["task", "learning_rate", "batch_size", "run_variance"]], how="left")
-    sweep = _Sweep(rows, n_trials, signs, DivergenceFrontier.of(frame), shared_correlation(ok, signs))
+    sweep = _Sweep(rows, n_trials, signs, DivergenceFrontier.of(frame), shared_correlation(ok))
     series = [
         _series("task", task, grid[grid["task"] == task], sweep, normalize=False, flat=(task,) if task in flat else ())
         for task in sorted(frame["task"].unique())
@@ -165,13 +168,12 @@ def _with_noise(grid: pd.DataFrame) -> pd.DataFrame:
     return grid.assign(run_variance=run_variance, noise_variance=run_variance / grid["n_seeds"])
 
 
-def shared_correlation(ok: pd.DataFrame, signs: pd.Series) -> float:
-    """Mean correlation across task pairs of the seeds' deviations from their grid point's mean (quality units),
-    clipped to [0, 0.95]; 0 when no grid point has two seeds of two tasks."""
-    quality = ok.assign(y=ok["score"] * ok["task"].map(signs).astype(float))
-    by_point = quality.groupby(["task", "learning_rate", "batch_size"])["y"]
-    quality = quality.assign(deviation=quality["y"] - by_point.transform("mean"))[by_point.transform("size") > 1]
-    wide = quality.pivot_table(index=["learning_rate", "batch_size", "seed"], columns="task", values="deviation")
+def shared_correlation(ok: pd.DataFrame) -> float:
+    """Mean correlation across task pairs of the seeds' deviations from their grid point's mean (`ok`'s `quality`
+    column), clipped to [0, 0.95]; 0 when no grid point has two seeds of two tasks."""
+    by_point = ok.groupby(["task", "learning_rate", "batch_size"])["quality"]
+    repeated = ok.assign(deviation=ok["quality"] - by_point.transform("mean"))[by_point.transform("size") > 1]
+    wide = repeated.pivot_table(index=["learning_rate", "batch_size", "seed"], columns="task", values="deviation")
     return mean_pair_correlation(wide)
 
 
@@ -233,9 +235,7 @@ def _series(
     points["noise_variance"] = points.pop("run_variance") / points["n_seeds"]
     points["weight"] = (1.0 / points["noise_variance"]).fillna(points["n_seeds"])
     rows = sweep.rows[sweep.rows["task"].isin(tasks)]
-    series_rows = on_scale(rows).assign(
-        trial=rows["trial"], quality=rows["score"] * rows["task"].map(scales["sign"]).astype(float)
-    )
+    series_rows = on_scale(rows).assign(trial=rows["trial"], quality=rows["quality"])
     series_rows["weight"] = (1.0 / series_rows.pop("run_variance")).fillna(1.0)
     return Series(
         level=level,

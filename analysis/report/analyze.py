@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import AnalysisInputError
-from analysis.estimates import wls
 from analysis.estimates.batch_laws import batch_law_table
 from analysis.estimates.conditions import Condition, split_conditions
 from analysis.estimates.contrasts import category_contrasts
@@ -150,9 +149,7 @@ def _analysed(
     with _timed(timings, "surfaces"):
         surfaces = fit_surfaces(series, rng, {fit.name: fit.model for fit in fits if fit.model is not None})
     with _timed(timings, "invariants"):
-        resamples = TrialResamples(
-            wls.bootstrap_counts(max(series[0].n_trials if series else 0, 1), settings.n_bootstrap, rng)
-        )
+        resamples = TrialResamples.draw(max(series[0].n_trials if series else 0, 1), settings.n_bootstrap, rng)
         invariant_rows = [compare_invariants(one, resamples) for one in series]
         invariants = pd.concat(
             [rows for rows in invariant_rows if not rows.empty] or [pd.DataFrame(columns=INVARIANT_COLUMNS)]

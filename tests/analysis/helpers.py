@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.estimates import wls
 from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.invariants import TrialResamples
 from analysis.estimates.series import Series, build_series
@@ -29,7 +28,7 @@ PLANTED_CATEGORIES = {
 def series_of(table: pd.DataFrame) -> tuple[dict[str, Series], TrialResamples]:
     """Series keyed by name (tasks and categories), and 1000 shared bootstrap resamples (seed 0)."""
     series = build_series(load_results(table))
-    resamples = TrialResamples(wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(0)))
+    resamples = TrialResamples.draw(series[0].n_trials, 1000, np.random.default_rng(0))
     return {one.name: one for one in series}, resamples
 
 

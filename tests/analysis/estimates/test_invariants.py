@@ -169,7 +169,7 @@ def test_alphas_ci_holds_the_planted_alpha_on_skewed_two_seed_tables() -> None:
         tasks = _benchmark_like_tasks(rng, skewed=True)
         table = planted_table(tasks, np.geomspace(1e-5, 1e-2, 7), [4, 8, 16, 32, 64], seeds=(0, 1), random_state=rng)
         series = [one for one in build_series(load_results(table)) if one.level == "task"]
-        resamples = TrialResamples(wls.bootstrap_counts(series[0].n_trials, 1000, np.random.default_rng(index)))
+        resamples = TrialResamples.draw(series[0].n_trials, 1000, np.random.default_rng(index))
         for one in series:
             row = compare_invariants(one, resamples).iloc[0]
             covered.append(row["alpha_ci_low"] <= 1.0 <= row["alpha_ci_high"])

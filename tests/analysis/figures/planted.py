@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.estimates import wls
 from analysis.estimates.batch_laws import batch_law_table
 from analysis.estimates.curves import CurveFit, fit_curves
 from analysis.estimates.invariants import TrialResamples, compare_invariants
@@ -64,6 +63,6 @@ def planted_analysis() -> Analysed:
     rng = np.random.default_rng(0)
     fits = fit_curves(series, rng)
     surfaces = fit_surfaces(series, rng)
-    resamples = TrialResamples(wls.bootstrap_counts(series[0].n_trials, 1000, rng))
+    resamples = TrialResamples.draw(series[0].n_trials, 1000, rng)
     invariants = pd.concat([compare_invariants(one, resamples) for one in series]).reset_index(drop=True)
     return Analysed(frame, fits, surfaces, {"batch_laws": batch_law_table(surfaces), "invariants": invariants})
