@@ -144,7 +144,7 @@ def _fit(
         }
     high_edge = series.frontier.ratio_edge(x_high)
     at_frontier = high_edge == FRONTIER and series.frontier.follows_ratio
-    widen = widened_sides([models[task].skew_evidence() for task in members], at_frontier)
+    widen = widened_sides([models[task].skew_evidence for task in members], at_frontier)
     tried = BestTried.of(with_noise_variance(series, models), correlation) if any(widen) else None
     argmax = x[np.argmax(samples, axis=1)]
     return CurveFit(

@@ -55,6 +55,8 @@ class GPData:
     shared: np.ndarray | None = None
     """(n, n) the correlation of two components' nuggets on rows of one trial (a trial's luck lifts all its tasks;
     zero elsewhere and on the diagonal); None: no nugget is shared."""
+    kink: float | None = None
+    """Where on the scaled first axis its warp bends (`kinked`); None: the Kumaraswamy warp over the whole range."""
 
 
 WARP_LOW, WARP_HIGH, SMOOTHNESS, SIGNAL, NUGGET = -5, -4, -3, -2, -1
@@ -83,10 +85,12 @@ MATERN = {
 """Matérn correlation by smoothness ν, as a function of the lengthscale-scaled distance."""
 
 
-def kernel(a: np.ndarray, b: np.ndarray, settings: np.ndarray) -> np.ndarray:
-    """Prior covariance of one component's curve, level included: (settings, len(a), len(b))."""
+def kernel(a: np.ndarray, b: np.ndarray, settings: np.ndarray, kink: float | None = None) -> np.ndarray:
+    """Prior covariance of one component's curve, level included: (settings, len(a), len(b)); the first axis warped
+    by `kinked` at `kink`, or by the Kumaraswamy CDF when it is None."""
     dims = settings.shape[1] + WARP_LOW
-    first = [_warped(points[:, 0], settings) for points in (a, b)]
+    warp = _warped if kink is None else lambda values, settings: kinked(values, settings, kink)
+    first = [warp(points[:, 0], settings) for points in (a, b)]
     squared = (first[0][:, :, None] - first[1][:, None, :]) ** 2 / settings[:, None, None, 0] ** 2
     for dim in range(1, dims):
         squared = squared + (a[None, :, None, dim] - b[None, None, :, dim]) ** 2 / settings[:, None, None, dim] ** 2
@@ -103,6 +107,22 @@ def _warped(values: np.ndarray, settings: np.ndarray) -> np.ndarray:
     unit = np.clip((values + 1) / 2, 0.0, 1.0)[None, :]
     low, high = settings[:, WARP_LOW, None], settings[:, WARP_HIGH, None]
     return 2 * (1 - (1 - unit**low) ** high) - 1
+
+
+def kinked(values: np.ndarray, settings: np.ndarray, kink: float) -> np.ndarray:
+    """The first input axis stretched linearly on each side of `kink` (in (-1, 1)), ends kept at -1 and 1:
+    (settings, len(values)). A setting's warp (a, b) reads as the high side's slope over the low side's, a / b, so
+    (1, 0.5) makes the curve change twice as fast above the kink as below it, as the Kumaraswamy warp (1, 0.5)
+    does at the range's high end. Bent at a curve's peak, each setting asks whether the fall is sharper on one side
+    of it, wherever the peak sits; the Kumaraswamy warp stretches an end of the range, which a peak far from that end
+    also asks for (a long flank a stationary curve cannot follow)."""
+    unit = np.clip(values, -1.0, 1.0)[None, :]
+    # The kink maps to `bend`, chosen so that (1 - bend) / (1 - kink) = a / b · (1 + bend) / (1 + kink).
+    relative = settings[:, WARP_LOW, None] / settings[:, WARP_HIGH, None] * (1 - kink) / (1 + kink)
+    bend = (1 - relative) / (1 + relative)
+    below = -1 + (unit + 1) * (bend + 1) / (kink + 1)
+    above = bend + (unit - kink) * (1 - bend) / (1 - kink)
+    return np.where(unit < kink, below, above)
 
 
 def log_evidence(data: GPData, grid: np.ndarray) -> np.ndarray:
@@ -129,7 +149,7 @@ def _train_covariance(data: GPData, settings: list[np.ndarray]) -> np.ndarray:
         rows = np.flatnonzero(data.components == component)
         block = np.ix_(rows, rows)
         diagonal = (JITTER * setting[:, SIGNAL])[:, None, None] * np.eye(len(rows))
-        covariance[:, block[0], block[1]] += kernel(data.coords[rows], data.coords[rows], setting) + diagonal
+        covariance[:, block[0], block[1]] += kernel(data.coords[rows], data.coords[rows], setting, data.kink) + diagonal
     return covariance
 
 
@@ -159,7 +179,7 @@ def draw(
         rows = np.flatnonzero(data.components == component)
         both = np.concatenate([query, data.coords[rows]])
         unique, inverse = np.unique(setting, axis=0, return_inverse=True)
-        factor = _factor(kernel(both, both, unique))[inverse.ravel()]
+        factor = _factor(kernel(both, both, unique, data.kink))[inverse.ravel()]
         prior = factor @ rng.standard_normal((n_settings, len(both), per_setting))
         prior_queries.append(np.swapaxes(prior[:, : len(query)], 1, 2))
         prior_rows[:, :, rows] = np.swapaxes(prior[:, len(query) :], 1, 2)
@@ -173,7 +193,7 @@ def draw(
     samples = []
     for component, (setting, query) in enumerate(zip(settings, queries, strict=True)):
         rows = np.flatnonzero(data.components == component)
-        update = kernel(query, data.coords[rows], setting) @ solved[:, rows]
+        update = kernel(query, data.coords[rows], setting, data.kink) @ solved[:, rows]
         samples.append((prior_queries[component] + np.swapaxes(update, 1, 2)).reshape(-1, len(query)))
     return samples
 
@@ -187,7 +207,7 @@ def posterior_mean(data: GPData, grid: np.ndarray, weights: np.ndarray, query: n
     for chunk in np.array_split(kept, max(1, -(-len(kept) // 8))):
         covariance = _train_covariance(data, [grid[chunk]])
         solved = np.linalg.solve(covariance, np.broadcast_to(data.y, (len(chunk), len(data.y)))[..., None])[..., 0]
-        total += weights[chunk] @ np.einsum("mqn,mn->mq", kernel(query, data.coords, grid[chunk]), solved)
+        total += weights[chunk] @ np.einsum("mqn,mn->mq", kernel(query, data.coords, grid[chunk], data.kink), solved)
     return total / weights[kept].sum()
 
 

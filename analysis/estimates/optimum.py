@@ -74,7 +74,7 @@ def _gupta_constant(n: int) -> float:
 
 def widened_sides(skew: list[np.ndarray], at_frontier: bool) -> tuple[bool, bool]:
     """(low, high): the ends of an optimum's CI that the data show falling sharply: a side where the member tasks'
-    peaks fall sharply (`skew`: each one's `TaskGP.skew_evidence()` of its ratio fit, pooled by `sharp_sides`), and
+    peaks fall sharply (`skew`: each one's `TaskGP.skew_evidence` of its ratio fit, pooled by `sharp_sides`), and
     the high side where the range ends at the divergence frontier (`at_frontier`; for the ratio optimum only a
     frontier that may follow lr/bs, frontier.py's `follows_ratio`; for a batch size's learning rates, that batch
     size's own frontier)."""

@@ -9,13 +9,14 @@ independent). Where an optimum's range ends at a divergence frontier that may fo
 peak before the cliff and is sure of it; the optimum's CI then reaches the tried ratio beyond the last that may have
 scored best (optimum.py), and the side of the shift that this end pushes gains that widening as MOVER (Zou & Donner,
 2008) adds half-widths: its squared half-width grows by the widened end's squared half-width less the posterior's.
-The widening an optimum's own CI takes on a side its tasks' skew evidence calls sharp is left out: the difference
-already carries both conditions' posterior spread (the calibration runs that chose this: benchmarks/RESULTS.md, "The
-shift between conditions"). That assumes the two optima do not lean apart: each leans toward its peak's gentle side,
-so where the two peaks skew toward opposite sides the CI is too narrow, and the skew evidence, which also fires on
-symmetric peaks by where they sit in the grid, cannot tell those studies apart (RESULTS.md, "Two conditions skewed
-toward opposite sides"). An end is open where the optimum's end that bounds it is open at the grid's edge or the
-frontier: the shift is then bounded by the grids, not measured.
+The widening an optimum's own CI takes on a side its tasks' skew evidence calls sharp is left out where it stands
+alone or where both optima's skews point one way: the difference already carries both conditions' posterior spread,
+and two leans the same way cancel in it (the calibration runs that chose this: benchmarks/RESULTS.md, "The shift
+between conditions"). Each optimum leans toward its peak's gentle side, so where the skews widened the two optima on
+opposite sides (one peak falls sharply above its optimum, the other below) the two leans add, and the shift takes both
+optima's skew widenings on the sides they push (RESULTS.md, "Two conditions skewed toward opposite sides"). An end is
+open where the optimum's end that bounds it is open at the grid's edge or the frontier: the shift is then bounded by
+the grids, not measured.
 
 Across sizes, log10 of each category's optimum is a line in log10 parameters (Step Law's power law, per category),
 fitted by weighted least squares with each optimum's CI as its known error (an open optimum has none and is left
@@ -92,18 +93,22 @@ def condition_optima(conditions: list[ConditionFit]) -> pd.DataFrame:
 
 def shift(a: CurveFit, b: CurveFit) -> Interval:
     """b's optimum − a's with its 95% interval: the posterior draws' differences, each side further out by the
-    frontier's widening of the end that pushes it (a's high end the low side, b's the high side; module docstring);
-    NaN where either optimum has no CI."""
-    first, second = a.frontier_optimum, b.frontier_optimum  # missing where a fit has no curve
+    widenings of the optima's ends that push it (a's high end and b's low end the low side, b's high end and a's low
+    end the high side): the frontier's, and where the two optima's skews oppose (`_skews_oppose`), their skews'
+    (module docstring); NaN where either optimum has no CI."""
     estimate = b.best_log10_ratio - a.best_log10_ratio
-    if np.isnan([first.low, first.high, second.low, second.high]).any():
-        return Interval(estimate, np.nan, np.nan)
+    if np.isnan(
+        [a.frontier_optimum.low, a.frontier_optimum.high, b.frontier_optimum.low, b.frontier_optimum.high]
+    ).any():
+        return Interval(estimate, np.nan, np.nan)  # missing where a fit has no curve
+    first, second = (a.optimum, b.optimum) if _skews_oppose(a, b) else (a.frontier_optimum, b.frontier_optimum)
     a_draws, b_draws = a.argmax_samples(), b.argmax_samples()
+    (a_low, a_high), (b_low, b_high) = _widening(a, first, a_draws), _widening(b, second, b_draws)
     low, high = draws_difference(a_draws, b_draws)
     return Interval(
         estimate,
-        estimate - np.sqrt(max(estimate - low, 0.0) ** 2 + _frontier_widening(a, a_draws)),
-        estimate + np.sqrt(max(high - estimate, 0.0) ** 2 + _frontier_widening(b, b_draws)),
+        estimate - np.sqrt(max(estimate - low, 0.0) ** 2 + a_high + b_low),
+        estimate + np.sqrt(max(high - estimate, 0.0) ** 2 + b_high + a_low),
         second.low_open or first.high_open,
         second.high_open or first.low_open,
     )
@@ -122,13 +127,31 @@ def draws_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _frontier_widening(fit: CurveFit, argmax: np.ndarray) -> float:
-    """How far the frontier widened the optimum's high end beyond the one its posterior curves' `argmax` give
-    (optimum.py's `posterior_optimum`), as a gain in squared half-width (0 where the range does not end at the
-    frontier)."""
+def _skew_sides(fit: CurveFit) -> tuple[bool, bool]:
+    """(low, high): the ends of the optimum's CI that its skew widened beyond the frontier's widening."""
+    optimum, frontier = fit.optimum, fit.frontier_optimum
+    return (
+        optimum.low < frontier.low or (optimum.low_open and not frontier.low_open),
+        optimum.high > frontier.high or (optimum.high_open and not frontier.high_open),
+    )
+
+
+def _skews_oppose(a: CurveFit, b: CurveFit) -> bool:
+    """Whether the skews widened a's and b's optima on opposite sides: each optimum leans toward its gentle side,
+    the side its skew did not widen, so these two leans add in b − a where any other pair cancels or stands alone."""
+    (a_low, a_high), (b_low, b_high) = _skew_sides(a), _skew_sides(b)
+    return (a_high and b_low) or (a_low and b_high)
+
+
+def _widening(fit: CurveFit, optimum: Interval, argmax: np.ndarray) -> tuple[float, float]:
+    """(low, high): how far `optimum` (one of the fit's CIs) reaches beyond the one its posterior curves' `argmax`
+    give (optimum.py's `posterior_optimum`), each as a gain in squared half-width."""
     posterior = posterior_optimum(argmax, fit.curve["x"].to_numpy())
-    optimum = fit.frontier_optimum
-    return max((optimum.high - optimum.estimate) ** 2 - (posterior.high - optimum.estimate) ** 2, 0.0)
+    estimate = optimum.estimate
+    return (
+        max((estimate - optimum.low) ** 2 - (estimate - posterior.low) ** 2, 0.0),
+        max((optimum.high - estimate) ** 2 - (posterior.high - estimate) ** 2, 0.0),
+    )
 
 
 def condition_shifts(conditions: list[ConditionFit]) -> pd.DataFrame:

@@ -99,7 +99,7 @@ def fit_surfaces(
     means = {name: model.mean(map_coords) for name, model in models.items()}
     ratio_models = ratio_models or {}
     skew = {
-        name: (ratio_models.get(name) or fit_task_gp(model.series, ("x",))).skew_evidence()
+        name: (ratio_models.get(name) or fit_task_gp(model.series, ("x",))).skew_evidence
         for name, model in models.items()
     }
     fits = []

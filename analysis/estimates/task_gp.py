@@ -12,6 +12,7 @@ mixes trials, so coarsened rows carry no trial-shared noise. Samples come back i
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,11 @@ SKEW_PRIOR_LOG_ODDS = _log_odds(_stretched(HYPER_GRIDS[1]).mean(axis=0))
 axis (1:3 and 1:1)."""
 MIN_SHARED_POINTS = 5
 """Grid points two tasks must share before their residuals' correlation is read as their trials' shared luck."""
+PEAK_POINTS = 201
+"""Points of the scaled ratio axis where the posterior mean is evaluated to find the peak the skew evidence bends at."""
+KINK_LIMIT = 0.95
+"""The bend of the skew evidence's warp stays this far inside the scaled range's ends (-1, 1), so both sides keep a
+slope; a peak at an end then leaves one side holding every point."""
 SETTINGS_DRAWN = 24
 """Hyperparameter settings drawn from their posterior weights per draw; each gives an equal share of the samples."""
 
@@ -98,11 +104,18 @@ class TaskGP:
         """The nugget averaged over the settings' weights, in the task's units: the noise when none is known."""
         return float(self.weights @ self.grid[:, gp.NUGGET]) * self.y_scale**2
 
+    @cached_property
     def skew_evidence(self) -> np.ndarray:
-        """(low, high): the log Bayes factor of this task's data (a ratio fit) for the settings that stretch that end
-        of the ratio axis (room for a sharper fall there than a stationary curve allows) against those that do not:
-        their posterior log odds less their prior log odds."""
-        return _log_odds(np.clip(self.weights @ _stretched(self.grid), 1e-12, 1 - 1e-12)) - SKEW_PRIOR_LOG_ODDS
+        """(low, high): the log Bayes factor of this task's data (a ratio fit) for the settings that stretch that
+        side of its peak (room for a sharper fall there than a stationary curve allows) against those that do not:
+        their posterior log odds less their prior log odds. The settings are weighed again with the ratio axis
+        warped by `gp.kinked`, bent at the posterior mean's peak: the fit's own warp stretches an end of the range,
+        and a peak far from an end leans the evidence to that end whatever the peak's shape."""
+        query = np.linspace(-1.0, 1.0, PEAK_POINTS)
+        peak = query[np.argmax(gp.posterior_mean(self.data, self.grid, self.weights, query[:, None]))]
+        bent = replace(self.data, kink=float(np.clip(peak, -KINK_LIMIT, KINK_LIMIT)))
+        weights = gp.evidence_weights(gp.log_evidence(bent, self.grid))
+        return _log_odds(np.clip(weights @ _stretched(self.grid), 1e-12, 1 - 1e-12)) - SKEW_PRIOR_LOG_ODDS
 
     def at_setting(self, index: int) -> TaskGP:
         """This GP with all the weight on setting `index` of its grid."""

@@ -50,3 +50,26 @@ def test_noise_shared_between_components_correlates_their_draws() -> None:
         draws = gp.draw(data, [SETTING.repeat(4, 0)] * 2, 3000, [coords[:1], coords[:1]], np.random.default_rng(2))
         correlations.append(np.corrcoef(draws[0][:, 0], draws[1][:, 0])[0, 1])
     assert abs(correlations[0]) < 0.05 and correlations[1] > 0.3, "a lucky trial lifts both: their curves move together"
+
+
+@pytest.mark.parametrize("kink", [-0.6, 0.0, 0.8])
+def test_the_kinked_warp_bends_at_its_kink_with_the_settings_slope_ratio(kink: float) -> None:
+    """Ends stay at -1 and 1, the axis stays continuous and increasing, and above the kink it is a / b times as
+    steep as below it: (1, 0.5) stretches the side above the peak twice, (0.5, 1) the side below, (1, 1) is no warp."""
+    settings = np.array([[0.6, a, b, 2.5, 1.0, 0.0] for a, b in [(1.0, 1.0), (1.0, 0.5), (1.0, 0.25), (0.5, 1.0)]])
+    values = np.array([-1.0, kink - 0.1, kink, kink + 0.1, 1.0])
+    warped = gp.kinked(values, settings, kink)
+    np.testing.assert_allclose(warped[:, [0, -1]], [[-1.0, 1.0]] * 4)
+    np.testing.assert_allclose(warped[0], values)
+    assert (np.diff(warped, axis=1) > 0).all()
+    below, above = warped[:, 2] - warped[:, 1], warped[:, 3] - warped[:, 2]
+    np.testing.assert_allclose(above / below, settings[:, 1] / settings[:, 2])
+
+
+def test_a_kink_changes_only_the_warp() -> None:
+    """With the warp (1, 1) a kink changes nothing: the kernel is the unwarped one wherever it bends."""
+    data, flat = _problem(), SETTING.copy()
+    flat[0, 1:3] = 1.0
+    kinked = gp.GPData(data.coords, data.y, data.noise, data.components, kink=0.3)
+    np.testing.assert_allclose(gp.log_evidence(kinked, flat), gp.log_evidence(data, flat))
+    assert not np.allclose(gp.log_evidence(kinked, SETTING), gp.log_evidence(data, SETTING))

@@ -24,10 +24,12 @@ def _condition(label: str, parameters: float, **optima: Interval) -> ConditionFi
 GRID = np.linspace(-7.0, -2.0, 121)
 
 
-def _optimum_fit(draws: np.ndarray, frontier_high: float = 0.0, skew_low: float = 0.0, **open_ends: bool) -> CurveFit:
+def _optimum_fit(
+    draws: np.ndarray, frontier_high: float = 0.0, skew_low: float = 0.0, skew_high: float = 0.0, **open_ends: bool
+) -> CurveFit:
     """A category fit whose posterior curves peak at `draws` (snapped to GRID), its CI the draws' own
     (`posterior_optimum`) with its high end moved `frontier_high` further out at the frontier; the optimum's own CI
-    also moved `skew_low` lower, as the skew evidence widens it."""
+    also moved `skew_low` lower and `skew_high` higher, as the skew evidence widens it."""
     columns = np.abs(GRID[None, :] - draws[:, None]).argmin(axis=1)
     samples = np.zeros((len(draws), len(GRID)))
     samples[np.arange(len(draws)), columns] = 1.0
@@ -39,7 +41,7 @@ def _optimum_fit(draws: np.ndarray, frontier_high: float = 0.0, skew_low: float 
         "gp",
         35,
         (GRID[0], GRID[-1]),
-        optimum=replace(at_frontier, low=at_frontier.low - skew_low),
+        optimum=replace(at_frontier, low=at_frontier.low - skew_low, high=at_frontier.high + skew_high),
         curve=pd.DataFrame({"x": GRID}),
         samples=samples,
         frontier_optimum=at_frontier,
@@ -80,6 +82,30 @@ def test_the_frontier_widens_the_side_of_the_shift_its_end_pushes_and_a_skewed_s
     assert down.estimate - down.low > plain.estimate - plain.low and down.high == pytest.approx(plain.high)
     skewed = shift(_optimum_fit(a_draws), _optimum_fit(b_draws, skew_low=0.5))
     assert [skewed.low, skewed.high] == pytest.approx([plain.low, plain.high])
+
+
+def test_skews_that_widen_the_two_optima_on_opposite_sides_widen_the_side_of_the_shift_they_push() -> None:
+    """a falls sharply above its optimum and b below: each leans toward its gentle side, a's down and b's up, so the
+    shift b − a is too large and its low side takes both skew widenings. Skews one way cancel; one alone stands."""
+    rng = np.random.default_rng(5)
+    a_draws, b_draws = rng.normal(-5.0, 0.1, 800), rng.normal(-4.0, 0.1, 800)
+    plain = shift(_optimum_fit(a_draws), _optimum_fit(b_draws))
+    a, b = _optimum_fit(a_draws, skew_high=0.4), _optimum_fit(b_draws, skew_low=0.3)
+    opposed = shift(a, b)
+    a_half = a.frontier_optimum.high - a.optimum.estimate  # the posterior's half-widths on the widened sides
+    b_half = b.optimum.estimate - b.frontier_optimum.low
+    added = (a_half + 0.4) ** 2 - a_half**2 + (b_half + 0.3) ** 2 - b_half**2
+    assert opposed.estimate - opposed.low == pytest.approx(np.sqrt((plain.estimate - plain.low) ** 2 + added))
+    assert opposed.high == pytest.approx(plain.high)
+    apart = shift(_optimum_fit(a_draws, skew_low=0.4), _optimum_fit(b_draws, skew_high=0.3))
+    assert apart.high - apart.estimate > plain.high - plain.estimate and apart.low == pytest.approx(plain.low)
+    for one_way in [
+        (a, _optimum_fit(b_draws, skew_high=0.3)),
+        (_optimum_fit(a_draws, skew_low=0.4), b),
+        (a, _optimum_fit(b_draws)),
+    ]:
+        moved = shift(*one_way)
+        assert [moved.low, moved.high] == pytest.approx([plain.low, plain.high])
 
 
 def test_an_open_end_opens_the_side_of_the_shift_it_bounds_and_a_missing_ci_gives_none() -> None:
