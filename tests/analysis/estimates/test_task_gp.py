@@ -172,13 +172,15 @@ def test_a_category_falls_sharply_on_its_tasks_pooled_evidence_not_on_any_one_le
     assert sharp_sides([low]) == (False, False) and sharp_sides([low, low]) == (True, False)
 
 
-def test_categories_of_symmetric_peaks_seldom_read_a_sharp_side() -> None:
+def test_categories_of_symmetric_peaks_away_from_the_ends_seldom_read_a_sharp_side() -> None:
     """Each task's warp evidence leans one way or the other on noise; pooled, a category's evidence reads a sharp
-    side in few symmetric two-task categories."""
+    side in few symmetric two-task categories (a quarter at most). Optima lie in the middle 40% of the range: a peak
+    near an end has a long flank toward the other, whose accelerating fall the evidence may read as sharp, which
+    widens that side of the optimum's CI (width, never coverage)."""
     low, high = np.log10(LEARNING_RATES[0] / BATCH_SIZES[-1]), np.log10(LEARNING_RATES[-1] / BATCH_SIZES[0])
-    inset = 0.15 * (high - low)
+    inset = 0.3 * (high - low)
     sharp = 0
-    for seed in range(16):
+    for seed in range(32):
         rng = np.random.default_rng(seed)
         tasks = {
             f"t{index}": PlantedTask(
@@ -193,4 +195,4 @@ def test_categories_of_symmetric_peaks_seldom_read_a_sharp_side() -> None:
         }
         series = _series(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, random_state=rng))
         sharp += any(sharp_sides([fit_task_gp(series[task], ("x",)).skew_evidence for task in tasks]))
-    assert sharp <= 4
+    assert sharp <= 8
