@@ -105,8 +105,8 @@ def test_a_target_beyond_one_follow_up_gets_a_step_toward_it_unless_a_budget_was
     now, after = step.widths_now["reasoning optimum"], step.widths_after["reasoning optimum"]
     assert step.trials and "a step toward it" in step.message and "plan again" in step.message
     assert 0.5 < after < now, "predicted to narrow the CI, not to settle it"
-    assert len(step.trials) < 40
-    budgeted = _plan(study, 0.5, max_trials=40)
+    assert len(step.trials) < 24
+    budgeted = _plan(study, 0.5, max_trials=24)
     assert budgeted.trials == () and "budget cannot reach" in budgeted.message
 
 
