@@ -69,7 +69,8 @@ class CurveFit:
     """A task's GP (None for categories, which average their tasks' curves)."""
     frontier_optimum: Interval = field(default_factory=Interval.missing)
     """The optimum with its CI widened at the divergence frontier only, not on a side the tasks' skew evidence calls
-    sharp: what the shift between two conditions reads (shifts.py)."""
+    sharp: what the shift between two conditions reads, with `optimum` where the two optima's skews oppose
+    (shifts.py)."""
 
     @property
     def best_log10_ratio(self) -> float:

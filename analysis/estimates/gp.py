@@ -19,7 +19,8 @@ cannot pin a lengthscale down, and the optimum's interval must carry that. The w
 stationary curve that rises gently must also turn over gently, so before a sharp drop (divergence nearing) it
 puts the peak too early and is sure of it. The first input axis is warped by a Kumaraswamy CDF (Snoek et al.,
 2014), w(u) = 1 - (1 - u^a)^b on u in [0, 1]: b < 1 stretches the high end (room for a sharp fall there), a < 1
-the low end, a = b = 1 is no warp; the evidence chooses. Components are drawn jointly by pathwise
+the low end, a = b = 1 is no warp; the evidence chooses. Which side of a peak falls sharply is read from the same
+settings with the axis bent at the peak instead (`kinked`, `GPData.kink`). Components are drawn jointly by pathwise
 conditioning (Matheron's rule: a prior draw corrected by the data's residual), so the shared trial noise pairs
 the tasks' curves at the cost of one solve over all rows; everything is batched over settings.
 """
