@@ -28,6 +28,7 @@ the tasks' curves at the cost of one solve over all rows; everything is batched 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -90,7 +91,7 @@ def kernel(a: np.ndarray, b: np.ndarray, settings: np.ndarray, kink: float | Non
     """Prior covariance of one component's curve, level included: (settings, len(a), len(b)); the first axis warped
     by `kinked` at `kink`, or by the Kumaraswamy CDF when it is None."""
     dims = settings.shape[1] + WARP_LOW
-    warp = _warped if kink is None else lambda values, settings: kinked(values, settings, kink)
+    warp = _warped if kink is None else partial(kinked, kink=kink)
     first = [warp(points[:, 0], settings) for points in (a, b)]
     squared = (first[0][:, :, None] - first[1][:, None, :]) ** 2 / settings[:, None, None, 0] ** 2
     for dim in range(1, dims):
@@ -115,8 +116,8 @@ def kinked(values: np.ndarray, settings: np.ndarray, kink: float) -> np.ndarray:
     (settings, len(values)). A setting's warp (a, b) reads as the high side's slope over the low side's, a / b, so
     (1, 0.5) makes the curve change twice as fast above the kink as below it, as the Kumaraswamy warp (1, 0.5)
     does at the range's high end. Bent at a curve's peak, each setting asks whether the fall is sharper on one side
-    of it, wherever the peak sits; the Kumaraswamy warp stretches an end of the range, which a peak far from that end
-    also asks for (a long flank a stationary curve cannot follow)."""
+    of it than on the other; the Kumaraswamy warp stretches an end of the range, which a peak far from that end also
+    asks for (a long flank a stationary curve cannot follow)."""
     unit = np.clip(values, -1.0, 1.0)[None, :]
     # The kink maps to `bend`, chosen so that (1 - bend) / (1 - kink) = a / b · (1 + bend) / (1 + kink).
     relative = settings[:, WARP_LOW, None] / settings[:, WARP_HIGH, None] * (1 - kink) / (1 + kink)
