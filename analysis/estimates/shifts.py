@@ -97,11 +97,9 @@ def shift(a: CurveFit, b: CurveFit) -> Interval:
     end the high side): the frontier's, and where the two optima's skews oppose (`_skews_oppose`), their skews'
     (module docstring); NaN where either optimum has no CI."""
     estimate = b.best_log10_ratio - a.best_log10_ratio
-    if np.isnan(
-        [a.frontier_optimum.low, a.frontier_optimum.high, b.frontier_optimum.low, b.frontier_optimum.high]
-    ).any():
-        return Interval(estimate, np.nan, np.nan)  # missing where a fit has no curve
     first, second = (a.optimum, b.optimum) if _skews_oppose(a, b) else (a.frontier_optimum, b.frontier_optimum)
+    if np.isnan([first.low, first.high, second.low, second.high]).any():
+        return Interval(estimate, np.nan, np.nan)  # missing where a fit has no curve
     a_draws, b_draws = a.argmax_samples(), b.argmax_samples()
     (a_low, a_high), (b_low, b_high) = _widening(a, first, a_draws), _widening(b, second, b_draws)
     low, high = draws_difference(a_draws, b_draws)
