@@ -50,6 +50,7 @@ class GPData:
     coords: np.ndarray
     """(n, d) inputs, scaled."""
     y: np.ndarray
+    """(n,) scores; (n, k) for k tables of the same rows at once (`log_evidence` only)."""
     noise: np.ndarray
     """(n, n) known noise covariance (zeros where nothing is known)."""
     components: np.ndarray
@@ -128,20 +129,22 @@ def kinked(values: np.ndarray, settings: np.ndarray, kink: float) -> np.ndarray:
 
 
 def log_evidence(data: GPData, grid: np.ndarray) -> np.ndarray:
-    """Log marginal likelihood of one component's rows under each setting of `grid` (up to a constant)."""
+    """Log marginal likelihood of one component's rows under each setting of `grid` (up to a constant):
+    (settings,), or (settings, k) when `data.y` holds k tables, each setting's covariance factored once for all."""
+    columns = data.y.reshape(len(data.y), -1)
     result = []
     for chunk in np.array_split(grid, max(1, -(-len(grid) // SETTINGS_PER_CHUNK))):
         lower = np.linalg.cholesky(_train_covariance(data, [chunk]))
-        whitened = solve_triangular(lower, np.broadcast_to(data.y[:, None], (len(chunk), len(data.y), 1)), lower=True)
+        whitened = solve_triangular(lower, np.broadcast_to(columns, (len(chunk), *columns.shape)), lower=True)
         log_det = 2 * np.log(np.diagonal(lower, axis1=1, axis2=2)).sum(axis=1)
-        result.append(-0.5 * (whitened[..., 0] ** 2).sum(axis=1) - 0.5 * log_det)
-    return np.concatenate(result)
+        result.append(-0.5 * (whitened**2).sum(axis=1) - 0.5 * log_det[:, None])
+    return np.concatenate(result).reshape(len(grid), *data.y.shape[1:])
 
 
 def evidence_weights(log_evidence_values: np.ndarray) -> np.ndarray:
-    """Posterior weights of the settings under a flat prior on the grid."""
-    shifted = np.exp(log_evidence_values - log_evidence_values.max())
-    return shifted / shifted.sum()
+    """Posterior weights of the settings (the first axis; one column per table) under a flat prior on the grid."""
+    shifted = np.exp(log_evidence_values - log_evidence_values.max(axis=0))
+    return shifted / shifted.sum(axis=0)
 
 
 def _train_covariance(data: GPData, settings: list[np.ndarray]) -> np.ndarray:

@@ -9,9 +9,9 @@ of it; a strongly skewed peak strains it the same way on its sharp side. `BestTr
 curve: which tried points may have scored best, given their noise. If tried point k is truly the best, a
 single-peaked curve peaks between points k-1 and k+1, whatever its shape. So on a side where the data show a sharp
 fall (the range ends above at the divergence frontier, one that may follow lr/bs for the ratio optimum, or the member
-tasks' data, pooled, leave the warps that stretch that side of the peak more likely than not: gp.py's `kinked`,
-task_gp.py's `skew_evidence` and `sharp_sides`)
-the CI's end also reaches the tried point beyond the last that may have scored best, open when that is the range's
+tasks' data, pooled, leave the warps that stretch that side of the peak more likely than not, and more so than a
+symmetric peak at the same place would: gp.py's `kinked`, task_gp.py's `skew_evidence` and `sharp_sides`), the
+CI's end also reaches the tried point beyond the last that may have scored best, open when that is the range's
 last tried point. Elsewhere the curve's own CI stands: widening a smooth side would spend the user's trials on width
 the data do not call for.
 

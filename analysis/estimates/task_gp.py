@@ -65,6 +65,9 @@ PEAK_POINTS = 201
 KINK_LIMIT = 0.95
 """The bend of the skew evidence's warp stays this far inside the scaled range's ends (-1, 1), so both sides keep a
 slope; a peak at an end then leaves one side holding every point."""
+NULL_TABLES = 32
+"""Tables of a symmetric peak drawn per task to learn how far its grid, noise and peak's place alone lean the skew
+evidence."""
 SETTINGS_DRAWN = 24
 """Hyperparameter settings drawn from their posterior weights per draw; each gives an equal share of the samples."""
 
@@ -107,15 +110,36 @@ class TaskGP:
     @cached_property
     def skew_evidence(self) -> np.ndarray:
         """(low, high): the log Bayes factor of this task's data (a ratio fit) for the settings that stretch that
-        side of its peak (room for a sharper fall there than a stationary curve allows) against those that do not:
-        their posterior log odds less their prior log odds. The settings are weighed again with the ratio axis
-        warped by `gp.kinked`, bent at the posterior mean's peak: the fit's own warp stretches an end of the range,
-        and a peak far from an end leans the evidence to that end whatever the peak's shape."""
+        side of its peak (room for a sharper fall there than a stationary curve allows) against those that do not,
+        less what a symmetric peak would show in its place.
+
+        The settings are weighed again with the ratio axis warped by `gp.kinked`, bent at the posterior mean's peak:
+        the fit's own warp stretches an end of the range, and a peak far from an end leans the evidence to that end
+        whatever the peak's shape. A peak near an end still leans it: its far flank holds most of the points, and the
+        curve's turn over the short side is seen at few. So the same evidence is read off NULL_TABLES tables of a
+        symmetric peak at the same place (`_symmetric_tables`; a fixed seed keeps the analysis deterministic), and
+        where their median would already tip that side past its prior odds, the task's evidence is lowered by as
+        much: a symmetric peak then reads as sharp on that side about as often as not, not nearly always."""
         query = np.linspace(-1.0, 1.0, PEAK_POINTS)
-        peak = query[np.argmax(gp.posterior_mean(self.data, self.grid, self.weights, query[:, None]))]
-        bent = replace(self.data, kink=float(np.clip(peak, -KINK_LIMIT, KINK_LIMIT)))
-        weights = gp.evidence_weights(gp.log_evidence(bent, self.grid))
-        return _log_odds(np.clip(weights @ _stretched(self.grid), 1e-12, 1 - 1e-12)) - SKEW_PRIOR_LOG_ODDS
+        mean = gp.posterior_mean(self.data, self.grid, self.weights, query[:, None])
+        kink = float(np.clip(query[np.argmax(mean)], -KINK_LIMIT, KINK_LIMIT))
+        tables = np.column_stack([self.data.y, self._symmetric_tables(query, mean, kink)])
+        weights = gp.evidence_weights(gp.log_evidence(replace(self.data, y=tables, kink=kink), self.grid))
+        share = np.clip(_stretched(self.grid).T @ weights, 1e-12, 1 - 1e-12)
+        evidence = _log_odds(share) - SKEW_PRIOR_LOG_ODDS[:, None]
+        return evidence[:, 0] - np.maximum(0.0, np.median(evidence[:, 1:], axis=1) + SKEW_PRIOR_LOG_ODDS)
+
+    def _symmetric_tables(self, query: np.ndarray, mean: np.ndarray, bend: float) -> np.ndarray:
+        """(rows, NULL_TABLES) scores of a peak symmetric about `bend` at the rows' places: the posterior `mean`
+        (known at `query`) on the side of the bend that reaches farther, mirrored onto the other side, plus the
+        rows' stated noise and the fit's nugget, in the GP's standardised units. The longer side holds a value for
+        every distance from the bend, so the peak has no seam where a mirror would leave the range."""
+        at = self.data.coords[:, 0]
+        on_longer_side = (at <= bend) if bend > 0 else (at >= bend)
+        symmetric = np.interp(np.where(on_longer_side, at, 2 * bend - at), query, mean)
+        noise_sd = np.sqrt(np.diagonal(self.data.noise) + self.weights @ self.grid[:, gp.NUGGET])
+        draws = np.random.default_rng(0).standard_normal((len(at), NULL_TABLES))
+        return symmetric[:, None] + noise_sd[:, None] * draws
 
     def at_setting(self, index: int) -> TaskGP:
         """This GP with all the weight on setting `index` of its grid."""

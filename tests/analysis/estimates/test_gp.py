@@ -27,6 +27,21 @@ def test_log_evidence_is_the_gaussian_log_likelihood() -> None:
     assert sign > 0 and gp.log_evidence(data, SETTING)[0] == pytest.approx(expected, rel=1e-9)
 
 
+def test_log_evidence_of_several_tables_is_each_ones_own() -> None:
+    """Tables of the same rows share each setting's factorisation; the evidence and weights of each column are
+    those of that table alone."""
+    data = _problem()
+    grid = np.repeat(SETTING, 3, axis=0)
+    grid[:, 0] = [0.3, 0.6, 1.2]
+    tables = data.y[:, None] + np.random.default_rng(2).normal(0, 0.2, (len(data.y), 4))
+    together = gp.log_evidence(gp.GPData(data.coords, tables, data.noise, data.components), grid)
+    alone = [gp.log_evidence(gp.GPData(data.coords, y, data.noise, data.components), grid) for y in tables.T]
+    np.testing.assert_allclose(together, np.column_stack(alone), rtol=1e-10)
+    weights = gp.evidence_weights(together)
+    np.testing.assert_allclose(weights, np.column_stack([gp.evidence_weights(one) for one in alone]), rtol=1e-10)
+    np.testing.assert_allclose(weights.sum(axis=0), 1.0)
+
+
 def test_pathwise_draws_match_the_closed_form_posterior() -> None:
     data = _problem()
     query = np.linspace(-1, 1, 7)[:, None]
