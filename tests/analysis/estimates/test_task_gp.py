@@ -177,24 +177,7 @@ def test_categories_of_symmetric_peaks_away_from_the_ends_seldom_read_a_sharp_si
     side in few symmetric two-task categories (a quarter at most). Optima lie in the middle 40% of the range: a peak
     near an end has a long flank toward the other, whose accelerating fall the evidence may read as sharp, which
     widens that side of the optimum's CI (width, never coverage; the next test bounds how often)."""
-    low, high = np.log10(LEARNING_RATES[0] / BATCH_SIZES[-1]), np.log10(LEARNING_RATES[-1] / BATCH_SIZES[0])
-    inset = 0.3 * (high - low)
-    sharp = 0
-    for seed in range(32):
-        rng = np.random.default_rng(seed)
-        tasks = {
-            f"t{index}": PlantedTask(
-                "c",
-                best_z=rng.uniform(low + inset, high - inset),
-                peak=rng.uniform(0.55, 0.85),
-                curvature=rng.uniform(0.08, 0.2),
-                worst=rng.uniform(0, 0.25),
-                n_items=int(rng.choice([200, 500, 1000])),
-            )
-            for index in range(2)
-        }
-        series = _series(planted_table(tasks, LEARNING_RATES, BATCH_SIZES, random_state=rng))
-        sharp += any(sharp_sides([fit_task_gp(series[task], ("x",)).skew_evidence for task in tasks]))
+    sharp = _symmetric_categories_read_sharp(LEARNING_RATES, BATCH_SIZES, (0.3, 0.7))
     assert sharp <= 8
 
 
@@ -203,7 +186,15 @@ def test_categories_of_symmetric_peaks_near_an_end_read_a_sharp_side_little_more
     few: the warp evidence then leans to a sharp side on a symmetric peak too. Judged against what a symmetric peak
     at the same place shows (`TaskGP.skew_evidence`), a symmetric two-task category there reads a sharp side in
     about half the draws, not in nearly all (29 of 32 without that judgement)."""
-    learning_rates, batch_sizes = np.array([3e-4, 1e-3, 3e-3]), [4, 16, 64]
+    sharp = _symmetric_categories_read_sharp(np.array([3e-4, 1e-3, 3e-3]), [4, 16, 64], (0.05, 0.3))
+    assert sharp <= 21
+
+
+def _symmetric_categories_read_sharp(
+    learning_rates: np.ndarray, batch_sizes: list[int], band: tuple[float, float]
+) -> int:
+    """Of 32 two-task categories of symmetric peaks (seeds 0-31), their optima in `band` (shares of the grid's
+    log10(lr/bs) range from its low end): how many read a sharp side."""
     low, high = np.log10(learning_rates[0] / batch_sizes[-1]), np.log10(learning_rates[-1] / batch_sizes[0])
     sharp = 0
     for seed in range(32):
@@ -211,7 +202,7 @@ def test_categories_of_symmetric_peaks_near_an_end_read_a_sharp_side_little_more
         tasks = {
             f"t{index}": PlantedTask(
                 "c",
-                best_z=rng.uniform(low + 0.05 * (high - low), low + 0.3 * (high - low)),
+                best_z=rng.uniform(low + band[0] * (high - low), low + band[1] * (high - low)),
                 peak=rng.uniform(0.55, 0.85),
                 curvature=rng.uniform(0.08, 0.2),
                 worst=rng.uniform(0, 0.25),
@@ -221,4 +212,4 @@ def test_categories_of_symmetric_peaks_near_an_end_read_a_sharp_side_little_more
         }
         series = _series(planted_table(tasks, learning_rates, batch_sizes, random_state=rng))
         sharp += any(sharp_sides([fit_task_gp(series[task], ("x",)).skew_evidence for task in tasks]))
-    assert sharp <= 21
+    return sharp
