@@ -61,7 +61,8 @@ axis (1:3 and 1:1)."""
 MIN_SHARED_POINTS = 5
 """Grid points two tasks must share before their residuals' correlation is read as their trials' shared luck."""
 PEAK_POINTS = 201
-"""Points of the scaled ratio axis where the posterior mean is evaluated to find the peak the skew evidence bends at."""
+"""Points of the scaled ratio axis where the posterior mean is evaluated: the peak the skew evidence bends at, and
+the curve its symmetric null tables mirror."""
 KINK_LIMIT = 0.95
 """The bend of the skew evidence's warp stays this far inside the scaled range's ends (-1, 1), so both sides keep a
 slope; a peak at an end then leaves one side holding every point."""
@@ -137,7 +138,7 @@ class TaskGP:
         at = self.data.coords[:, 0]
         on_longer_side = (at <= bend) if bend > 0 else (at >= bend)
         symmetric = np.interp(np.where(on_longer_side, at, 2 * bend - at), query, mean)
-        noise_sd = np.sqrt(np.diagonal(self.data.noise) + self.weights @ self.grid[:, gp.NUGGET])
+        noise_sd = np.sqrt(np.diagonal(self.data.noise) + self.nugget_variance() / self.y_scale**2)
         draws = np.random.default_rng(0).standard_normal((len(at), NULL_TABLES))
         return symmetric[:, None] + noise_sd[:, None] * draws
 

@@ -185,7 +185,7 @@ def test_categories_of_symmetric_peaks_near_an_end_read_a_sharp_side_little_more
     """On a 3 x 3 grid a peak in the lowest 30% of the range has most points on its far flank and its turn seen at
     few: the warp evidence then leans to a sharp side on a symmetric peak too. Judged against what a symmetric peak
     at the same place shows (`TaskGP.skew_evidence`), a symmetric two-task category there reads a sharp side in
-    about half the draws, not in nearly all (29 of 32 without that judgement)."""
+    about half the draws, not in nearly all."""
     sharp = _symmetric_categories_read_sharp(np.array([3e-4, 1e-3, 3e-3]), [4, 16, 64], (0.05, 0.3))
     assert sharp <= 21
 
